@@ -1,0 +1,186 @@
+//! Connecting to a cluster: an embedded Ballista scheduler and executor in this process
+//! (the default), or a remote scheduler given as `df://host:port`.
+//!
+//! Both paths build their session from [`huntsman_udfs::session`], then register
+//! Huntsman's functions again on the returned context: Ballista replaces the client's
+//! function lists when it upgrades a session.
+
+use std::fmt;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use ballista::prelude::SessionContextExt;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use huntsman_udfs::probe::wait_for_answer;
+use huntsman_udfs::session::{
+    huntsman_session_config, huntsman_session_state, register_all_on_context,
+};
+
+/// How long the client waits for a remote scheduler to answer before giving up.
+pub const SCHEDULER_PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where queries run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cluster {
+    /// An in-process scheduler and executor.
+    Embedded {
+        /// Task slots of the embedded executor (default: CPU count).
+        parallelism: Option<usize>,
+    },
+    /// A remote scheduler.
+    Remote(SchedulerUrl),
+}
+
+impl Cluster {
+    /// Embedded unless a scheduler URL is given.
+    ///
+    /// # Errors
+    /// The URL is not `df://host[:port]`.
+    pub fn from_option(scheduler: Option<&str>) -> Result<Self> {
+        match scheduler.map(str::trim).filter(|s| !s.is_empty()) {
+            None => Ok(Cluster::Embedded { parallelism: None }),
+            Some(url) => Ok(Cluster::Remote(SchedulerUrl::parse(url)?)),
+        }
+    }
+}
+
+/// A scheduler address, `df://host:port` (port defaults to 50050).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchedulerUrl {
+    /// Host name or IP.
+    pub host: String,
+    /// gRPC port.
+    pub port: u16,
+}
+
+impl SchedulerUrl {
+    /// Parses `df://host[:port]`, `http://host[:port]` or `host[:port]`.
+    ///
+    /// # Errors
+    /// Names the text when it has no host or a bad port.
+    pub fn parse(text: &str) -> Result<Self> {
+        let rest = text
+            .strip_prefix("df://")
+            .or_else(|| text.strip_prefix("http://"))
+            .unwrap_or(text)
+            .trim_end_matches('/');
+        let (host, port) = match rest.rsplit_once(':') {
+            Some((h, p)) if !h.ends_with(':') => (
+                h,
+                p.parse::<u16>().with_context(|| {
+                    format!("scheduler URL {text:?}: port {p:?} is not a number")
+                })?,
+            ),
+            _ => (rest, 50050),
+        };
+        if host.is_empty() || host.contains('/') {
+            bail!("scheduler URL {text:?} must look like df://host:50050");
+        }
+        Ok(Self {
+            host: host.trim_matches(['[', ']']).to_string(),
+            port,
+        })
+    }
+
+    fn host_port(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
+
+impl fmt::Display for SchedulerUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "df://{}", self.host_port())
+    }
+}
+
+/// The session configuration the client starts from.
+///
+/// Embedded mode plans as many partitions as the embedded executor has task slots:
+/// Ballista's default of 16 would queue 16 small tasks per stage on a 2-core machine, each
+/// paying a scheduling round trip. A remote cluster keeps Ballista's default, which suits
+/// several executors.
+pub fn client_config(cluster: &Cluster) -> SessionConfig {
+    let mut config = huntsman_session_config();
+    if let Cluster::Embedded { parallelism } = cluster {
+        let slots = parallelism
+            .unwrap_or_else(|| {
+                std::thread::available_parallelism().map_or(1, |n| n.get())
+            })
+            .max(1)
+            .to_string();
+        let options = config.options_mut();
+        for key in [
+            "ballista.standalone.parallelism",
+            "datafusion.execution.target_partitions",
+        ] {
+            if let Err(e) = options.set(key, &slots) {
+                tracing::warn!("cannot set {key}: {e}");
+            }
+        }
+    }
+    config
+}
+
+/// Connects to the cluster and returns a context with every Huntsman function.
+///
+/// # Errors
+/// A remote scheduler that does not answer within [`SCHEDULER_PROBE_TIMEOUT`], or a
+/// failure to start the embedded cluster.
+pub async fn connect(cluster: &Cluster) -> Result<SessionContext> {
+    let state = huntsman_session_state(client_config(cluster))
+        .context("building the session state")?;
+    let ctx = match cluster {
+        Cluster::Embedded { .. } => SessionContext::standalone_with_state(state)
+            .await
+            .context("starting the embedded scheduler and executor")?,
+        Cluster::Remote(url) => {
+            wait_for_answer(&url.host_port(), "/healthz", SCHEDULER_PROBE_TIMEOUT)
+                .await
+                .with_context(|| format!("cannot reach the scheduler at {url}"))?;
+            SessionContext::remote_with_state(&format!("df://{}", url.host_port()), state)
+                .await
+                .with_context(|| format!("connecting to the scheduler at {url}"))?
+        }
+    };
+    register_all_on_context(&ctx);
+    Ok(ctx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_scheduler_urls() {
+        let u = SchedulerUrl::parse("df://sched:6000").expect("valid");
+        assert_eq!((u.host.as_str(), u.port), ("sched", 6000));
+        let u = SchedulerUrl::parse("localhost").expect("valid");
+        assert_eq!(u.port, 50050);
+        assert_eq!(u.to_string(), "df://localhost:50050");
+        assert!(SchedulerUrl::parse("df://").is_err());
+        assert!(SchedulerUrl::parse("df://h:notaport").is_err());
+    }
+
+    #[test]
+    fn embedded_plans_one_partition_per_slot() {
+        let config = client_config(&Cluster::Embedded {
+            parallelism: Some(3),
+        });
+        assert_eq!(config.target_partitions(), 3);
+        let remote =
+            client_config(&Cluster::Remote(SchedulerUrl::parse("h").expect("url")));
+        assert_ne!(remote.target_partitions(), 3);
+    }
+
+    #[test]
+    fn empty_scheduler_means_embedded() {
+        assert_eq!(
+            Cluster::from_option(Some("  ")).expect("embedded"),
+            Cluster::Embedded { parallelism: None }
+        );
+    }
+}

@@ -1,0 +1,465 @@
+//! Reads one input file, whatever it is, and feeds its records to the lake writer.
+//!
+//! The file's first bytes decide how it is read: the EVTX magic (`ElfFile\0`) goes to the
+//! `evtx` parser, the gzip magic to a multi-member gzip decoder, and text is read as JSON
+//! lines (or as one top-level JSON array when it starts with `[`). Anything that goes wrong
+//! with one record is a rejection with its line or record number; anything that stops the
+//! file (unreadable, binary, truncated gzip, broken EVTX header) is the file's error. Both
+//! are in the report, the records read before the problem are kept, and the run goes on.
+//! Only failures to write the lake stop the run.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+
+use evtx::{EvtxParser, ParserSettings};
+use flate2::read::MultiGzDecoder;
+use serde::Deserializer as _;
+use serde::de::{self, DeserializeSeed, SeqAccess, Visitor};
+
+use super::IngestError;
+use super::parse::{Parsed, RecordSeed, parse_record};
+use super::record::{FieldIndex, into_row};
+use super::report::{Counter, FileReport, Location, RejectKind, Rejection};
+use super::sink::LakeWriter;
+
+/// Longest line read; longer ones are rejected (and skipped without being held).
+pub const MAX_LINE_BYTES: usize = 16 << 20;
+/// A file whose first this many lines are all not JSON is given up as not JSON lines.
+const GIVE_UP_AFTER: u64 = 1000;
+const READ_BUFFER: usize = 1 << 20;
+
+const EVTX_MAGIC: &[u8] = b"ElfFile\0";
+const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
+
+/// Reads one file into the lake.
+///
+/// # Errors
+/// Only when the lake cannot be written; problems with the file itself are in the report.
+pub(crate) fn ingest_file(
+    path: &Path,
+    lake: &mut LakeWriter,
+    idx: &FieldIndex,
+) -> Result<FileReport, IngestError> {
+    let mut job = FileJob {
+        lake,
+        idx,
+        report: FileReport::new(path.to_path_buf()),
+        counter: Counter::default(),
+    };
+    job.run(path)?;
+    let FileJob {
+        mut report,
+        counter,
+        ..
+    } = job;
+    report.counts = counter.into_counts();
+    Ok(report)
+}
+
+struct FileJob<'l> {
+    lake: &'l mut LakeWriter,
+    idx: &'l FieldIndex,
+    report: FileReport,
+    counter: Counter,
+}
+
+impl FileJob<'_> {
+    fn fail(&mut self, msg: String) {
+        tracing::warn!("{}: {msg}", self.report.path.display());
+        self.report.error = Some(msg);
+    }
+
+    fn run(&mut self, path: &Path) -> Result<(), IngestError> {
+        let mut file = match File::open(path) {
+            Ok(f) => f,
+            Err(e) => {
+                self.fail(format!("cannot open: {e}"));
+                return Ok(());
+            }
+        };
+        let mut magic = [0u8; 8];
+        let n = match read_prefix(&mut file, &mut magic) {
+            Ok(n) => n,
+            Err(e) => {
+                self.fail(format!("cannot read: {e}"));
+                return Ok(());
+            }
+        };
+        let magic = &magic[..n];
+        if magic.starts_with(EVTX_MAGIC) {
+            return self.evtx(path);
+        }
+        // Reopen rather than seek, so that a pipe or a special file works too.
+        let file = match File::open(path) {
+            Ok(f) => f,
+            Err(e) => {
+                self.fail(format!("cannot open: {e}"));
+                return Ok(());
+            }
+        };
+        if magic.starts_with(GZIP_MAGIC) {
+            let gz = MultiGzDecoder::new(BufReader::with_capacity(READ_BUFFER, file));
+            self.text(BufReader::with_capacity(READ_BUFFER, gz), true)
+        } else {
+            self.text(BufReader::with_capacity(READ_BUFFER, file), false)
+        }
+    }
+
+    /// JSON lines or a JSON array, from a plain or decompressed stream.
+    fn text<R: BufRead>(&mut self, mut r: R, gzip: bool) -> Result<(), IngestError> {
+        let head = match r.fill_buf() {
+            Ok(h) => h,
+            Err(e) => {
+                let what = if gzip {
+                    "cannot decompress (corrupt gzip?)"
+                } else {
+                    "cannot read"
+                };
+                self.fail(format!("{what}: {e}"));
+                return Ok(());
+            }
+        };
+        if gzip && head.starts_with(EVTX_MAGIC) {
+            self.fail("a gzip-compressed EVTX file: decompress it first".into());
+            return Ok(());
+        }
+        if head.starts_with(&[0xff, 0xfe]) || head.starts_with(&[0xfe, 0xff]) {
+            self.fail("UTF-16 text: convert it to UTF-8 JSON lines first".into());
+            return Ok(());
+        }
+        if let Some(at) = head.iter().position(|&b| b == 0) {
+            self.fail(format!(
+                "binary data (a NUL byte at offset {at}), not JSON lines, a JSON array or EVTX"
+            ));
+            return Ok(());
+        }
+        let bom = if head.starts_with(b"\xef\xbb\xbf") {
+            3
+        } else {
+            0
+        };
+        let is_array =
+            head[bom..].iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
+        r.consume(bom);
+        if is_array {
+            self.array(r, gzip)
+        } else {
+            self.lines(r, gzip)
+        }
+    }
+
+    fn lines<R: BufRead>(&mut self, mut r: R, gzip: bool) -> Result<(), IngestError> {
+        let mut buf = Vec::with_capacity(64 * 1024);
+        let mut line = 0u64;
+        let mut not_json_prefix = true;
+        loop {
+            buf.clear();
+            let read = match read_line_capped(&mut r, &mut buf, MAX_LINE_BYTES) {
+                Ok(read) => read,
+                Err(e) => {
+                    let what = if gzip {
+                        "gzip stream is truncated or corrupt"
+                    } else {
+                        "read failed"
+                    };
+                    self.fail(format!("{what} after line {line}: {e}"));
+                    return Ok(());
+                }
+            };
+            line += 1;
+            let loc = Location::Line(line);
+            match read {
+                LineRead::Eof => return Ok(()),
+                LineRead::TooLong(n) => {
+                    let why =
+                        format!("{n} bytes, more than the limit of {MAX_LINE_BYTES}");
+                    self.report
+                        .reject(loc, Rejection::new(RejectKind::TooLong, why));
+                }
+                LineRead::Line => {
+                    let text = buf.trim_ascii();
+                    if text.is_empty() {
+                        continue;
+                    }
+                    let before = self
+                        .report
+                        .rejected_by_kind
+                        .get(&RejectKind::NotJson)
+                        .copied();
+                    self.json(text, loc, None)?;
+                    let after = self
+                        .report
+                        .rejected_by_kind
+                        .get(&RejectKind::NotJson)
+                        .copied();
+                    not_json_prefix &= after != before;
+                }
+            }
+            if not_json_prefix && line >= GIVE_UP_AFTER {
+                self.fail(format!(
+                    "the first {line} lines are not JSON: not a JSON-lines file; gave up"
+                ));
+                return Ok(());
+            }
+        }
+    }
+
+    fn array<R: BufRead>(&mut self, mut r: R, gzip: bool) -> Result<(), IngestError> {
+        let mut bytes = Vec::new();
+        if let Err(e) = r.read_to_end(&mut bytes) {
+            let what = if gzip {
+                "gzip stream is truncated or corrupt"
+            } else {
+                "read failed"
+            };
+            self.fail(format!("{what}: {e}"));
+            // A JSON array cannot be read in part.
+            return Ok(());
+        }
+        let mut fatal = None;
+        let mut count = 0;
+        let mut de = serde_json::Deserializer::from_slice(&bytes);
+        let res = de
+            .deserialize_seq(ArrayVisitor {
+                job: self,
+                fatal: &mut fatal,
+                count: &mut count,
+            })
+            .and_then(|()| de.end());
+        if let Some(e) = fatal {
+            return Err(e);
+        }
+        if let Err(e) = res {
+            self.fail(format!("invalid JSON array after element {count}: {e}"));
+        }
+        Ok(())
+    }
+
+    fn evtx(&mut self, path: &Path) -> Result<(), IngestError> {
+        let settings = ParserSettings::new()
+            .validate_checksums(true)
+            .indent(false)
+            .num_threads(1);
+        let parser = catch_unwind(AssertUnwindSafe(|| EvtxParser::from_path(path)));
+        let mut parser = match parser {
+            Ok(Ok(p)) => p.with_configuration(settings),
+            Ok(Err(e)) => {
+                self.fail(format!("not a readable EVTX file: {}", chain(&e)));
+                return Ok(());
+            }
+            Err(_) => {
+                self.fail("the EVTX parser failed on the file header".into());
+                return Ok(());
+            }
+        };
+        let mut records = parser.records_json_bytes();
+        let mut n = 0u64;
+        loop {
+            let next = catch_unwind(AssertUnwindSafe(|| records.next()));
+            n += 1;
+            let loc = Location::Record(n);
+            match next {
+                Ok(None) => return Ok(()),
+                Ok(Some(Ok(rec))) => {
+                    let id = rec.event_record_id;
+                    self.json(&rec.data, loc, Some(id))?;
+                }
+                Ok(Some(Err(e))) => {
+                    let why = Rejection::new(RejectKind::BadEvtxRecord, chain(&e));
+                    self.report.reject(loc, why);
+                }
+                Err(_) => {
+                    self.fail(format!("the EVTX parser failed after {} records", n - 1));
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// One JSON text: parse, map, write, count.
+    fn json(
+        &mut self,
+        text: &[u8],
+        loc: Location,
+        evtx_id: Option<u64>,
+    ) -> Result<(), IngestError> {
+        let parsed = parse_record(text, self.idx)
+            .map_err(|e| Rejection::new(RejectKind::NotJson, e.to_string()));
+        self.parsed(parsed, loc, evtx_id)
+    }
+
+    fn parsed(
+        &mut self,
+        parsed: Result<Parsed<'_>, Rejection>,
+        loc: Location,
+        evtx_id: Option<u64>,
+    ) -> Result<(), IngestError> {
+        let row = parsed.and_then(|p| match p {
+            Parsed::Object(d) => into_row(*d, self.idx),
+            Parsed::NotObject(what) => Err(Rejection::new(
+                RejectKind::NotObject,
+                format!("found {what}"),
+            )),
+        });
+        match row {
+            Ok(row) => {
+                self.lake.push(&row, self.idx)?;
+                self.report.events += 1;
+                *self.report.layouts.entry(row.layout).or_default() += 1;
+                self.counter.add(&row.channel, row.event_id);
+            }
+            Err(mut why) => {
+                if let Some(id) = evtx_id {
+                    why.detail = format!("EVTX record id {id}: {}", why.detail);
+                }
+                self.report.reject(loc, why);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Visits the elements of a top-level JSON array one by one.
+struct ArrayVisitor<'j, 'l, 'f> {
+    job: &'j mut FileJob<'l>,
+    fatal: &'f mut Option<IngestError>,
+    count: &'f mut u64,
+}
+
+impl<'de> Visitor<'de> for ArrayVisitor<'_, '_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON array of records")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let idx = self.job.idx;
+        while let Some(parsed) = seq.next_element_seed(RecordSeed { idx })? {
+            *self.count += 1;
+            let loc = Location::Element(*self.count);
+            if let Err(e) = self.job.parsed(Ok(parsed), loc, None) {
+                *self.fatal = Some(e);
+                return Err(de::Error::custom("writing the lake failed"));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for ArrayVisitor<'_, '_, '_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+/// What [`read_line_capped`] read.
+#[derive(Debug, PartialEq, Eq)]
+enum LineRead {
+    /// A line, in the buffer (with its newline, if it had one).
+    Line,
+    /// A line longer than the limit, skipped; its length.
+    TooLong(usize),
+    /// The end of the stream.
+    Eof,
+}
+
+/// Reads one line into `buf`, holding at most `max` bytes of it.
+fn read_line_capped<R: BufRead>(
+    r: &mut R,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> std::io::Result<LineRead> {
+    let mut len = 0usize;
+    loop {
+        let available = match r.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            return Ok(match len {
+                0 => LineRead::Eof,
+                n if n > max => LineRead::TooLong(n),
+                _ => LineRead::Line,
+            });
+        }
+        let (chunk, done) = match available.iter().position(|&b| b == b'\n') {
+            Some(i) => (&available[..=i], true),
+            None => (available, false),
+        };
+        len += chunk.len();
+        if len <= max {
+            buf.extend_from_slice(chunk);
+        } else {
+            buf.clear();
+        }
+        let used = chunk.len();
+        r.consume(used);
+        if done {
+            return Ok(if len > max {
+                LineRead::TooLong(len)
+            } else {
+                LineRead::Line
+            });
+        }
+    }
+}
+
+/// Reads up to `buf.len()` bytes, fewer only at the end of the file.
+fn read_prefix(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// An error and its causes, `a: b: c`.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_lines_are_skipped_without_being_held() {
+        let text = b"short\nthis line is too long\nok";
+        let mut r = BufReader::with_capacity(4, &text[..]);
+        let mut buf = Vec::new();
+        let mut got = Vec::new();
+        loop {
+            buf.clear();
+            match read_line_capped(&mut r, &mut buf, 10).expect("reads") {
+                LineRead::Eof => break,
+                other => got.push((other, String::from_utf8_lossy(&buf).into_owned())),
+            }
+        }
+        assert_eq!(
+            got,
+            [
+                (LineRead::Line, "short\n".to_string()),
+                (LineRead::TooLong(22), String::new()),
+                (LineRead::Line, "ok".to_string()),
+            ]
+        );
+    }
+}

@@ -1,0 +1,127 @@
+//! The `huntsman lab generate` flags and their entry point.
+//!
+//! The flags map one to one onto [`LabOptions`]; validation happens once, in
+//! [`LabOptions::check`], so the CLI and library callers get the same messages.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+
+use super::{LabOptions, generate};
+
+/// Flags of `huntsman lab generate`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct LabGenerateArgs {
+    /// Hosts, including the domain controller and the file server [default: 11]
+    #[arg(long, default_value_t = 11, allow_negative_numbers = true)]
+    pub hosts: i64,
+    /// Days to simulate [default: 14]
+    #[arg(long, default_value_t = 14, allow_negative_numbers = true)]
+    pub days: i64,
+    /// Target number of events; scenarios add a fixed few thousand and the benign baseline
+    /// fills the rest [default: 200000]
+    #[arg(long, default_value_t = 200_000, allow_negative_numbers = true)]
+    pub events: i64,
+    /// Seed; the same seed and flags give byte-identical output [default: 42]
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Output folder: events go to <OUT>/events/, labels to <OUT>/labels/ [default: ./data]
+    #[arg(long, default_value = "./data")]
+    pub out: PathBuf,
+    /// Scenarios to inject, comma separated, each NAME or NAME:INTENSITY; `all` or `none`
+    /// [default: ad-enum,c2-beacon,process-anomaly,widespread-attack]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "ad-enum,c2-beacon,process-anomaly,widespread-attack"
+    )]
+    pub scenarios: Vec<String>,
+    /// Intensity of scenarios that give none: scales their duration and volume [default: 1.0]
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+    pub intensity: f64,
+    /// First simulated day, YYYY-MM-DD, UTC [default: 2024-03-04]
+    #[arg(long, default_value = "2024-03-04")]
+    pub start: String,
+    /// Leave out the hard negatives (benign look-alikes of the attacks)
+    #[arg(long)]
+    pub no_hard_negatives: bool,
+    /// Replace <OUT>/events/ and <OUT>/labels/ if the folder is not empty
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Worker threads, 0 for one per core; the output does not depend on it [default: 0]
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+}
+
+impl From<&LabGenerateArgs> for LabOptions {
+    fn from(a: &LabGenerateArgs) -> Self {
+        LabOptions {
+            hosts: a.hosts,
+            days: a.days,
+            events: a.events,
+            seed: a.seed,
+            start: a.start.clone(),
+            scenarios: a.scenarios.clone(),
+            intensity: a.intensity,
+            hard_negatives: !a.no_hard_negatives,
+            threads: a.threads,
+        }
+    }
+}
+
+/// Runs `huntsman lab generate`: checks the flags, generates the lab and prints a summary.
+///
+/// # Errors
+/// Invalid flags, a non-empty output folder without `--overwrite`, or an IO error, with the
+/// output folder named.
+pub fn run(args: LabGenerateArgs) -> anyhow::Result<()> {
+    let opts = LabOptions::from(&args)
+        .check()
+        .context("invalid lab options")?;
+    let summary = generate(&opts, &args.out, args.overwrite)
+        .with_context(|| format!("generating the lab in {}", args.out.display()))?;
+    println!("{summary}");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: LabGenerateArgs,
+    }
+
+    #[test]
+    fn defaults_match_the_library() {
+        let cli = Cli::try_parse_from(["lab"]).expect("parses");
+        let opts = LabOptions::from(&cli.args);
+        assert_eq!(opts, LabOptions::default());
+        assert_eq!(cli.args.out, PathBuf::from("./data"));
+    }
+
+    #[test]
+    fn flags_map_onto_options() {
+        let cli = Cli::try_parse_from([
+            "lab",
+            "--hosts",
+            "5",
+            "--days",
+            "-1",
+            "--scenarios",
+            "ad-enum,c2-beacon:0.5",
+            "--no-hard-negatives",
+        ])
+        .expect("parses");
+        let opts = LabOptions::from(&cli.args);
+        assert_eq!(opts.hosts, 5);
+        assert_eq!(opts.days, -1);
+        assert_eq!(opts.scenarios, vec!["ad-enum", "c2-beacon:0.5"]);
+        assert!(!opts.hard_negatives);
+        let e = opts.check().expect_err("negative days");
+        assert!(e.to_string().contains("(got -1)"));
+    }
+}

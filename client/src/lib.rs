@@ -1,0 +1,22 @@
+//! The `huntsman` client: connects to an embedded or remote Ballista cluster, registers
+//! the Parquet tables a hunt reads, runs SQL hunts, and generates lab data.
+//!
+//! It owns the command line and everything a person waits for; the SQL functions and the
+//! session they run in come from `huntsman-udfs`.
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! use huntsman::connect::{Cluster, connect};
+//! let ctx = connect(&Cluster::Embedded { parallelism: None }).await?;
+//! let rows = ctx.sql("SELECT is_private_ip('10.0.0.1')").await?.collect().await?;
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
+
+pub mod connect;
+pub mod demo;
+pub mod ingest;
+pub mod lab;
+pub mod output;
+pub mod sql;
+pub mod tables;

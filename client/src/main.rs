@@ -1,0 +1,183 @@
+//! `huntsman`: the command line. Parses flags, reads `.env`, and hands each subcommand
+//! to its module in the library.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use huntsman::connect::{Cluster, connect};
+use huntsman::demo::DemoArgs;
+use huntsman::ingest::IngestFilesArgs;
+use huntsman::lab::LabGenerateArgs;
+use huntsman::output::{schema_of, write_results};
+use huntsman::sql::{SqlArgs, run_statements};
+use huntsman::tables::{DEFAULT_DATA_PATH, EVENTS_TABLE, TableSource, check_tables, register_tables};
+
+/// Machine-learning-assisted threat hunting over Windows endpoint logs in Parquet.
+#[derive(Debug, Parser)]
+#[command(name = "huntsman", version, propagate_version = true)]
+struct Cli {
+    /// Remote scheduler, e.g. df://host:50050 (default: an embedded cluster in this
+    /// process).
+    #[arg(long, global = true, env = "HUNTSMAN_SCHEDULER")]
+    scheduler: Option<String>,
+    /// The events dataset: a folder or glob of Parquet files (default ./data/events).
+    #[arg(long, global = true, env = "DATA_PATH", default_value = DEFAULT_DATA_PATH)]
+    data: String,
+    /// More tables, as name=path (repeatable).
+    #[arg(long = "table", global = true, value_name = "NAME=PATH")]
+    tables: Vec<String>,
+    /// Task slots of the embedded executor (default: the number of CPUs).
+    #[arg(long, global = true, env = "HUNTSMAN_PARALLELISM")]
+    parallelism: Option<usize>,
+    /// Log filter for diagnostics on standard error (default: warnings, with the
+    /// embedded scheduler's and executor's own shutdown chatter left out).
+    #[arg(long, global = true, env = "HUNTSMAN_LOG")]
+    log: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run SQL over the events table (and any --table).
+    Sql(SqlArgs),
+    /// Simulated Windows lab with injected attacks and ground truth.
+    #[command(subcommand)]
+    Lab(LabCommand),
+    /// The quick start: generate a lab if there is no data, then run a first hunt.
+    Demo(DemoArgs),
+    /// Bring logs into the Parquet lake.
+    #[command(subcommand)]
+    Ingest(IngestCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum IngestCommand {
+    /// JSON lines (winlogbeat 6/7/8, nxlog flat; .gz too) and EVTX files.
+    Files(IngestFilesArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum LabCommand {
+    /// Write the lab's events (Parquet, by day) and labels.
+    Generate(LabGenerateArgs),
+}
+
+impl Cli {
+    fn cluster(&self) -> Result<Cluster> {
+        let cluster = Cluster::from_option(self.scheduler.as_deref())?;
+        Ok(match cluster {
+            Cluster::Embedded { .. } => Cluster::Embedded {
+                parallelism: self.parallelism,
+            },
+            remote => remote,
+        })
+    }
+
+    fn table_sources(&self) -> Result<Vec<TableSource>> {
+        let mut sources = vec![TableSource {
+            name: EVENTS_TABLE.to_string(),
+            location: self.data.clone(),
+        }];
+        for arg in &self.tables {
+            sources.push(TableSource::parse(arg)?);
+        }
+        Ok(sources)
+    }
+}
+
+impl Cli {
+    /// The tracing filter. Ballista's in-process scheduler and executor log errors
+    /// such as closed channels while the process exits; query errors reach the user
+    /// through the client anyway, so by default only the client's warnings show.
+    fn log_filter(&self) -> String {
+        match &self.log {
+            Some(filter) => filter.clone(),
+            None if self.scheduler.is_none() => {
+                "warn,ballista_scheduler=off,ballista_executor=off".to_string()
+            }
+            None => "warn".to_string(),
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    match &cli.command {
+        Command::Sql(args) => {
+            let (sql, origin) = args.source()?;
+            let cluster = cli.cluster()?;
+            let tables = check_tables(&cli.table_sources()?)?;
+            let ctx = connect(&cluster).await?;
+            register_tables(&ctx, &tables).await?;
+            let (batches, schema) = run_statements(&ctx, &sql, &origin).await?;
+            let schema = schema_of(&batches, schema);
+            write_results(&batches, &schema, args.format, args.out.as_deref())
+                .with_context(|| match &args.out {
+                    Some(p) => format!("writing results to {}", p.display()),
+                    None => "writing results".to_string(),
+                })
+        }
+        Command::Lab(LabCommand::Generate(args)) => huntsman::lab::run(args.clone()),
+        Command::Demo(args) => {
+            huntsman::demo::run(&cli.cluster()?, &cli.data, args).await
+        }
+        Command::Ingest(IngestCommand::Files(args)) => {
+            let report = huntsman::ingest::run_files(args.clone())?;
+            if report.has_errors() {
+                anyhow::bail!(
+                    "some inputs could not be ingested (see the report above); \
+                     everything else was written"
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+            || cause.to_string().contains("Broken pipe")
+    })
+}
+
+fn main() -> ExitCode {
+    // A missing .env is normal; values from it never override the real environment.
+    let dotenv = dotenvy::dotenv();
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(cli.log_filter()))
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+    if let Err(e) = &dotenv
+        && !e.not_found()
+    {
+        eprintln!("huntsman: ignoring .env: {e}");
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(16 * 1024 * 1024)
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("huntsman: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = runtime.block_on(run(cli));
+    // Embedded servers keep background tasks; do not wait for them at exit.
+    runtime.shutdown_background();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("huntsman: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

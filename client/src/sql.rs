@@ -1,0 +1,88 @@
+//! `huntsman sql`: run one query, or a file of statements, and print the last one's rows.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::prelude::SessionContext;
+use datafusion::sql::parser::DFParser;
+
+use crate::output::Format;
+
+/// Arguments of `huntsman sql`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SqlArgs {
+    /// The query to run (or use -f).
+    #[arg(conflicts_with = "file", required_unless_present = "file")]
+    pub query: Option<String>,
+    /// A file of SQL statements separated by `;`; the last one's rows are printed.
+    #[arg(short = 'f', long = "file")]
+    pub file: Option<PathBuf>,
+    /// Output format (default table).
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Write the rows to this file instead of standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+impl SqlArgs {
+    /// The SQL text and a name for error messages (the file, or "query").
+    ///
+    /// # Errors
+    /// The file cannot be read.
+    pub fn source(&self) -> Result<(String, String)> {
+        match (&self.query, &self.file) {
+            (Some(q), _) => Ok((q.clone(), "query".into())),
+            (None, Some(path)) => Ok((read_sql_file(path)?, path.display().to_string())),
+            (None, None) => bail!("give a query or -f <file>"),
+        }
+    }
+}
+
+fn read_sql_file(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path)
+        .with_context(|| format!("reading SQL file {}", path.display()))
+}
+
+/// Runs every statement of `sql` in order and returns the rows and schema of the last.
+///
+/// # Errors
+/// Names the statement (by position in `origin`) that failed to parse, plan or run.
+pub async fn run_statements(
+    ctx: &SessionContext,
+    sql: &str,
+    origin: &str,
+) -> Result<(Vec<RecordBatch>, SchemaRef)> {
+    let statements =
+        DFParser::parse_sql(sql).with_context(|| format!("parsing SQL from {origin}"))?;
+    if statements.is_empty() {
+        bail!("{origin} holds no SQL statement");
+    }
+    let count = statements.len();
+    let mut last = None;
+    for (i, statement) in statements.into_iter().enumerate() {
+        let which = if count == 1 {
+            origin.to_string()
+        } else {
+            format!("statement {} of {count} in {origin}", i + 1)
+        };
+        let plan = ctx
+            .state()
+            .statement_to_plan(statement)
+            .await
+            .with_context(|| format!("planning {which}"))?;
+        let df = ctx
+            .execute_logical_plan(plan)
+            .await
+            .with_context(|| format!("planning {which}"))?;
+        let schema: SchemaRef = df.schema().inner().clone();
+        let batches = df
+            .collect()
+            .await
+            .with_context(|| format!("running {which}"))?;
+        last = Some((batches, schema));
+    }
+    last.context("no statement ran")
+}

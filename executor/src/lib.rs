@@ -1,0 +1,322 @@
+//! `huntsman-executor`: a Ballista executor that decodes and runs plans naming Huntsman's
+//! functions, with Huntsman's object stores and settings.
+//!
+//! This crate owns the executor's settings, the wait for the scheduler and the health
+//! server; the binary only parses flags. Functions and sessions come from
+//! [`huntsman_udfs::session`], shared with the scheduler and the client.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), huntsman_executor::ExecutorError> {
+//! huntsman_executor::run(huntsman_executor::ExecutorSettings::default()).await
+//! # }
+//! ```
+#![warn(missing_docs)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ballista_executor::executor_process::{
+    ExecutorProcessConfig, start_executor_process,
+};
+use ballista_executor::health::spawn_health_server;
+use huntsman_udfs::probe::wait_for_answer;
+use huntsman_udfs::session::{
+    huntsman_function_registry, huntsman_runtime_env, huntsman_session_config,
+};
+
+/// Executor start-up and run failures.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecutorError {
+    /// A setting is invalid.
+    #[error("invalid executor setting: {0}")]
+    Config(String),
+    /// The scheduler did not answer in time.
+    #[error("cannot reach the scheduler at {addr}: {source}")]
+    SchedulerUnreachable {
+        /// `host:port` of the scheduler.
+        addr: String,
+        /// The probe's failure.
+        source: huntsman_udfs::probe::ProbeError,
+    },
+    /// The work directory cannot be created.
+    #[error("work directory {path}: {source}")]
+    WorkDir {
+        /// The directory.
+        path: PathBuf,
+        /// The IO error.
+        source: std::io::Error,
+    },
+    /// Ballista failed to start or stopped with an error.
+    #[error("executor: {0}")]
+    Ballista(#[from] ballista_core::error::BallistaError),
+    /// The session state (functions, runtime) could not be built.
+    #[error("executor session: {0}")]
+    Session(#[from] datafusion::error::DataFusionError),
+}
+
+/// Settings of one executor process.
+#[derive(Debug, Clone)]
+pub struct ExecutorSettings {
+    /// Scheduler host (default `localhost`).
+    pub scheduler_host: String,
+    /// Scheduler port (default 50050).
+    pub scheduler_port: u16,
+    /// How long to wait for the scheduler at start-up (default 30 s).
+    pub scheduler_connect_timeout: Duration,
+    /// Address to bind (default `0.0.0.0`).
+    pub bind_host: String,
+    /// Host name the scheduler and other executors use to reach this one (default: the
+    /// address the scheduler sees).
+    pub external_host: Option<String>,
+    /// Arrow Flight port for shuffle and result data (default 50051).
+    pub flight_port: u16,
+    /// gRPC port for task launches (default 50052).
+    pub grpc_port: u16,
+    /// HTTP port for `/healthz` and `/readyz` (default 50053; 0 disables).
+    pub health_port: u16,
+    /// Task slots advertised to the scheduler (default: CPU count).
+    pub vcores: usize,
+    /// Directory for shuffle files and spills (default: a temp directory).
+    pub work_dir: Option<PathBuf>,
+    /// Memory pool in bytes shared by the tasks (default: 70 % of memory; 0 unbounded).
+    pub memory_pool_bytes: Option<u64>,
+    /// Seconds between heartbeats to the scheduler (default 60).
+    pub heartbeat_interval_seconds: u64,
+}
+
+impl Default for ExecutorSettings {
+    fn default() -> Self {
+        Self {
+            scheduler_host: "localhost".into(),
+            scheduler_port: 50050,
+            scheduler_connect_timeout: Duration::from_secs(30),
+            bind_host: "0.0.0.0".into(),
+            external_host: None,
+            flight_port: 50051,
+            grpc_port: 50052,
+            health_port: 50053,
+            vcores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            work_dir: None,
+            memory_pool_bytes: None,
+            heartbeat_interval_seconds: 60,
+        }
+    }
+}
+
+impl ExecutorSettings {
+    /// `host:port` of the scheduler.
+    pub fn scheduler_addr(&self) -> String {
+        format!("{}:{}", self.scheduler_host, self.scheduler_port)
+    }
+
+    /// Checks every setting before any server starts.
+    ///
+    /// # Errors
+    /// Names the first invalid setting.
+    pub fn check(&self) -> Result<(), ExecutorError> {
+        let bad = |m: String| Err(ExecutorError::Config(m));
+        if self.scheduler_host.trim().is_empty() {
+            return bad("scheduler host must not be empty".into());
+        }
+        if self.vcores == 0 {
+            return bad("vcores must be at least 1 (got 0)".into());
+        }
+        if self.heartbeat_interval_seconds == 0 {
+            return bad("heartbeat interval must be at least 1 second (got 0)".into());
+        }
+        let ports = [self.flight_port, self.grpc_port];
+        if ports.contains(&0) {
+            return bad(format!(
+                "flight and grpc ports must be non-zero (got {} and {})",
+                self.flight_port, self.grpc_port
+            ));
+        }
+        if self.flight_port == self.grpc_port
+            || self.health_port == self.flight_port
+            || self.health_port == self.grpc_port
+        {
+            return bad(format!(
+                "flight ({}), grpc ({}) and health ({}) ports must differ",
+                self.flight_port, self.grpc_port, self.health_port
+            ));
+        }
+        self.health_addr()?;
+        Ok(())
+    }
+
+    fn health_addr(&self) -> Result<SocketAddr, ExecutorError> {
+        format!("{}:{}", self.bind_host, self.health_port)
+            .parse()
+            .map_err(|e| {
+                ExecutorError::Config(format!(
+                    "bind host {} is not an IP address: {e}",
+                    self.bind_host
+                ))
+            })
+    }
+
+    fn work_dir_or_temp(&self) -> PathBuf {
+        self.work_dir.clone().unwrap_or_else(|| {
+            std::env::temp_dir().join(format!(
+                "huntsman-executor-{}-{}",
+                std::process::id(),
+                self.flight_port
+            ))
+        })
+    }
+}
+
+/// Runs an executor: waits for the scheduler, registers, serves tasks until SIGTERM or
+/// Ctrl-C, then drains running tasks.
+///
+/// # Errors
+/// Invalid settings, an unreachable scheduler (after `scheduler_connect_timeout`), a
+/// work directory that cannot be created, or a Ballista failure.
+pub async fn run(settings: ExecutorSettings) -> Result<(), ExecutorError> {
+    settings.check()?;
+    let scheduler_addr = settings.scheduler_addr();
+    wait_for_answer(
+        &scheduler_addr,
+        "/healthz",
+        settings.scheduler_connect_timeout,
+    )
+    .await
+    .map_err(|source| ExecutorError::SchedulerUnreachable {
+        addr: scheduler_addr.clone(),
+        source,
+    })?;
+
+    let work_dir = settings.work_dir_or_temp();
+    std::fs::create_dir_all(&work_dir).map_err(|source| ExecutorError::WorkDir {
+        path: work_dir.clone(),
+        source,
+    })?;
+    let registry = huntsman_function_registry()?;
+    let spill_dir = work_dir.clone();
+    let config = ExecutorProcessConfig {
+        scheduler_host: settings.scheduler_host.clone(),
+        scheduler_port: settings.scheduler_port,
+        // The scheduler answered above; Ballista's own retry loop is not needed.
+        scheduler_connect_timeout_seconds: 0,
+        bind_host: settings.bind_host.clone(),
+        external_host: settings.external_host.clone(),
+        port: settings.flight_port,
+        grpc_port: settings.grpc_port,
+        vcores: settings.vcores,
+        work_dir: Some(work_dir.to_string_lossy().into_owned()),
+        memory_pool_size: settings.memory_pool_bytes,
+        executor_heartbeat_interval_seconds: settings.heartbeat_interval_seconds,
+        override_function_registry: Some(Arc::new(registry)),
+        override_config_producer: Some(Arc::new(huntsman_session_config)),
+        override_runtime_producer: Some(Arc::new(move |config| {
+            huntsman_runtime_env(config, Some(&spill_dir))
+        })),
+        ..Default::default()
+    };
+
+    let (health_stop, health_stopped) = tokio::sync::oneshot::channel();
+    let health = (settings.health_port != 0).then(|| {
+        let addr = settings.health_addr();
+        addr.map(|addr| spawn_health_server(addr, config.health.clone(), health_stopped))
+    });
+    let health = health.transpose()?;
+    let result = start_executor_process(Arc::new(config)).await;
+    let _ = health_stop.send(());
+    if let Some(handle) = health
+        && let Err(e) = handle.await
+    {
+        tracing::warn!("health server ended abnormally: {e}");
+    }
+    result.map_err(ExecutorError::from)
+}
+
+/// Parses a byte size such as `4GiB`, `512MiB`, `1.5GB` or `1048576`.
+///
+/// # Errors
+/// Names the text that is not a size.
+pub fn parse_bytes(text: &str) -> Result<u64, ExecutorError> {
+    let t = text.trim();
+    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let factor: f64 = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" => 1e3,
+        "kib" => 1024.0,
+        "m" | "mb" => 1e6,
+        "mib" => 1024.0 * 1024.0,
+        "g" | "gb" => 1e9,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        _ => {
+            return Err(ExecutorError::Config(format!(
+                "unknown size unit in {text:?}"
+            )));
+        }
+    };
+    let value: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| ExecutorError::Config(format!("{text:?} is not a byte size")))?;
+    if !value.is_finite() || value < 0.0 {
+        return Err(ExecutorError::Config(format!(
+            "{text:?} is not a byte size"
+        )));
+    }
+    Ok((value * factor) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_sizes() {
+        assert_eq!(parse_bytes("1024").expect("plain"), 1024);
+        assert_eq!(parse_bytes("4GiB").expect("gib"), 4 << 30);
+        assert_eq!(parse_bytes("512 MiB").expect("mib"), 512 << 20);
+        assert_eq!(parse_bytes("0").expect("zero"), 0);
+        assert!(parse_bytes("lots").is_err());
+        assert!(parse_bytes("5 parsecs").is_err());
+        assert!(parse_bytes("-1").is_err());
+    }
+
+    #[test]
+    fn clashing_ports_are_rejected() {
+        let s = ExecutorSettings {
+            grpc_port: 50051,
+            ..Default::default()
+        };
+        assert!(
+            s.check()
+                .expect_err("same ports")
+                .to_string()
+                .contains("must differ")
+        );
+    }
+
+    #[test]
+    fn zero_vcores_rejected() {
+        let s = ExecutorSettings {
+            vcores: 0,
+            ..Default::default()
+        };
+        assert!(s.check().is_err());
+    }
+
+    #[tokio::test]
+    async fn unreachable_scheduler_is_a_clear_error() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        drop(listener);
+        let s = ExecutorSettings {
+            scheduler_host: "127.0.0.1".into(),
+            scheduler_port: port,
+            scheduler_connect_timeout: Duration::from_millis(500),
+            ..Default::default()
+        };
+        let err = run(s).await.expect_err("no scheduler").to_string();
+        assert!(err.contains("cannot reach the scheduler"), "{err}");
+        assert!(err.contains(&port.to_string()), "{err}");
+    }
+}

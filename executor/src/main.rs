@@ -1,0 +1,105 @@
+//! `huntsman-executor`: parse flags, set up logging, run the executor.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use huntsman_executor::{ExecutorError, ExecutorSettings, parse_bytes, run};
+
+/// Huntsman's Ballista executor: runs feature extraction and model functions next to the
+/// data.
+#[derive(Debug, Parser)]
+#[command(name = "huntsman-executor", version)]
+struct Args {
+    /// Scheduler host (default localhost).
+    #[arg(long, env = "HUNTSMAN_SCHEDULER_HOST", default_value = "localhost")]
+    scheduler_host: String,
+    /// Scheduler port (default 50050).
+    #[arg(long, env = "HUNTSMAN_SCHEDULER_PORT", default_value_t = 50050)]
+    scheduler_port: u16,
+    /// Seconds to wait for the scheduler at start-up (default 30).
+    #[arg(long, env = "HUNTSMAN_SCHEDULER_CONNECT_TIMEOUT", default_value_t = 30)]
+    scheduler_connect_timeout: u64,
+    /// Address to bind (default 0.0.0.0).
+    #[arg(long, env = "HUNTSMAN_EXECUTOR_BIND_HOST", default_value = "0.0.0.0")]
+    bind_host: String,
+    /// Host name others use to reach this executor (default: as the scheduler sees it).
+    #[arg(long, env = "HUNTSMAN_EXECUTOR_EXTERNAL_HOST")]
+    external_host: Option<String>,
+    /// Arrow Flight port (default 50051).
+    #[arg(long, env = "HUNTSMAN_EXECUTOR_FLIGHT_PORT", default_value_t = 50051)]
+    flight_port: u16,
+    /// gRPC port (default 50052).
+    #[arg(long, env = "HUNTSMAN_EXECUTOR_GRPC_PORT", default_value_t = 50052)]
+    grpc_port: u16,
+    /// Health-check port serving /healthz and /readyz (default 50053; 0 disables).
+    #[arg(long, env = "HUNTSMAN_EXECUTOR_HEALTH_PORT", default_value_t = 50053)]
+    health_port: u16,
+    /// Task slots (default: the number of CPUs).
+    #[arg(long, env = "HUNTSMAN_EXECUTOR_VCORES")]
+    vcores: Option<usize>,
+    /// Directory for shuffle files and spills (default: a temp directory).
+    #[arg(long, env = "HUNTSMAN_EXECUTOR_WORK_DIR")]
+    work_dir: Option<PathBuf>,
+    /// Memory pool shared by tasks, e.g. 4GiB (default: 70% of memory; 0 = unbounded).
+    #[arg(long, env = "HUNTSMAN_EXECUTOR_MEMORY_POOL")]
+    memory_pool: Option<String>,
+    /// Seconds between heartbeats (default 60).
+    #[arg(
+        long,
+        env = "HUNTSMAN_EXECUTOR_HEARTBEAT_SECONDS",
+        default_value_t = 60
+    )]
+    heartbeat_seconds: u64,
+    /// Log filter, e.g. info or huntsman=debug (default info; RUST_LOG also works).
+    #[arg(long, env = "RUST_LOG", default_value = "info")]
+    log: String,
+}
+
+impl TryFrom<Args> for ExecutorSettings {
+    type Error = ExecutorError;
+
+    fn try_from(a: Args) -> Result<Self, ExecutorError> {
+        let defaults = ExecutorSettings::default();
+        Ok(Self {
+            scheduler_host: a.scheduler_host,
+            scheduler_port: a.scheduler_port,
+            scheduler_connect_timeout: Duration::from_secs(a.scheduler_connect_timeout),
+            bind_host: a.bind_host,
+            external_host: a.external_host,
+            flight_port: a.flight_port,
+            grpc_port: a.grpc_port,
+            health_port: a.health_port,
+            vcores: a.vcores.unwrap_or(defaults.vcores),
+            work_dir: a.work_dir,
+            memory_pool_bytes: a.memory_pool.as_deref().map(parse_bytes).transpose()?,
+            heartbeat_interval_seconds: a.heartbeat_seconds,
+        })
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    // A missing .env is normal.
+    let _ = dotenvy::dotenv();
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(&args.log))
+        .with_ansi(false)
+        .init();
+    let settings = match ExecutorSettings::try_from(args) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("huntsman-executor: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(settings).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("huntsman-executor: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

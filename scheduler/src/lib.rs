@@ -1,0 +1,185 @@
+//! `huntsman-scheduler`: a Ballista scheduler whose sessions carry Huntsman's functions,
+//! object stores and `huntsman.*` settings.
+//!
+//! This crate owns the scheduler's settings and start-up; the binary only parses flags.
+//! It does not own any function or session logic: both come from
+//! [`huntsman_udfs::session`], shared with the executors and the client.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), huntsman_scheduler::SchedulerError> {
+//! let settings = huntsman_scheduler::SchedulerSettings::default();
+//! huntsman_scheduler::run(settings, std::future::pending()).await
+//! # }
+//! ```
+#![warn(missing_docs)]
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use ballista_scheduler::cluster::BallistaCluster;
+use ballista_scheduler::config::SchedulerConfig;
+use ballista_scheduler::scheduler_process::start_server;
+use huntsman_udfs::session::{huntsman_session_config, huntsman_session_state};
+
+/// Scheduler start-up failures.
+#[derive(Debug, thiserror::Error)]
+pub enum SchedulerError {
+    /// A setting is invalid.
+    #[error("invalid scheduler setting: {0}")]
+    Config(String),
+    /// The scheduler failed to start or stopped with an error.
+    #[error("scheduler on {addr}: {source}")]
+    Server {
+        /// The address the scheduler tried to serve on.
+        addr: SocketAddr,
+        /// Ballista's error.
+        source: ballista_core::error::BallistaError,
+    },
+}
+
+/// Settings of one scheduler process. Defaults match a single-host lab.
+#[derive(Debug, Clone)]
+pub struct SchedulerSettings {
+    /// Address to bind (default `0.0.0.0`).
+    pub bind_host: String,
+    /// gRPC, health and Flight port (default 50050).
+    pub bind_port: u16,
+    /// Host name executors and clients use to reach this scheduler (default `localhost`).
+    pub external_host: String,
+    /// Seconds without a heartbeat after which an executor is considered dead
+    /// (default 180).
+    pub executor_timeout_seconds: u64,
+    /// Seconds between checks for dead executors (default 15).
+    pub expire_dead_executor_interval_seconds: u64,
+}
+
+impl Default for SchedulerSettings {
+    fn default() -> Self {
+        Self {
+            bind_host: "0.0.0.0".into(),
+            bind_port: 50050,
+            external_host: "localhost".into(),
+            executor_timeout_seconds: 180,
+            expire_dead_executor_interval_seconds: 15,
+        }
+    }
+}
+
+impl SchedulerSettings {
+    /// The socket address to serve on.
+    ///
+    /// # Errors
+    /// Fails when `bind_host` is not an IP address.
+    pub fn address(&self) -> Result<SocketAddr, SchedulerError> {
+        format!("{}:{}", self.bind_host, self.bind_port)
+            .parse()
+            .map_err(|e| {
+                SchedulerError::Config(format!(
+                    "bind address {}:{} is not valid: {e}",
+                    self.bind_host, self.bind_port
+                ))
+            })
+    }
+
+    /// Checks every setting before any server starts.
+    ///
+    /// # Errors
+    /// Names the first invalid setting.
+    pub fn check(&self) -> Result<(), SchedulerError> {
+        self.address()?;
+        if self.executor_timeout_seconds == 0 {
+            return Err(SchedulerError::Config(
+                "executor timeout must be at least 1 second (got 0)".into(),
+            ));
+        }
+        if self.expire_dead_executor_interval_seconds == 0 {
+            return Err(SchedulerError::Config(
+                "dead-executor check interval must be at least 1 second (got 0)".into(),
+            ));
+        }
+        if self.external_host.trim().is_empty() {
+            return Err(SchedulerError::Config(
+                "external host must not be empty".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Ballista's scheduler configuration with Huntsman's session hooks installed.
+    pub fn to_ballista(&self) -> SchedulerConfig {
+        SchedulerConfig {
+            bind_host: self.bind_host.clone(),
+            bind_port: self.bind_port,
+            external_host: self.external_host.clone(),
+            executor_timeout_seconds: self.executor_timeout_seconds,
+            expire_dead_executor_interval_seconds: self
+                .expire_dead_executor_interval_seconds,
+            override_config_producer: Some(Arc::new(huntsman_session_config)),
+            override_session_builder: Some(Arc::new(huntsman_session_state)),
+            ..Default::default()
+        }
+    }
+}
+
+/// Runs a scheduler until it fails or `shutdown` completes.
+///
+/// # Errors
+/// Invalid settings, a port that cannot be bound, or a server failure.
+pub async fn run(
+    settings: SchedulerSettings,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), SchedulerError> {
+    settings.check()?;
+    let addr = settings.address()?;
+    let config = settings.to_ballista();
+    let server_error = |source| SchedulerError::Server { addr, source };
+    let cluster = BallistaCluster::new_from_config(&config)
+        .await
+        .map_err(server_error)?;
+    // Bind first so that a busy port is reported as such, not as a later server error.
+    let probe =
+        std::net::TcpListener::bind(addr).map_err(|e| SchedulerError::Server {
+            addr,
+            source: ballista_core::error::BallistaError::IoError(e),
+        })?;
+    drop(probe);
+    tokio::select! {
+        result = start_server(cluster, addr, Arc::new(config)) => result.map_err(server_error),
+        () = shutdown => {
+            tracing::info!("scheduler on {addr} shutting down");
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        SchedulerSettings::default()
+            .check()
+            .expect("defaults valid");
+    }
+
+    #[test]
+    fn bad_bind_host_is_named() {
+        let s = SchedulerSettings {
+            bind_host: "not a host".into(),
+            ..Default::default()
+        };
+        let err = s.check().expect_err("invalid host").to_string();
+        assert!(err.contains("not a host"), "{err}");
+    }
+
+    #[test]
+    fn zero_timeout_is_rejected() {
+        let s = SchedulerSettings {
+            executor_timeout_seconds: 0,
+            ..Default::default()
+        };
+        assert!(s.check().is_err());
+    }
+}

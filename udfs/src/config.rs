@@ -1,0 +1,63 @@
+//! Huntsman's session settings, carried as a DataFusion [`ConfigExtension`] so they travel
+//! with every query from the client to the scheduler and the executors.
+//!
+//! Keys are `huntsman.<name>`; `SET huntsman.<name> = ...` works in SQL. The generated
+//! reference is `docs/config.md` (see the `gen-docs` binary).
+
+use datafusion::common::config::ConfigExtension;
+use datafusion::common::extensions_options;
+
+/// Prefix of every Huntsman session key.
+pub const HUNTSMAN_PREFIX: &str = "huntsman";
+/// Key of [`HuntsmanConfig::use_gpu`].
+pub const HUNTSMAN_USE_GPU: &str = "huntsman.use_gpu";
+/// Key of [`HuntsmanConfig::model_cache_entries`].
+pub const HUNTSMAN_MODEL_CACHE_ENTRIES: &str = "huntsman.model_cache_entries";
+
+/// Default of [`HuntsmanConfig::model_cache_entries`].
+pub const DEFAULT_MODEL_CACHE_ENTRIES: usize = 64;
+
+extensions_options! {
+    /// Huntsman's session settings (prefix `huntsman`).
+    pub struct HuntsmanConfig {
+        /// Run neural-model training and scoring on the GPU (the original's `USE_GPU`).
+        /// Accepted so existing settings keep working; no function of this build uses a
+        /// GPU yet, so it has no effect.
+        pub use_gpu: bool, default = false
+        /// How many decoded models each process keeps in its scoring cache, keyed by
+        /// model URI and checksum.
+        pub model_cache_entries: usize, default = DEFAULT_MODEL_CACHE_ENTRIES
+    }
+}
+
+impl ConfigExtension for HuntsmanConfig {
+    const PREFIX: &'static str = HUNTSMAN_PREFIX;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::common::config::ExtensionOptions;
+
+    #[test]
+    fn keys_match_constants() {
+        let keys: Vec<String> = HuntsmanConfig::default()
+            .entries()
+            .into_iter()
+            .map(|e| format!("{HUNTSMAN_PREFIX}.{}", e.key))
+            .collect();
+        assert!(keys.contains(&HUNTSMAN_USE_GPU.to_string()), "{keys:?}");
+        assert!(
+            keys.contains(&HUNTSMAN_MODEL_CACHE_ENTRIES.to_string()),
+            "{keys:?}"
+        );
+    }
+
+    #[test]
+    fn set_parses_typed_values_and_rejects_garbage() {
+        let mut c = HuntsmanConfig::default();
+        c.set("use_gpu", "true").expect("bool parses");
+        assert!(c.use_gpu);
+        assert!(c.set("model_cache_entries", "many").is_err());
+    }
+}

@@ -1,0 +1,595 @@
+//! SQL surface of k-means: `kmeans_fit` (aggregate, returns a model), `kmeans_assign` and
+//! `kmeans_distance` (scalar, score a batch against a model).
+//!
+//! Training is distributed: every partition summarises its rows in a [`KMeansPartial`]
+//! (its Binary encoding is the aggregate's state), partials merge in any order, and the
+//! final step fits the model on the merged summary.
+
+use std::mem::size_of;
+use std::sync::{Arc, OnceLock};
+
+use datafusion::arrow::array::{ArrayRef, AsArray, new_null_array};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
+use datafusion::common::{Result, ScalarValue};
+use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
+use datafusion::logical_expr::utils::format_state_name;
+use datafusion::logical_expr::{
+    Accumulator, AggregateUDF, AggregateUDFImpl, ColumnarValue, DocSection,
+    Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
+use huntsman_proto::{FeatureSpec, ModelKind, TrainingStats};
+
+use super::{KMeansModel, KMeansParams, KMeansPartial};
+use crate::error::{exec_error, plan_error};
+use crate::matrix::{FeatureMatrix, matrix_from_list};
+use crate::model_io::{ModelMeta, encode};
+use crate::scoring::{
+    ModelCache, ModelFormat, check_integer, check_model_type, check_vector_type,
+    literal_i64, resolve_models, score_with_models,
+};
+
+const KMEANS_FIT: &str = "kmeans_fit";
+const KMEANS_ASSIGN: &str = "kmeans_assign";
+const KMEANS_DISTANCE: &str = "kmeans_distance";
+/// Newest k-means payload format this build writes and reads.
+pub const KMEANS_FORMAT_VERSION: u32 = 1;
+
+/// Documentation section of the k-means functions.
+pub const KMEANS_SECTION: DocSection = DocSection {
+    include: true,
+    label: "k-means",
+    description: Some(
+        "Distributed k-means: train with an aggregate, score batches against the model.",
+    ),
+};
+
+static CACHE: ModelCache<KMeansModel> = ModelCache::new();
+
+/// `kmeans_fit(features, k [, seed [, max_iter]])`: trains k-means, returns the model.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct KMeansFit {
+    signature: Signature,
+}
+
+impl Default for KMeansFit {
+    fn default() -> Self {
+        Self {
+            signature: Signature::user_defined(Volatility::Immutable),
+        }
+    }
+}
+
+impl AggregateUDFImpl for KMeansFit {
+    fn name(&self) -> &str {
+        KMEANS_FIT
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        if !(2..=4).contains(&arg_types.len()) {
+            return Err(plan_error(
+                KMEANS_FIT,
+                format!(
+                    "takes (features, k [, seed [, max_iter]]), got {} arguments",
+                    arg_types.len()
+                ),
+            ));
+        }
+        check_vector_type(KMEANS_FIT, &arg_types[0])?;
+        let names = ["k", "seed", "max_iter"];
+        for (t, name) in arg_types[1..].iter().zip(names) {
+            check_integer(KMEANS_FIT, name, t)?;
+        }
+        let mut out = vec![arg_types[0].clone()];
+        out.extend(arg_types[1..].iter().map(|_| DataType::Int64));
+        Ok(out)
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Binary)
+    }
+
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        Ok(vec![Arc::new(Field::new(
+            format_state_name(args.name, "partial"),
+            DataType::Binary,
+            true,
+        ))])
+    }
+
+    fn accumulator(&self, acc_args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        let exprs = acc_args.exprs;
+        let k = match exprs.get(1) {
+            Some(e) => literal_i64(KMEANS_FIT, "k", e)?,
+            None => None,
+        };
+        let mut params = KMeansParams::default();
+        if let Some(k) = k {
+            params = params.k(usize::try_from(k).map_err(|_| {
+                plan_error(KMEANS_FIT, format!("k must be at least 1 (got {k})"))
+            })?);
+        }
+        if let Some(e) = exprs.get(2)
+            && let Some(seed) = literal_i64(KMEANS_FIT, "seed", e)?
+        {
+            params = params.seed(seed as u64);
+        }
+        if let Some(e) = exprs.get(3)
+            && let Some(max_iter) = literal_i64(KMEANS_FIT, "max_iter", e)?
+        {
+            params = params.max_iter(usize::try_from(max_iter).map_err(|_| {
+                plan_error(
+                    KMEANS_FIT,
+                    format!("max_iter must be at least 1 (got {max_iter})"),
+                )
+            })?);
+        }
+        let valid = params.check().map_err(|e| plan_error(KMEANS_FIT, e))?;
+        Ok(Box::new(KMeansFitAccumulator {
+            partial: KMeansPartial::new(&valid),
+        }))
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        static DOC: OnceLock<Documentation> = OnceLock::new();
+        Some(DOC.get_or_init(|| {
+            Documentation::builder(
+                KMEANS_SECTION,
+                "Trains k-means (k-means++ initialisation, Lloyd iterations) on the rows' \
+                 feature vectors and returns the model as a Binary value for \
+                 `kmeans_assign` and `kmeans_distance`. Each partition summarises its rows \
+                 (all of them while small, a weighted coreset beyond that); summaries merge \
+                 across partitions and executors in any order, so the model does not depend \
+                 on how the data is split. Deterministic for a given seed and data. Null \
+                 vectors are skipped; NaN or infinite values are an error naming the row. \
+                 Returns null for no rows.",
+                "kmeans_fit(features, k [, seed [, max_iter]])",
+            )
+            .with_argument("features", "List of Float64, the same length in every row.")
+            .with_argument("k", "Number of clusters, an integer literal (default 4).")
+            .with_argument("seed", "Random seed, an integer literal (default 42).")
+            .with_argument("max_iter", "Lloyd iterations at most (default 300).")
+            .with_sql_example(
+                "```sql\n> SELECT kmeans_assign([0.0, 0.1], m) AS a, kmeans_assign([9.0, 9.1], m) \
+                 AS b, kmeans_distance([0.0, 0.1], m) AS d\n  FROM (SELECT kmeans_fit(v, 2, 42) \
+                 AS m FROM (VALUES ([0.0, 0.0]), ([0.0, 0.2]), ([9.0, 9.0]), ([9.0, 9.2])) \
+                 AS t(v));\n\
+                 +---+---+-----+\n\
+                 | a | b | d   |\n\
+                 +---+---+-----+\n\
+                 | 0 | 1 | 0.0 |\n\
+                 +---+---+-----+\n```\n\
+                 (Cluster numbers depend on the seed; rows of one blob share a cluster.)",
+            )
+            .build()
+        }))
+    }
+}
+
+#[derive(Debug)]
+struct KMeansFitAccumulator {
+    partial: KMeansPartial,
+}
+
+impl Accumulator for KMeansFitAccumulator {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let Some(features) = values.first() else {
+            return Err(exec_error(KMEANS_FIT, "expects features"));
+        };
+        let rows =
+            matrix_from_list(features.as_ref()).map_err(|e| exec_error(KMEANS_FIT, e))?;
+        if rows.matrix().n_rows() == 0 {
+            return Ok(());
+        }
+        self.partial
+            .update(rows.matrix())
+            .map_err(|e| exec_error(KMEANS_FIT, e))
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        if self.partial.n_rows() == 0 {
+            return Ok(ScalarValue::Binary(None));
+        }
+        let model = self
+            .partial
+            .finish()
+            .map_err(|e| exec_error(KMEANS_FIT, e))?;
+        Ok(ScalarValue::Binary(Some(encode_model(
+            &model,
+            self.partial.params(),
+        ))))
+    }
+
+    fn size(&self) -> usize {
+        size_of::<Self>() + self.partial.size_bytes()
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        Ok(vec![ScalarValue::Binary(Some(self.partial.to_bytes()))])
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        let Some(states) = states.first().and_then(|s| s.as_binary_opt::<i32>()) else {
+            return Err(exec_error(KMEANS_FIT, "partial state must be Binary"));
+        };
+        for bytes in states.iter().flatten() {
+            let other = KMeansPartial::from_bytes(bytes)
+                .map_err(|e| exec_error(KMEANS_FIT, e))?;
+            self.partial
+                .merge(&other)
+                .map_err(|e| exec_error(KMEANS_FIT, e))?;
+        }
+        Ok(())
+    }
+}
+
+fn encode_model(model: &KMeansModel, params: &super::KMeansValidParams) -> Vec<u8> {
+    let meta = ModelMeta {
+        params_json: format!(
+            "{{\"k\":{},\"seed\":{},\"max_iter\":{}}}",
+            params.k(),
+            params.seed(),
+            params.max_iter()
+        ),
+        features: FeatureSpec {
+            dimensions: model.n_cols() as u32,
+            names: Vec::new(),
+            sparse: false,
+        },
+        stats: TrainingStats {
+            rows: model.n_rows(),
+            partitions: 0,
+            loss: model.inertia(),
+            iterations: model.n_iter() as u32,
+            trained_at_unix_ms: 0,
+        },
+    };
+    encode(
+        ModelKind::Kmeans,
+        KMEANS_FORMAT_VERSION,
+        meta,
+        model.to_bytes(),
+    )
+}
+
+fn decode_model(
+    env: &huntsman_proto::ModelEnvelope,
+) -> std::result::Result<KMeansModel, String> {
+    KMeansModel::from_bytes(&env.payload).map_err(|e| e.to_string())
+}
+
+/// Which score a k-means scoring function returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum KMeansOutput {
+    Assign,
+    Distance,
+}
+
+/// `kmeans_assign(features, model)` and `kmeans_distance(features, model)`.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct KMeansScore {
+    signature: Signature,
+    output: KMeansOutput,
+}
+
+impl KMeansScore {
+    fn new(output: KMeansOutput) -> Self {
+        Self {
+            signature: Signature::user_defined(Volatility::Immutable),
+            output,
+        }
+    }
+
+    fn fname(&self) -> &'static str {
+        match self.output {
+            KMeansOutput::Assign => KMEANS_ASSIGN,
+            KMeansOutput::Distance => KMEANS_DISTANCE,
+        }
+    }
+}
+
+impl ScalarUDFImpl for KMeansScore {
+    fn name(&self) -> &str {
+        self.fname()
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        let [features, model] = arg_types else {
+            return Err(plan_error(
+                self.fname(),
+                format!("takes (features, model), got {} arguments", arg_types.len()),
+            ));
+        };
+        check_vector_type(self.fname(), features)?;
+        check_model_type(self.fname(), model)?;
+        Ok(arg_types.to_vec())
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(match self.output {
+            KMeansOutput::Assign => DataType::UInt32,
+            KMeansOutput::Distance => DataType::Float64,
+        })
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let name = self.fname();
+        let [features, model] = args.args.as_slice() else {
+            return Err(exec_error(name, "takes (features, model)"));
+        };
+        let rows = args.number_rows;
+        let features = features.to_array(rows)?;
+        let out_type = self.return_type(&[])?;
+        let models = resolve_models(
+            name,
+            model,
+            rows,
+            &CACHE,
+            crate::scoring::cache_capacity(&args.config_options),
+            ModelFormat {
+                kind: ModelKind::Kmeans,
+                supported_version: KMEANS_FORMAT_VERSION,
+            },
+            decode_model,
+        )?;
+        let out =
+            score_with_models(&features, models, &out_type, |m, f| self.score(m, f))?;
+        Ok(ColumnarValue::Array(out))
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        static ASSIGN: OnceLock<Documentation> = OnceLock::new();
+        static DISTANCE: OnceLock<Documentation> = OnceLock::new();
+        let (cell, description, syntax) = match self.output {
+            KMeansOutput::Assign => (
+                &ASSIGN,
+                "The cluster (0-based, UInt32) of each feature vector under a model from \
+                 `kmeans_fit`: the nearest centroid by Euclidean distance. Null for a null \
+                 vector or model.",
+                "kmeans_assign(features, model)",
+            ),
+            KMeansOutput::Distance => (
+                &DISTANCE,
+                "Euclidean distance of each feature vector to its nearest centroid under a \
+                 model from `kmeans_fit` (Float64); rank by it to find outliers. Null for a \
+                 null vector or model.",
+                "kmeans_distance(features, model)",
+            ),
+        };
+        Some(cell.get_or_init(|| {
+            Documentation::builder(KMEANS_SECTION, description, syntax)
+                .with_argument("features", "List of Float64 of the model's width.")
+                .with_argument(
+                    "model",
+                    "Binary model from kmeans_fit, or a Utf8 path / file:// URI of a stored \
+                     model; decoded once per process and cached by checksum.",
+                )
+                .with_sql_example(
+                    "```sql\n> SELECT kmeans_distance([3.0, 4.0], m) AS d FROM (SELECT \
+                     kmeans_fit(v, 1, 42) AS m FROM (VALUES ([0.0, 0.0])) AS t(v));\n\
+                     +-----+\n| d   |\n+-----+\n| 5.0 |\n+-----+\n```",
+                )
+                .build()
+        }))
+    }
+}
+
+impl KMeansScore {
+    fn score(&self, model: &KMeansModel, features: &ArrayRef) -> Result<ArrayRef> {
+        let name = self.fname();
+        let rows =
+            matrix_from_list(features.as_ref()).map_err(|e| exec_error(name, e))?;
+        let matrix: &FeatureMatrix = rows.matrix();
+        if matrix.n_rows() == 0 {
+            return Ok(new_null_array(&self.return_type(&[])?, rows.input_len()));
+        }
+        Ok(match self.output {
+            KMeansOutput::Assign => {
+                let a = model.assign(matrix).map_err(|e| exec_error(name, e))?;
+                Arc::new(rows.scatter_u32(&a).map_err(|e| exec_error(name, e))?)
+            }
+            KMeansOutput::Distance => {
+                let d = model.distance(matrix).map_err(|e| exec_error(name, e))?;
+                Arc::new(rows.scatter_f64(&d).map_err(|e| exec_error(name, e))?)
+            }
+        })
+    }
+}
+
+/// The `kmeans_fit` aggregate.
+pub fn kmeans_fit_udaf() -> Arc<AggregateUDF> {
+    static UDAF: OnceLock<Arc<AggregateUDF>> = OnceLock::new();
+    UDAF.get_or_init(|| Arc::new(AggregateUDF::from(KMeansFit::default())))
+        .clone()
+}
+
+/// The `kmeans_assign` scalar function.
+pub fn kmeans_assign_udf() -> Arc<ScalarUDF> {
+    static UDF: OnceLock<Arc<ScalarUDF>> = OnceLock::new();
+    UDF.get_or_init(|| Arc::new(ScalarUDF::from(KMeansScore::new(KMeansOutput::Assign))))
+        .clone()
+}
+
+/// The `kmeans_distance` scalar function.
+pub fn kmeans_distance_udf() -> Arc<ScalarUDF> {
+    static UDF: OnceLock<Arc<ScalarUDF>> = OnceLock::new();
+    UDF.get_or_init(|| {
+        Arc::new(ScalarUDF::from(KMeansScore::new(KMeansOutput::Distance)))
+    })
+    .clone()
+}
+
+/// Binary array of encoded partial states, for tests of the state round trip.
+#[cfg(test)]
+fn states_of(partials: &[KMeansPartial]) -> ArrayRef {
+    Arc::new(datafusion::arrow::array::BinaryArray::from_iter_values(
+        partials.iter().map(|p| p.to_bytes()),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{Float64Array, UInt32Array};
+    use datafusion::prelude::SessionContext;
+
+    fn ctx() -> SessionContext {
+        let ctx = SessionContext::new();
+        ctx.register_udaf(kmeans_fit_udaf().as_ref().clone());
+        ctx.register_udf(kmeans_assign_udf().as_ref().clone());
+        ctx.register_udf(kmeans_distance_udf().as_ref().clone());
+        ctx
+    }
+
+    async fn one_row(
+        ctx: &SessionContext,
+        sql: &str,
+    ) -> datafusion::arrow::array::RecordBatch {
+        let batches = ctx
+            .sql(sql)
+            .await
+            .expect("plans")
+            .collect()
+            .await
+            .expect("runs");
+        batches
+            .into_iter()
+            .find(|b| b.num_rows() > 0)
+            .expect("a row")
+    }
+
+    #[tokio::test]
+    async fn documented_examples_hold() {
+        let ctx = ctx();
+        let b = one_row(
+            &ctx,
+            "SELECT kmeans_assign([0.0, 0.1], m) AS a, kmeans_assign([9.0, 9.1], m) AS b, \
+             kmeans_distance([0.0, 0.1], m) AS d FROM (SELECT kmeans_fit(v, 2, 42) AS m FROM \
+             (VALUES ([0.0, 0.0]), ([0.0, 0.2]), ([9.0, 9.0]), ([9.0, 9.2])) AS t(v))",
+        )
+        .await;
+        let a = b
+            .column(0)
+            .as_any()
+            .downcast_ref::<UInt32Array>()
+            .expect("u32")
+            .value(0);
+        let bb = b
+            .column(1)
+            .as_any()
+            .downcast_ref::<UInt32Array>()
+            .expect("u32")
+            .value(0);
+        let d = b
+            .column(2)
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .expect("f64")
+            .value(0);
+        assert_ne!(a, bb, "the two blobs must be different clusters");
+        assert!(d.abs() < 1e-9, "distance to own centroid: {d}");
+
+        let b = one_row(
+            &ctx,
+            "SELECT kmeans_distance([3.0, 4.0], m) AS d FROM (SELECT kmeans_fit(v, 1, 42) AS m \
+             FROM (VALUES ([0.0, 0.0])) AS t(v))",
+        )
+        .await;
+        let d = b
+            .column(0)
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .expect("f64")
+            .value(0);
+        assert!((d - 5.0).abs() < 1e-12, "{d}");
+    }
+
+    #[tokio::test]
+    async fn wrong_types_fail_at_planning() {
+        let ctx = ctx();
+        for sql in [
+            "SELECT kmeans_fit(x, 2) FROM (VALUES ('a')) AS t(x)",
+            "SELECT kmeans_fit([1.0], 'two') FROM (VALUES (1)) AS t(x)",
+            "SELECT kmeans_distance([1.0], 42)",
+        ] {
+            let err = match ctx.sql(sql).await {
+                Err(e) => e,
+                Ok(df) => df.collect().await.expect_err(sql),
+            };
+            assert!(err.to_string().contains("kmeans_"), "{sql}: {err}");
+        }
+    }
+
+    #[tokio::test]
+    async fn bad_k_is_a_planning_error_naming_the_parameter() {
+        let ctx = ctx();
+        let err = ctx
+            .sql("SELECT kmeans_fit(v, 0) FROM (VALUES ([1.0])) AS t(v)")
+            .await
+            .expect("plans")
+            .collect()
+            .await
+            .expect_err("k = 0");
+        assert!(
+            err.to_string().contains("kmeans_fit") && err.to_string().contains('k'),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn corrupt_model_is_a_clear_error() {
+        let ctx = ctx();
+        let err = ctx
+            .sql("SELECT kmeans_distance([1.0], X'484e544d00000000')")
+            .await
+            .expect("plans")
+            .collect()
+            .await
+            .expect_err("corrupt");
+        assert!(err.to_string().contains("kmeans_distance"), "{err}");
+        assert!(err.to_string().contains("truncated"), "{err}");
+    }
+
+    #[test]
+    fn state_round_trip_matches_single_pass() {
+        let params = KMeansParams::default().k(3).check().expect("valid");
+        let rows: Vec<Vec<f64>> = (0..300)
+            .map(|i| {
+                vec![
+                    (i % 3) as f64 * 10.0 + (i as f64 * 0.37).sin(),
+                    (i % 7) as f64,
+                ]
+            })
+            .collect();
+        let matrix = FeatureMatrix::from_rows(&rows).expect("matrix");
+        let single = params.fit(&matrix).expect("fit");
+
+        let mut partials = Vec::new();
+        for chunk in rows.chunks(70) {
+            let mut p = KMeansPartial::new(&params);
+            p.update(&FeatureMatrix::from_rows(chunk).expect("chunk"))
+                .expect("update");
+            partials.push(p);
+        }
+        partials.reverse();
+        let mut acc = KMeansFitAccumulator {
+            partial: KMeansPartial::new(&params),
+        };
+        acc.merge_batch(&[states_of(&partials)]).expect("merge");
+        let merged = acc.partial.finish().expect("finish");
+        let rel = (merged.inertia() - single.inertia()).abs() / single.inertia();
+        assert!(
+            rel < 0.01,
+            "inertia {} vs {}",
+            merged.inertia(),
+            single.inertia()
+        );
+    }
+}

@@ -1,0 +1,92 @@
+//! `huntsman-udfs`: every SQL function Huntsman adds, the models behind them, and the one
+//! function that builds the session state of every Huntsman process.
+//!
+//! This crate owns pure compute and its SQL surface. It deliberately owns no command line,
+//! no network server and no file layout: those belong to the client, the scheduler and the
+//! executor binaries, which all build their sessions through [`session`].
+//!
+//! ```
+//! use huntsman_udfs::session::{huntsman_session_config, huntsman_session_state};
+//! let state = huntsman_session_state(huntsman_session_config()).unwrap();
+//! assert!(state.scalar_functions().contains_key("is_private_ip"));
+//! ```
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod error;
+pub mod iforest;
+pub mod kmeans;
+pub mod matrix;
+pub mod model_io;
+pub mod net;
+pub mod probe;
+pub mod scoring;
+pub mod session;
+pub mod timing;
+
+use std::sync::Arc;
+
+use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
+
+pub use config::HuntsmanConfig;
+pub use session::{
+    huntsman_function_registry, huntsman_runtime_env, huntsman_session_config,
+    huntsman_session_state, register_all, register_all_on_context,
+};
+
+/// Every scalar function Huntsman adds. This list and [`aggregate_functions`] are the only
+/// registry: the client, the scheduler and the executors are all built from them.
+pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
+    vec![
+        net::is_private_ip_udf(),
+        kmeans::kmeans_assign_udf(),
+        kmeans::kmeans_distance_udf(),
+        iforest::iforest_score_udf(),
+    ]
+}
+
+/// Every aggregate function Huntsman adds.
+pub fn aggregate_functions() -> Vec<Arc<AggregateUDF>> {
+    vec![
+        timing::inter_arrival_stats_udaf(),
+        kmeans::kmeans_fit_udaf(),
+        iforest::iforest_fit_udaf(),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    fn all_names() -> Vec<(String, bool)> {
+        let mut names = Vec::new();
+        for f in scalar_functions() {
+            names.push((f.name().to_string(), f.documentation().is_some()));
+            names.extend(f.aliases().iter().map(|a| (a.clone(), true)));
+        }
+        for f in aggregate_functions() {
+            names.push((f.name().to_string(), f.documentation().is_some()));
+            names.extend(f.aliases().iter().map(|a| (a.clone(), true)));
+        }
+        names
+    }
+
+    #[test]
+    fn names_and_aliases_are_unique_ignoring_case() {
+        let mut seen = HashSet::new();
+        for (name, _) in all_names() {
+            assert!(
+                seen.insert(name.to_lowercase()),
+                "duplicate function name {name}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_function_is_documented() {
+        for (name, documented) in all_names() {
+            assert!(documented, "{name} has no documentation()");
+        }
+    }
+}
