@@ -11,7 +11,9 @@ use huntsman::ingest::IngestFilesArgs;
 use huntsman::lab::LabGenerateArgs;
 use huntsman::output::{schema_of, write_results};
 use huntsman::sql::{SqlArgs, run_statements};
-use huntsman::tables::{DEFAULT_DATA_PATH, EVENTS_TABLE, TableSource, check_tables, register_tables};
+use huntsman::tables::{
+    DEFAULT_DATA_PATH, EVENTS_TABLE, TableSource, check_tables, register_tables,
+};
 
 /// Machine-learning-assisted threat hunting over Windows endpoint logs in Parquet.
 #[derive(Debug, Parser)]
@@ -42,6 +44,8 @@ struct Cli {
 enum Command {
     /// Run SQL over the events table (and any --table).
     Sql(SqlArgs),
+    /// Run hunts end to end: findings printed, results and models stored.
+    Hunt(huntsman::hunt::HuntArgs),
     /// Simulated Windows lab with injected attacks and ground truth.
     #[command(subcommand)]
     Lab(LabCommand),
@@ -117,6 +121,9 @@ async fn run(cli: Cli) -> Result<()> {
                     Some(p) => format!("writing results to {}", p.display()),
                     None => "writing results".to_string(),
                 })
+        }
+        Command::Hunt(args) => {
+            huntsman::hunt::run(&cli.cluster()?, &cli.data, args).await
         }
         Command::Lab(LabCommand::Generate(args)) => huntsman::lab::run(args.clone()),
         Command::Demo(args) => {

@@ -90,12 +90,18 @@ pub fn check_tables(sources: &[TableSource]) -> Result<Vec<CheckedTable>> {
 ///
 /// # Errors
 /// Names the table and the path when DataFusion cannot read the schema.
-pub async fn register_tables(ctx: &SessionContext, tables: &[CheckedTable]) -> Result<()> {
+pub async fn register_tables(
+    ctx: &SessionContext,
+    tables: &[CheckedTable],
+) -> Result<()> {
     for table in tables {
         ctx.register_parquet(&table.name, &table.location, ParquetReadOptions::default())
             .await
             .with_context(|| {
-                format!("table {}: reading the schema of {}", table.name, table.given)
+                format!(
+                    "table {}: reading the schema of {}",
+                    table.name, table.given
+                )
             })?;
     }
     Ok(())

@@ -14,6 +14,7 @@
 
 pub mod config;
 pub mod error;
+pub mod fit;
 pub mod iforest;
 pub mod kmeans;
 pub mod matrix;
@@ -22,6 +23,7 @@ pub mod net;
 pub mod probe;
 pub mod scoring;
 pub mod session;
+pub mod sparse;
 pub mod timing;
 
 use std::sync::Arc;

@@ -78,6 +78,7 @@ pub fn kind_name(kind: ModelKind) -> &'static str {
         ModelKind::Sequence => "sequence",
         ModelKind::Idf => "idf",
         ModelKind::Scaler => "scaler",
+        ModelKind::CategoryIndex => "category index",
     }
 }
 

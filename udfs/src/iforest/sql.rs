@@ -6,14 +6,12 @@
 //! merged samples are the same whatever the partitioning, and the forest is grown once
 //! from the merged sample.
 
-use std::mem::size_of;
 use std::sync::{Arc, OnceLock};
 
-use datafusion::arrow::array::{ArrayRef, AsArray, new_null_array};
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
-use datafusion::common::{Result, ScalarValue};
+use datafusion::arrow::array::{ArrayRef, new_null_array};
+use datafusion::arrow::datatypes::{DataType, FieldRef};
+use datafusion::common::Result;
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
-use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, ColumnarValue, DocSection,
     Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
@@ -22,6 +20,7 @@ use huntsman_proto::{FeatureSpec, ModelKind, TrainingStats};
 
 use super::{IsolationForestModel, IsolationForestParams, IsolationForestPartial};
 use crate::error::{exec_error, plan_error};
+use crate::fit::{FitAccumulator, FitPartial, fit_state_fields};
 use crate::matrix::matrix_from_list;
 use crate::model_io::{ModelMeta, encode};
 use crate::scoring::{
@@ -114,11 +113,7 @@ impl AggregateUDFImpl for IForestFit {
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        Ok(vec![Arc::new(Field::new(
-            format_state_name(args.name, "partial"),
-            DataType::Binary,
-            true,
-        ))])
+        Ok(fit_state_fields(&args))
     }
 
     fn accumulator(&self, acc_args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
@@ -143,9 +138,7 @@ impl AggregateUDFImpl for IForestFit {
             params = params.contamination(literal_f64(IFOREST_FIT, "contamination", e)?);
         }
         let valid = params.check().map_err(|e| plan_error(IFOREST_FIT, e))?;
-        Ok(Box::new(IForestFitAccumulator {
-            partial: IsolationForestPartial::new(&valid),
-        }))
+        FitAccumulator::boxed(IsolationForestPartial::new(&valid))
     }
 
     fn documentation(&self) -> Option<&Documentation> {
@@ -185,35 +178,41 @@ impl AggregateUDFImpl for IForestFit {
     }
 }
 
-#[derive(Debug)]
-struct IForestFitAccumulator {
-    partial: IsolationForestPartial,
-}
+impl FitPartial for IsolationForestPartial {
+    const FUNCTION: &'static str = IFOREST_FIT;
 
-impl Accumulator for IForestFitAccumulator {
-    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let Some(features) = values.first() else {
-            return Err(exec_error(IFOREST_FIT, "expects features"));
-        };
-        let rows = matrix_from_list(features.as_ref())
-            .map_err(|e| exec_error(IFOREST_FIT, e))?;
+    fn update(&mut self, args: &[ArrayRef]) -> std::result::Result<(), String> {
+        let features = args.first().ok_or("expects features")?;
+        let rows = matrix_from_list(features.as_ref()).map_err(|e| e.to_string())?;
         if rows.matrix().n_rows() == 0 {
             return Ok(());
         }
-        self.partial
-            .update(rows.matrix())
-            .map_err(|e| exec_error(IFOREST_FIT, e))
+        IsolationForestPartial::update(self, rows.matrix()).map_err(|e| e.to_string())
     }
 
-    fn evaluate(&mut self) -> Result<ScalarValue> {
-        if self.partial.n_rows() == 0 {
-            return Ok(ScalarValue::Binary(None));
-        }
-        let model = self
-            .partial
-            .finish()
-            .map_err(|e| exec_error(IFOREST_FIT, e))?;
-        let params = self.partial.params();
+    fn merge(&mut self, other: Self) -> std::result::Result<(), String> {
+        IsolationForestPartial::merge(self, &other).map_err(|e| e.to_string())
+    }
+
+    fn to_state(&self) -> Vec<u8> {
+        self.to_bytes()
+    }
+
+    fn from_state(bytes: &[u8]) -> std::result::Result<Self, String> {
+        Self::from_bytes(bytes).map_err(|e| e.to_string())
+    }
+
+    fn n_rows(&self) -> u64 {
+        IsolationForestPartial::n_rows(self)
+    }
+
+    fn size_bytes(&self) -> usize {
+        IsolationForestPartial::size_bytes(self)
+    }
+
+    fn finish(&mut self) -> std::result::Result<Vec<u8>, String> {
+        let model = IsolationForestPartial::finish(self).map_err(|e| e.to_string())?;
+        let params = self.params();
         let meta = ModelMeta {
             params_json: format!(
                 "{{\"n_trees\":{},\"sample_size\":{},\"seed\":{},\"contamination\":{}}}",
@@ -234,34 +233,12 @@ impl Accumulator for IForestFitAccumulator {
                 ..Default::default()
             },
         };
-        Ok(ScalarValue::Binary(Some(encode(
+        Ok(encode(
             ModelKind::IsolationForest,
             IFOREST_FORMAT_VERSION,
             meta,
             model.to_bytes(),
-        ))))
-    }
-
-    fn size(&self) -> usize {
-        size_of::<Self>() + self.partial.size_bytes()
-    }
-
-    fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        Ok(vec![ScalarValue::Binary(Some(self.partial.to_bytes()))])
-    }
-
-    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let Some(states) = states.first().and_then(|s| s.as_binary_opt::<i32>()) else {
-            return Err(exec_error(IFOREST_FIT, "partial state must be Binary"));
-        };
-        for bytes in states.iter().flatten() {
-            let other = IsolationForestPartial::from_bytes(bytes)
-                .map_err(|e| exec_error(IFOREST_FIT, e))?;
-            self.partial
-                .merge(&other)
-                .map_err(|e| exec_error(IFOREST_FIT, e))?;
-        }
-        Ok(())
+        ))
     }
 }
 

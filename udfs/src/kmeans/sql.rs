@@ -5,14 +5,12 @@
 //! (its Binary encoding is the aggregate's state), partials merge in any order, and the
 //! final step fits the model on the merged summary.
 
-use std::mem::size_of;
 use std::sync::{Arc, OnceLock};
 
-use datafusion::arrow::array::{ArrayRef, AsArray, new_null_array};
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
-use datafusion::common::{Result, ScalarValue};
+use datafusion::arrow::array::{ArrayRef, new_null_array};
+use datafusion::arrow::datatypes::{DataType, FieldRef};
+use datafusion::common::Result;
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
-use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, ColumnarValue, DocSection,
     Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
@@ -21,6 +19,7 @@ use huntsman_proto::{FeatureSpec, ModelKind, TrainingStats};
 
 use super::{KMeansModel, KMeansParams, KMeansPartial};
 use crate::error::{exec_error, plan_error};
+use crate::fit::{FitAccumulator, FitPartial, fit_state_fields};
 use crate::matrix::{FeatureMatrix, matrix_from_list};
 use crate::model_io::{ModelMeta, encode};
 use crate::scoring::{
@@ -93,11 +92,7 @@ impl AggregateUDFImpl for KMeansFit {
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        Ok(vec![Arc::new(Field::new(
-            format_state_name(args.name, "partial"),
-            DataType::Binary,
-            true,
-        ))])
+        Ok(fit_state_fields(&args))
     }
 
     fn accumulator(&self, acc_args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
@@ -128,9 +123,7 @@ impl AggregateUDFImpl for KMeansFit {
             })?);
         }
         let valid = params.check().map_err(|e| plan_error(KMEANS_FIT, e))?;
-        Ok(Box::new(KMeansFitAccumulator {
-            partial: KMeansPartial::new(&valid),
-        }))
+        FitAccumulator::boxed(KMeansPartial::new(&valid))
     }
 
     fn documentation(&self) -> Option<&Documentation> {
@@ -169,60 +162,41 @@ impl AggregateUDFImpl for KMeansFit {
     }
 }
 
-#[derive(Debug)]
-struct KMeansFitAccumulator {
-    partial: KMeansPartial,
-}
+impl FitPartial for KMeansPartial {
+    const FUNCTION: &'static str = KMEANS_FIT;
 
-impl Accumulator for KMeansFitAccumulator {
-    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let Some(features) = values.first() else {
-            return Err(exec_error(KMEANS_FIT, "expects features"));
-        };
-        let rows =
-            matrix_from_list(features.as_ref()).map_err(|e| exec_error(KMEANS_FIT, e))?;
+    fn update(&mut self, args: &[ArrayRef]) -> std::result::Result<(), String> {
+        let features = args.first().ok_or("expects features")?;
+        let rows = matrix_from_list(features.as_ref()).map_err(|e| e.to_string())?;
         if rows.matrix().n_rows() == 0 {
             return Ok(());
         }
-        self.partial
-            .update(rows.matrix())
-            .map_err(|e| exec_error(KMEANS_FIT, e))
+        KMeansPartial::update(self, rows.matrix()).map_err(|e| e.to_string())
     }
 
-    fn evaluate(&mut self) -> Result<ScalarValue> {
-        if self.partial.n_rows() == 0 {
-            return Ok(ScalarValue::Binary(None));
-        }
-        let model = self
-            .partial
-            .finish()
-            .map_err(|e| exec_error(KMEANS_FIT, e))?;
-        Ok(ScalarValue::Binary(Some(encode_model(
-            &model,
-            self.partial.params(),
-        ))))
+    fn merge(&mut self, other: Self) -> std::result::Result<(), String> {
+        KMeansPartial::merge(self, &other).map_err(|e| e.to_string())
     }
 
-    fn size(&self) -> usize {
-        size_of::<Self>() + self.partial.size_bytes()
+    fn to_state(&self) -> Vec<u8> {
+        self.to_bytes()
     }
 
-    fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        Ok(vec![ScalarValue::Binary(Some(self.partial.to_bytes()))])
+    fn from_state(bytes: &[u8]) -> std::result::Result<Self, String> {
+        Self::from_bytes(bytes).map_err(|e| e.to_string())
     }
 
-    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let Some(states) = states.first().and_then(|s| s.as_binary_opt::<i32>()) else {
-            return Err(exec_error(KMEANS_FIT, "partial state must be Binary"));
-        };
-        for bytes in states.iter().flatten() {
-            let other = KMeansPartial::from_bytes(bytes)
-                .map_err(|e| exec_error(KMEANS_FIT, e))?;
-            self.partial
-                .merge(&other)
-                .map_err(|e| exec_error(KMEANS_FIT, e))?;
-        }
-        Ok(())
+    fn n_rows(&self) -> u64 {
+        KMeansPartial::n_rows(self)
+    }
+
+    fn size_bytes(&self) -> usize {
+        KMeansPartial::size_bytes(self)
+    }
+
+    fn finish(&mut self) -> std::result::Result<Vec<u8>, String> {
+        let model = KMeansPartial::finish(self).map_err(|e| e.to_string())?;
+        Ok(encode_model(&model, self.params()))
     }
 }
 

@@ -1,0 +1,1 @@
+SELECT category_index_fit(portname) FROM c2_entities

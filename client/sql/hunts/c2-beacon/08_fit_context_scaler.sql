@@ -1,0 +1,1 @@
+SELECT scaler_fit(context, 'standard') FROM c2_features

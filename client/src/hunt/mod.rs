@@ -1,0 +1,390 @@
+//! `huntsman hunt`: the hunts of HUNTS.md end to end. Feature extraction runs as SQL on
+//! the cluster, training as `*_fit` aggregates, scoring as scoring functions; findings
+//! are printed ranked and stored with a manifest (see [`store`]).
+//!
+//! Each hunt's SQL lives in `client/sql/hunts/<hunt>/` as numbered files a hunter can read,
+//! copy and adapt (`--show-sql` prints them with the parameters filled in).
+
+pub mod c2;
+pub mod columns;
+pub mod params;
+pub mod runner;
+pub mod store;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::datasource::MemTable;
+use datafusion::prelude::SessionContext;
+
+use crate::connect::{Cluster, connect};
+use crate::output::{Format, schema_of, write_results};
+use crate::tables::{CheckedTable, TableSource, check_tables, register_tables};
+use columns::{ColumnMap, SOURCE_TABLE, prepare_events};
+use params::Params;
+use runner::HuntRun;
+use store::{Store, new_run_id};
+
+/// The hunts `huntsman hunt` runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum HuntName {
+    /// Regular outbound connections per (process, destination).
+    C2Beacon,
+    /// Every hunt this build implements, one after another.
+    All,
+}
+
+impl HuntName {
+    /// The hunts this selection runs.
+    pub fn expand(self) -> Vec<&'static str> {
+        match self {
+            HuntName::C2Beacon | HuntName::All => vec![c2::NAME],
+        }
+    }
+}
+
+/// Arguments of `huntsman hunt`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct HuntArgs {
+    /// Which hunt to run.
+    #[arg(value_enum, required_unless_present = "list_params")]
+    pub hunt: Option<HuntName>,
+    /// Override a parameter: NAME=VALUE (repeatable; beats the environment and .env).
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    pub sets: Vec<String>,
+    /// Print every parameter with its value and where it came from, then exit.
+    #[arg(long)]
+    pub list_params: bool,
+    /// Print each SQL statement (parameters filled in) before it runs.
+    #[arg(long)]
+    pub show_sql: bool,
+    /// Map the data's columns onto the hunts' names with this TOML file.
+    #[arg(
+        long = "columns",
+        value_name = "MAPPING.toml",
+        conflicts_with = "profile"
+    )]
+    pub columns: Option<PathBuf>,
+    /// Map the data's columns with a built-in profile (winlogbeat-flat, nxlog-flat).
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Only events at or after this time (e.g. 2026-03-02 or 2026-03-02T08:00:00Z).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only events before this time.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Do not print progress, only findings.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// A hunt's scored entities, and how to show them.
+#[derive(Debug)]
+pub struct Finding {
+    /// Every scored entity, with evidence columns.
+    pub batches: Vec<RecordBatch>,
+    /// Their schema.
+    pub schema: SchemaRef,
+    /// The columns that identify an entity.
+    pub entity: Vec<&'static str>,
+    /// The ranking score (higher is more suspicious).
+    pub score: &'static str,
+    /// Columns printed in the terminal, in order.
+    pub display: Vec<&'static str>,
+}
+
+/// What a hunt returns to the driver.
+#[derive(Debug)]
+pub struct HuntOutput {
+    /// Findings table.
+    pub findings: Finding,
+    /// Parameter values adjusted to the data (e.g. k capped at the entity count).
+    pub effective: Vec<(String, String)>,
+}
+
+/// The environment, as the parameters read it.
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// Runs `huntsman hunt`.
+///
+/// # Errors
+/// Bad parameters, bad input data, a failing phase; each named.
+pub async fn run(cluster: &Cluster, data: &str, args: &HuntArgs) -> Result<()> {
+    let params = Params::resolve(env_var, &args.sets)?;
+    if args.list_params {
+        print!("{}", params.describe());
+        return Ok(());
+    }
+    let Some(selection) = args.hunt else {
+        bail!("name a hunt (or --list-params)");
+    };
+    let map = match (&args.columns, &args.profile) {
+        (Some(path), _) => ColumnMap::load(path)?,
+        (None, Some(p)) => ColumnMap::profile(p)?,
+        (None, None) => ColumnMap::default(),
+    };
+    let tables = check_tables(&[TableSource {
+        name: SOURCE_TABLE.into(),
+        location: data.to_string(),
+    }])?;
+    let store = Store::open(params.text("BASE_S3_PATH")?)?;
+    let ctx = connect(cluster).await?;
+    if params.flag("USE_GPU")? {
+        ctx.sql("SET huntsman.use_gpu = true")
+            .await
+            .context("USE_GPU=true")?
+            .collect()
+            .await
+            .context("USE_GPU=true")?;
+    }
+    register_tables(&ctx, &tables).await?;
+    let mut failures = Vec::new();
+    for hunt in selection.expand() {
+        if let Err(e) = run_one(&ctx, &params, &store, &tables, &map, args, hunt).await {
+            if selection != HuntName::All {
+                return Err(e);
+            }
+            eprintln!("huntsman: {hunt} failed: {e:#}");
+            failures.push(hunt);
+        }
+    }
+    if !failures.is_empty() {
+        bail!("{} hunt(s) failed: {}", failures.len(), failures.join(", "));
+    }
+    Ok(())
+}
+
+fn needed_columns(hunt: &str) -> &'static [&'static str] {
+    match hunt {
+        c2::NAME => c2::COLUMNS,
+        _ => &[],
+    }
+}
+
+async fn run_one(
+    ctx: &SessionContext,
+    params: &Params,
+    store: &Store,
+    tables: &[CheckedTable],
+    map: &ColumnMap,
+    args: &HuntArgs,
+    hunt: &'static str,
+) -> Result<()> {
+    let started = Instant::now();
+    let started_at = chrono_now();
+    let report = prepare_events(ctx, map, needed_columns(hunt))
+        .await
+        .with_context(|| format!("{hunt}: checking the input columns"))?;
+    if !args.quiet {
+        eprintln!("{hunt}: columns\n{}", report.describe());
+    }
+    restrict_time(ctx, args).await?;
+    let range = data_range(ctx, args).await?;
+    let run_id = new_run_id();
+    let dir = store.begin(hunt, &run_id)?;
+    let mut run = HuntRun::new(ctx, params, hunt, dir, args.show_sql, args.quiet);
+    let output = match hunt {
+        c2::NAME => c2::run(&mut run).await?,
+        other => bail!("internal: unknown hunt {other}"),
+    };
+    let finding = &output.findings;
+    let findings_path =
+        run.dir
+            .write_table("findings", &finding.schema, &finding.batches)?;
+    let total: usize = finding.batches.iter().map(|b| b.num_rows()).sum();
+    let flagged = count_flagged(&finding.batches)?;
+    let manifest = serde_json::json!({
+        "format": "huntsman-run",
+        "version": 1,
+        "hunt": hunt,
+        "run_id": run_id,
+        "started": started_at,
+        "finished": chrono_now(),
+        "seconds": started.elapsed().as_secs_f64(),
+        "data": {
+            "location": tables.first().map(|t| t.given.clone()),
+            "since": args.since,
+            "until": args.until,
+            "events": range.0,
+            "first_event_ns": range.1,
+            "last_event_ns": range.2,
+        },
+        "columns": report.columns.iter().map(|c| (c.canonical.clone(), c.source.clone()))
+            .collect::<std::collections::BTreeMap<_, _>>(),
+        "parameters": params.for_hunt(hunt),
+        "effective": output.effective.iter().cloned()
+            .collect::<std::collections::BTreeMap<_, _>>(),
+        "models": run.models,
+        "results": {
+            "findings": findings_path.to_string_lossy(),
+            "entity": finding.entity,
+            "score": finding.score,
+            "rows": total,
+            "flagged": flagged,
+        },
+        "phases": run.timings,
+    });
+    let final_dir = run.dir.commit(&manifest)?;
+    let top = params.int("TOP_N")?;
+    print_top(hunt, finding, top as usize, total, flagged).await?;
+    if !args.quiet {
+        eprintln!(
+            "{hunt}: {total} entities scored, {flagged} flagged, {:.1} s; results in {}\n",
+            started.elapsed().as_secs_f64(),
+            final_dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// Narrows the `events` view to `--since`/`--until`.
+async fn restrict_time(ctx: &SessionContext, args: &HuntArgs) -> Result<()> {
+    let mut conditions = Vec::new();
+    for (bound, op, flag) in [
+        (&args.since, ">=", "--since"),
+        (&args.until, "<", "--until"),
+    ] {
+        if let Some(t) = bound {
+            let literal = format!("'{}'", t.replace('\'', "''"));
+            ctx.sql(&format!("SELECT to_timestamp_nanos({literal})"))
+                .await
+                .and_then(|_| Ok(()))
+                .with_context(|| format!("{flag} {t}: not a date or time"))?;
+            conditions.push(format!(
+                "event_created {op} CAST(to_timestamp_nanos({literal}) AS BIGINT)"
+            ));
+        }
+    }
+    if conditions.is_empty() {
+        return Ok(());
+    }
+    let inner = ctx.table("events").await.context("the events view")?;
+    let _ = ctx.deregister_table("events_mapped");
+    ctx.register_table("events_mapped", inner.into_view())
+        .context("narrowing the time range")?;
+    ctx.sql(&format!(
+        "CREATE OR REPLACE VIEW events AS SELECT * FROM events_mapped WHERE {}",
+        conditions.join(" AND ")
+    ))
+    .await
+    .context("narrowing the time range")?
+    .collect()
+    .await
+    .context("narrowing the time range")?;
+    Ok(())
+}
+
+/// (events, first, last) of the `events` view; an empty range is an error.
+async fn data_range(
+    ctx: &SessionContext,
+    args: &HuntArgs,
+) -> Result<(i64, Option<i64>, Option<i64>)> {
+    let batches = ctx
+        .sql("SELECT count(*), min(event_created), max(event_created) FROM events")
+        .await
+        .context("measuring the data range")?
+        .collect()
+        .await
+        .context("measuring the data range")?;
+    use datafusion::arrow::array::{Array, AsArray};
+    use datafusion::arrow::datatypes::Int64Type;
+    let Some(batch) = batches.first() else {
+        bail!("measuring the data range returned nothing");
+    };
+    let count = datafusion::arrow::compute::cast(
+        batch.column(0),
+        &datafusion::arrow::datatypes::DataType::Int64,
+    )?;
+    let count = count.as_primitive::<Int64Type>().value(0);
+    let min = datafusion::arrow::compute::cast(
+        batch.column(1),
+        &datafusion::arrow::datatypes::DataType::Int64,
+    )?;
+    let max = datafusion::arrow::compute::cast(
+        batch.column(2),
+        &datafusion::arrow::datatypes::DataType::Int64,
+    )?;
+    let (min, max) = (
+        min.as_primitive::<Int64Type>(),
+        max.as_primitive::<Int64Type>(),
+    );
+    if count == 0 {
+        match (&args.since, &args.until) {
+            (None, None) => bail!("the events data holds no rows"),
+            (since, until) => bail!(
+                "no events in the time range {} .. {}",
+                since.as_deref().unwrap_or("(start)"),
+                until.as_deref().unwrap_or("(end)")
+            ),
+        }
+    }
+    Ok((
+        count,
+        (!min.is_null(0)).then(|| min.value(0)),
+        (!max.is_null(0)).then(|| max.value(0)),
+    ))
+}
+
+fn count_flagged(batches: &[RecordBatch]) -> Result<usize> {
+    use datafusion::arrow::array::AsArray;
+    let mut n = 0;
+    for b in batches {
+        if let Some(col) = b.column_by_name("flagged") {
+            let Some(flags) = col.as_boolean_opt() else {
+                bail!("internal: flagged is {}, not boolean", col.data_type());
+            };
+            n += flags.true_count();
+        }
+    }
+    Ok(n)
+}
+
+async fn print_top(
+    hunt: &str,
+    finding: &Finding,
+    top: usize,
+    total: usize,
+    flagged: usize,
+) -> Result<()> {
+    let local = SessionContext::new();
+    let table = MemTable::try_new(finding.schema.clone(), vec![finding.batches.clone()])?;
+    local.register_table("findings", Arc::new(table))?;
+    let columns: Vec<String> = finding
+        .display
+        .iter()
+        .filter(|c| finding.schema.field_with_name(c).is_ok())
+        .map(|c| format!("\"{c}\""))
+        .collect();
+    let sql = format!(
+        "SELECT {}, flagged FROM findings ORDER BY \"{}\" DESC NULLS LAST LIMIT {top}",
+        columns.join(", "),
+        finding.score
+    );
+    let df = local.sql(&sql).await.context("ranking the findings")?;
+    let schema: SchemaRef = df.schema().inner().clone();
+    let batches = df.collect().await.context("ranking the findings")?;
+    println!(
+        "== {hunt}: top {} of {total} ({flagged} flagged)",
+        top.min(total)
+    );
+    let schema = schema_of(&batches, schema);
+    write_results(&batches, &schema, Format::Table, None)?;
+    println!();
+    Ok(())
+}
+
+/// Now as RFC 3339 (UTC, seconds).
+fn chrono_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    crate::lab::iso_time(secs.saturating_mul(1_000_000_000))
+}
