@@ -15,6 +15,7 @@
 
 pub mod connect;
 pub mod demo;
+pub mod eval;
 pub mod hunt;
 pub mod ingest;
 pub mod lab;

@@ -46,6 +46,8 @@ enum Command {
     Sql(SqlArgs),
     /// Run hunts end to end: findings printed, results and models stored.
     Hunt(huntsman::hunt::HuntArgs),
+    /// Score stored hunt runs against a lab's ground truth.
+    Eval(huntsman::eval::EvalArgs),
     /// Simulated Windows lab with injected attacks and ground truth.
     #[command(subcommand)]
     Lab(LabCommand),
@@ -125,6 +127,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Hunt(args) => {
             huntsman::hunt::run(&cli.cluster()?, &cli.data, args).await
         }
+        Command::Eval(args) => huntsman::eval::run(args).await,
         Command::Lab(LabCommand::Generate(args)) => huntsman::lab::run(args.clone()),
         Command::Demo(args) => {
             huntsman::demo::run(&cli.cluster()?, &cli.data, args).await

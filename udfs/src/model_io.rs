@@ -145,15 +145,12 @@ pub fn model_key(bytes: &[u8]) -> Result<(u64, usize), ModelError> {
     Ok((u64::from_le_bytes(sum), bytes.len()))
 }
 
-/// Decodes and checks a model of `expected` kind, readable up to `supported_version`.
+/// Decodes a model of any kind and checks its integrity (header, checksums), so a stored
+/// model can be vetted before a query ships its location to the executors.
 ///
 /// # Errors
-/// Every way bytes can fail to be such a model; see [`ModelError`].
-pub fn decode(
-    bytes: &[u8],
-    expected: ModelKind,
-    supported_version: u32,
-) -> Result<ModelEnvelope, ModelError> {
+/// Truncated, corrupted or non-model bytes; see [`ModelError`].
+pub fn verify(bytes: &[u8]) -> Result<ModelEnvelope, ModelError> {
     let (checksum, _) = model_key(bytes)?;
     let body = &bytes[HEADER_LEN..];
     let found = fnv1a64(body);
@@ -168,6 +165,26 @@ pub fn decode(
     if envelope.magic != MODEL_MAGIC {
         return Err(ModelError::BadMagic);
     }
+    if fnv1a64(&envelope.payload) != envelope.checksum {
+        let kind = ModelKind::try_from(envelope.kind).unwrap_or(ModelKind::Unspecified);
+        return Err(ModelError::Payload {
+            kind: kind_name(kind),
+            reason: "payload checksum does not match".into(),
+        });
+    }
+    Ok(envelope)
+}
+
+/// Decodes and checks a model of `expected` kind, readable up to `supported_version`.
+///
+/// # Errors
+/// Every way bytes can fail to be such a model; see [`ModelError`].
+pub fn decode(
+    bytes: &[u8],
+    expected: ModelKind,
+    supported_version: u32,
+) -> Result<ModelEnvelope, ModelError> {
+    let envelope = verify(bytes)?;
     let kind = ModelKind::try_from(envelope.kind).unwrap_or(ModelKind::Unspecified);
     if kind != expected {
         return Err(ModelError::WrongKind {
@@ -180,12 +197,6 @@ pub fn decode(
             kind: kind_name(kind),
             found: envelope.format_version,
             supported: supported_version,
-        });
-    }
-    if fnv1a64(&envelope.payload) != envelope.checksum {
-        return Err(ModelError::Payload {
-            kind: kind_name(kind),
-            reason: "payload checksum does not match".into(),
         });
     }
     Ok(envelope)

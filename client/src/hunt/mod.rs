@@ -5,9 +5,19 @@
 //! Each hunt's SQL lives in `client/sql/hunts/<hunt>/` as numbered files a hunter can read,
 //! copy and adapt (`--show-sql` prints them with the parameters filled in).
 
+/// `[(name, text)]` of a hunt's SQL files under `client/sql/hunts/<hunt>/`.
+macro_rules! sql_files {
+    ($hunt:literal, $($file:literal),+ $(,)?) => {
+        [$(($file, include_str!(concat!("../../sql/hunts/", $hunt, "/", $file, ".sql")))),+]
+    };
+}
+pub(crate) use sql_files;
+
+pub mod ad;
 pub mod c2;
 pub mod columns;
 pub mod params;
+pub mod process;
 pub mod runner;
 pub mod store;
 
@@ -26,14 +36,20 @@ use crate::output::{Format, schema_of, write_results};
 use crate::tables::{CheckedTable, TableSource, check_tables, register_tables};
 use columns::{ColumnMap, SOURCE_TABLE, prepare_events};
 use params::Params;
-use runner::HuntRun;
+use runner::{HuntRun, HuntSpec};
 use store::{Store, new_run_id};
 
 /// The hunts `huntsman hunt` runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum HuntName {
+    /// AD enumeration per (account, week): k-means over TF-IDF of LDAP queries.
+    AdEnumKmeans,
+    /// AD enumeration per (account, week): autoencoder over LDAP query terms.
+    AdEnumAutoencoder,
     /// Regular outbound connections per (process, destination).
     C2Beacon,
+    /// Processes whose event sequence and activity deviate from their kind's.
+    ProcessAnomaly,
     /// Every hunt this build implements, one after another.
     All,
 }
@@ -42,7 +58,11 @@ impl HuntName {
     /// The hunts this selection runs.
     pub fn expand(self) -> Vec<&'static str> {
         match self {
-            HuntName::C2Beacon | HuntName::All => vec![c2::NAME],
+            HuntName::AdEnumKmeans => vec![ad::KMEANS],
+            HuntName::AdEnumAutoencoder => vec![ad::AUTOENCODER],
+            HuntName::C2Beacon => vec![c2::NAME],
+            HuntName::ProcessAnomaly => vec![process::NAME],
+            HuntName::All => HUNTS.iter().map(|s| s.name).collect(),
         }
     }
 }
@@ -78,6 +98,10 @@ pub struct HuntArgs {
     /// Only events before this time.
     #[arg(long)]
     pub until: Option<String>,
+    /// Score with the models of an earlier run (its run id, or a models folder) instead
+    /// of training new ones.
+    #[arg(long, value_name = "RUN-ID|FOLDER")]
+    pub models: Option<String>,
     /// Do not print progress, only findings.
     #[arg(long, short)]
     pub quiet: bool,
@@ -161,11 +185,20 @@ pub async fn run(cluster: &Cluster, data: &str, args: &HuntArgs) -> Result<()> {
     Ok(())
 }
 
-fn needed_columns(hunt: &str) -> &'static [&'static str] {
-    match hunt {
-        c2::NAME => c2::COLUMNS,
-        _ => &[],
-    }
+/// Every hunt this build implements.
+pub const HUNTS: &[&HuntSpec] = &[
+    &ad::KMEANS_SPEC,
+    &ad::AUTOENCODER_SPEC,
+    &c2::SPEC,
+    &process::SPEC,
+];
+
+fn spec(hunt: &str) -> Result<&'static HuntSpec> {
+    HUNTS
+        .iter()
+        .copied()
+        .find(|s| s.name == hunt)
+        .ok_or_else(|| anyhow::anyhow!("internal: unknown hunt {hunt}"))
 }
 
 async fn run_one(
@@ -179,7 +212,8 @@ async fn run_one(
 ) -> Result<()> {
     let started = Instant::now();
     let started_at = chrono_now();
-    let report = prepare_events(ctx, map, needed_columns(hunt))
+    let spec = spec(hunt)?;
+    let report = prepare_events(ctx, map, spec.columns)
         .await
         .with_context(|| format!("{hunt}: checking the input columns"))?;
     if !args.quiet {
@@ -190,10 +224,19 @@ async fn run_one(
     let run_id = new_run_id();
     let dir = store.begin(hunt, &run_id)?;
     let mut run = HuntRun::new(ctx, params, hunt, dir, args.show_sql, args.quiet);
-    let output = match hunt {
-        c2::NAME => c2::run(&mut run).await?,
-        other => bail!("internal: unknown hunt {other}"),
-    };
+    if let Some(models) = &args.models {
+        let folder = std::path::Path::new(models);
+        let folder = if folder.is_dir() {
+            folder.to_path_buf()
+        } else {
+            store.models_dir(hunt).join(models)
+        };
+        if !folder.is_dir() {
+            bail!("{hunt}: --models {models}: no such run or models folder ({})", folder.display());
+        }
+        run.reuse = Some(folder.canonicalize().with_context(|| format!("--models {models}"))?);
+    }
+    let output = spec.run(&mut run).await?;
     let finding = &output.findings;
     let findings_path =
         run.dir
@@ -359,8 +402,13 @@ async fn print_top(
     let columns: Vec<String> = finding
         .display
         .iter()
-        .filter(|c| finding.schema.field_with_name(c).is_ok())
-        .map(|c| format!("\"{c}\""))
+        .filter_map(|c| finding.schema.field_with_name(c).ok())
+        .map(|f| match f.data_type() {
+            datafusion::arrow::datatypes::DataType::Float64 => {
+                format!("round(\"{0}\", 3) AS \"{0}\"", f.name())
+            }
+            _ => format!("\"{}\"", f.name()),
+        })
         .collect();
     let sql = format!(
         "SELECT {}, flagged FROM findings ORDER BY \"{}\" DESC NULLS LAST LIMIT {top}",

@@ -234,7 +234,14 @@ pub const PARAMS: &[ParamSpec] = &[
         "0.8",
         POS,
         "c2-beacon",
-        "beacon_score above which an entity is flagged.",
+        "The original's flag: beacon_score above this sets beacon_flag.",
+    ),
+    p(
+        "C2_SCORE_THRESHOLD",
+        "0.1",
+        POS,
+        "c2-beacon",
+        "Flag above this c2_score (regularity x destination rarity x beacon_score / 2).",
     ),
     p(
         "C2_BEACON_THRESHOLD_LOW",

@@ -45,6 +45,10 @@ pub struct HuntRun<'a> {
     pub models: BTreeMap<String, String>,
     /// Print each statement before it runs.
     pub show_sql: bool,
+    /// Score with the models stored in this folder instead of training new ones.
+    pub reuse: Option<PathBuf>,
+    /// Values computed from the data (placeholder, value), for the manifest.
+    pub effective: Vec<(String, String)>,
     quiet: bool,
 }
 
@@ -82,6 +86,8 @@ impl<'a> HuntRun<'a> {
             timings: Vec::new(),
             models: BTreeMap::new(),
             show_sql,
+            reuse: None,
+            effective: Vec::new(),
             quiet,
         }
     }
@@ -194,6 +200,15 @@ impl<'a> HuntRun<'a> {
         placeholder: &str,
         template: &str,
     ) -> Result<PathBuf> {
+        if let Some(dir) = &self.reuse {
+            let path = dir.join(format!("{model}.hntm"));
+            let bytes = std::fs::read(&path)
+                .with_context(|| format!("{}: reading stored model {}", self.hunt, path.display()))?;
+            huntsman_udfs::model_io::verify(&bytes).with_context(|| {
+                format!("{}: stored model {} is not usable", self.hunt, path.display())
+            })?;
+            return Ok(self.use_model(model, placeholder, path));
+        }
         let sql = self.render(template)?;
         self.show(phase, &sql);
         let ctx = self.ctx;
@@ -218,29 +233,191 @@ impl<'a> HuntRun<'a> {
             })
             .await?;
         let path = self.dir.write_model(model, &bytes)?;
+        Ok(self.use_model(model, placeholder, path))
+    }
+
+    fn use_model(&mut self, model: &str, placeholder: &str, path: PathBuf) -> PathBuf {
         let location = path.to_string_lossy().into_owned();
         self.extra.insert(
             placeholder.to_string(),
             format!("'{}'", location.replace('\'', "''")),
         );
         self.models.insert(model.to_string(), location);
-        Ok(path)
+        path
     }
 
-    /// Runs `template` for a single number (the first column of the first row).
+    /// Runs `template` for a single number (first column of the first row) and returns
+    /// it as a SQL literal: whole numbers stay exact (nanosecond timestamps do not fit
+    /// a double).
     ///
     /// # Errors
-    /// The query fails or returns no number.
-    pub async fn scalar(&mut self, phase: &str, template: &str) -> Result<Option<f64>> {
+    /// The query fails or returns something that is not a number.
+    pub async fn scalar(&mut self, phase: &str, template: &str) -> Result<Option<String>> {
+        use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
         let (batches, _) = self.query(phase, template).await?;
         let Some(batch) = batches.iter().find(|b| b.num_rows() > 0) else {
             return Ok(None);
         };
-        let col = datafusion::arrow::compute::cast(
-            batch.column(0),
-            &datafusion::arrow::datatypes::DataType::Float64,
-        )?;
-        let col = col.as_primitive::<datafusion::arrow::datatypes::Float64Type>();
-        Ok((!col.is_null(0)).then(|| col.value(0)))
+        let column = batch.column(0);
+        if column.is_null(0) {
+            return Ok(None);
+        }
+        if column.data_type().is_integer() {
+            let col = datafusion::arrow::compute::cast(column, &DataType::Int64)?;
+            return Ok(Some(col.as_primitive::<Int64Type>().value(0).to_string()));
+        }
+        if !column.data_type().is_numeric() {
+            bail!("phase {phase} returned {}, not a number", column.data_type());
+        }
+        let col = datafusion::arrow::compute::cast(column, &DataType::Float64)?;
+        let value = col.as_primitive::<Float64Type>().value(0);
+        Ok(Some(format!("{value:?}")))
+    }
+}
+
+/// One step of a hunt's plan.
+#[derive(Debug, Clone, Copy)]
+pub enum Step {
+    /// Materialise the rows of a SQL file as a table later steps read.
+    Table {
+        /// Phase name shown and timed.
+        phase: &'static str,
+        /// Table name.
+        table: &'static str,
+        /// SQL file (a key of the hunt's `files`).
+        file: &'static str,
+        /// When set, zero rows is an error with this explanation.
+        empty: Option<&'static str>,
+    },
+    /// Train a model; its stored location becomes `${placeholder}`.
+    Fit {
+        /// Phase name.
+        phase: &'static str,
+        /// Model name (file `<model>.hntm`).
+        model: &'static str,
+        /// Placeholder later SQL uses for the model's location.
+        placeholder: &'static str,
+        /// SQL file.
+        file: &'static str,
+    },
+    /// A single number becomes `${placeholder}`.
+    Value {
+        /// Phase name.
+        phase: &'static str,
+        /// Placeholder.
+        placeholder: &'static str,
+        /// SQL file.
+        file: &'static str,
+    },
+    /// The findings: every scored entity with its evidence (the last step).
+    Findings {
+        /// Phase name.
+        phase: &'static str,
+        /// SQL file.
+        file: &'static str,
+    },
+}
+
+/// A hunt, declared: the columns it reads, its SQL files, the plan, and how to show the
+/// findings.
+#[derive(Debug)]
+pub struct HuntSpec {
+    /// The hunt's name.
+    pub name: &'static str,
+    /// Columns it reads from `events`.
+    pub columns: &'static [&'static str],
+    /// Its SQL files, in order: (name, text).
+    pub files: &'static [(&'static str, &'static str)],
+    /// Placeholders shared SQL files use, bound to this hunt's parameters:
+    /// (placeholder, parameter).
+    pub aliases: &'static [(&'static str, &'static str)],
+    /// The steps.
+    pub steps: &'static [Step],
+    /// Columns identifying an entity in the findings.
+    pub entity: &'static [&'static str],
+    /// Ranking score column.
+    pub score: &'static str,
+    /// Columns printed in the terminal.
+    pub display: &'static [&'static str],
+}
+
+impl HuntSpec {
+    /// The text of one of the hunt's SQL files.
+    ///
+    /// # Errors
+    /// No such file (a bug in the spec).
+    pub fn file(&self, name: &str) -> Result<&'static str> {
+        self.files
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, s)| *s)
+            .ok_or_else(|| anyhow::anyhow!("internal: no SQL file {name} in {}", self.name))
+    }
+
+    /// Runs the plan.
+    ///
+    /// # Errors
+    /// A failing step, or an empty table that must not be empty.
+    pub async fn run(&self, run: &mut HuntRun<'_>) -> Result<super::HuntOutput> {
+        for (placeholder, param) in self.aliases {
+            let Some(value) = run.params.get(param) else {
+                bail!("internal: {} binds {placeholder} to unknown {param}", self.name);
+            };
+            run.extra.insert(placeholder.to_string(), value.sql_literal());
+        }
+        let mut findings = None;
+        for step in self.steps {
+            match *step {
+                Step::Table {
+                    phase,
+                    table,
+                    file,
+                    empty,
+                } => {
+                    let rows = run.materialize(phase, table, self.file(file)?).await?;
+                    if rows == 0
+                        && let Some(why) = empty
+                    {
+                        bail!("{}: {why}", self.name);
+                    }
+                }
+                Step::Fit {
+                    phase,
+                    model,
+                    placeholder,
+                    file,
+                } => {
+                    run.fit(phase, model, placeholder, self.file(file)?).await?;
+                }
+                Step::Value {
+                    phase,
+                    placeholder,
+                    file,
+                } => {
+                    let value = run.scalar(phase, self.file(file)?).await?;
+                    let Some(value) = value else {
+                        bail!("{}: phase {phase} returned no value", self.name);
+                    };
+                    run.extra.insert(placeholder.to_string(), value.clone());
+                    run.effective.push((placeholder.to_string(), value));
+                }
+                Step::Findings { phase, file } => {
+                    findings = Some(run.query(phase, self.file(file)?).await?);
+                }
+            }
+        }
+        let Some((batches, schema)) = findings else {
+            bail!("internal: {} has no findings step", self.name);
+        };
+        Ok(super::HuntOutput {
+            findings: super::Finding {
+                batches,
+                schema,
+                entity: self.entity.to_vec(),
+                score: self.score,
+                display: self.display.to_vec(),
+            },
+            effective: std::mem::take(&mut run.effective),
+        })
     }
 }

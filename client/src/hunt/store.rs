@@ -59,6 +59,11 @@ impl Store {
         self.root.join("results").join(hunt)
     }
 
+    /// Folder holding the models of `hunt`, one subfolder per run.
+    pub fn models_dir(&self, hunt: &str) -> PathBuf {
+        self.root.join("models").join(hunt)
+    }
+
     /// Starts a run of `hunt`: a fresh partial folder and a models folder.
     ///
     /// # Errors
@@ -79,7 +84,7 @@ impl Store {
         }
         fs::create_dir_all(partial.join("work"))
             .with_context(|| format!("creating {}", partial.display()))?;
-        let models = self.root.join("models").join(hunt).join(run_id);
+        let models = self.models_dir(hunt).join(run_id);
         fs::create_dir_all(&models)
             .with_context(|| format!("creating {}", models.display()))?;
         Ok(RunDir {

@@ -1,0 +1,1 @@
+SELECT scaler_fit(vec, 'minmax') FROM ad_features

@@ -1,0 +1,1 @@
+SELECT idf_fit(tf) FROM ad_user_weeks

@@ -1,0 +1,1 @@
+SELECT scaler_fit(vec, 'standard') FROM ad_features

@@ -1,0 +1,1 @@
+SELECT least(${AD_KMEANS_K}, count(*)) FROM ad_features

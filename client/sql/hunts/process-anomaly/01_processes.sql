@@ -1,0 +1,37 @@
+-- Process anomaly: one row per process (Sysmon process GUID) with its event sequence in
+-- time order (the original sorted the ids and lost the order), its activity counts, and
+-- what it touched.
+WITH ev AS (
+  SELECT
+    winlog_event_data_processguid      AS processguid,
+    CAST(winlog_event_id AS BIGINT)    AS event_id,
+    event_created,
+    winlog_computer_name               AS host,
+    winlog_event_data_image            AS image,
+    winlog_event_data_commandline      AS commandline,
+    winlog_event_data_parentimage      AS parent_image,
+    winlog_event_data_parentcommandline AS parent_commandline,
+    winlog_event_data_destinationip    AS destinationip,
+    winlog_event_data_queryname        AS queryname
+  FROM events
+  WHERE winlog_channel = 'Microsoft-Windows-Sysmon/Operational'
+    AND winlog_event_id IN (1, 3, 7, 11, 17, 18, 19, 20, 21, 22)
+    AND winlog_event_data_processguid IS NOT NULL
+)
+SELECT
+  processguid,
+  max(host)                                                   AS host,
+  coalesce(max(image), '')                                    AS image,
+  coalesce(max(commandline), '')                              AS commandline,
+  coalesce(max(parent_image), '')                             AS parent_image,
+  coalesce(max(parent_commandline), '')                       AS parent_commandline,
+  min(event_created)                                          AS first_seen_ns,
+  count(*)                                                    AS events,
+  sum(CASE WHEN event_id = 3 THEN 1 ELSE 0 END)               AS network_events,
+  sum(CASE WHEN event_id = 22 THEN 1 ELSE 0 END)              AS dns_events,
+  sum(CASE WHEN event_id = 11 THEN 1 ELSE 0 END)              AS file_events,
+  array_slice(array_agg(event_id ORDER BY event_created, event_id), 1, ${PROCESS_MAX_SEQ_LEN}) AS sequence,
+  array_remove_all(array_agg(DISTINCT destinationip), NULL)   AS destinations,
+  array_remove_all(array_agg(DISTINCT queryname), NULL)       AS dns_names
+FROM ev
+GROUP BY processguid

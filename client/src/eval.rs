@@ -1,0 +1,576 @@
+//! `huntsman eval`: scores stored hunt runs against a lab's ground truth.
+//!
+//! Every scored entity of a run is a prediction (flagged or not); the ground truth's
+//! malicious entities at the hunt's unit of analysis are the positives. A malicious
+//! entity the hunt never scored counts as a false negative. Hard negatives are benign and
+//! counted as such, and also reported on their own: flagging one is a visible failure.
+//! Besides the usual rates, FDR = FP / (FP + TP) is reported: it is what the original
+//! thesis called "FPR".
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::prelude::{ParquetReadOptions, SessionContext};
+use serde::Serialize;
+
+use crate::hunt::params::Params;
+use crate::hunt::store::{MANIFEST, Store};
+use crate::lab::{Entity, GroundTruth, Label};
+
+/// Output format of `huntsman eval`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EvalFormat {
+    /// A table per hunt.
+    Table,
+    /// `{"hunts": {"<hunt>": {"tp": .., ...}}}`.
+    Json,
+}
+
+/// Arguments of `huntsman eval`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EvalArgs {
+    /// The lab's `labels/` folder (holding ground_truth.json), or the lab folder itself.
+    #[arg(long)]
+    pub labels: PathBuf,
+    /// Evaluate this run id (default: the latest completed run of each hunt).
+    #[arg(long)]
+    pub run: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = EvalFormat::Table)]
+    pub format: EvalFormat,
+    /// Folder for the pictures (default: <BASE_S3_PATH>/eval).
+    #[arg(long)]
+    pub pictures: Option<PathBuf>,
+}
+
+/// The confusion counts and rates of one hunt.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Metrics {
+    /// Run evaluated.
+    pub run_id: String,
+    /// True positives.
+    pub tp: u64,
+    /// False positives.
+    pub fp: u64,
+    /// False negatives (missed or never scored).
+    #[serde(rename = "fn")]
+    pub fn_: u64,
+    /// True negatives.
+    pub tn: u64,
+    /// (TP + TN) / all.
+    pub accuracy: f64,
+    /// TP / (TP + FP).
+    pub precision: f64,
+    /// TP / (TP + FN).
+    pub recall: f64,
+    /// Harmonic mean of precision and recall.
+    pub f1: f64,
+    /// FP / (FP + TN).
+    pub fpr: f64,
+    /// FN / (FN + TP).
+    pub fnr: f64,
+    /// FP / (FP + TP): the original's "FPR".
+    pub fdr: f64,
+    /// Hard-negative entities that were flagged.
+    pub hard_negatives_flagged: u64,
+    /// Hard-negative entities in the ground truth for this hunt.
+    pub hard_negatives: u64,
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 { 0.0 } else { a as f64 / b as f64 }
+}
+
+impl Metrics {
+    /// Rates from counts.
+    pub fn from_counts(run_id: &str, tp: u64, fp: u64, fn_: u64, tn: u64) -> Self {
+        let precision = ratio(tp, tp + fp);
+        let recall = ratio(tp, tp + fn_);
+        let f1 = if precision + recall > 0.0 {
+            2.0 * precision * recall / (precision + recall)
+        } else {
+            0.0
+        };
+        Self {
+            run_id: run_id.to_string(),
+            tp,
+            fp,
+            fn_,
+            tn,
+            accuracy: ratio(tp + tn, tp + fp + fn_ + tn),
+            precision,
+            recall,
+            f1,
+            fpr: ratio(fp, fp + tn),
+            fnr: ratio(fn_, fn_ + tp),
+            fdr: ratio(fp, fp + tp),
+            hard_negatives_flagged: 0,
+            hard_negatives: 0,
+        }
+    }
+}
+
+/// The ground-truth key of an entity at the unit a hunt scores, if it is that unit.
+fn label_key(hunt: &str, entity: &Entity) -> Option<String> {
+    match (hunt, entity) {
+        ("c2-beacon", Entity::ProcessDestination {
+            processguid,
+            destinationip,
+            destinationport,
+        }) => Some(format!("{processguid}|{destinationip}|{destinationport}")),
+        ("ad-enum-kmeans" | "ad-enum-autoencoder", Entity::UserWeek { user, week, .. }) => {
+            Some(format!("{}|{week}", user.to_lowercase()))
+        }
+        ("process-anomaly", Entity::Process { processguid, .. }) => Some(processguid.clone()),
+        ("widespread-attack", Entity::SourceIp { sourceip, .. }) => Some(sourceip.clone()),
+        _ => None,
+    }
+}
+
+/// Reads `ground_truth.json` from `labels` (the labels folder or the lab folder).
+///
+/// # Errors
+/// Missing or malformed file, named.
+pub fn read_ground_truth(labels: &Path) -> Result<GroundTruth> {
+    let candidates = [labels.join("ground_truth.json"), labels.join("labels/ground_truth.json")];
+    let Some(path) = candidates.iter().find(|p| p.is_file()) else {
+        bail!(
+            "no ground_truth.json in {} (give the lab's labels/ folder)",
+            labels.display()
+        );
+    };
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
+/// One scored entity of a run.
+#[derive(Debug, Clone)]
+struct Scored {
+    key: String,
+    score: f64,
+    flagged: bool,
+}
+
+async fn read_run(dir: &Path) -> Result<(serde_json::Value, Vec<Scored>)> {
+    let manifest_path = dir.join(MANIFEST);
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(&manifest_path)
+            .with_context(|| format!("reading {}", manifest_path.display()))?,
+    )
+    .with_context(|| format!("parsing {}", manifest_path.display()))?;
+    let entity: Vec<String> = manifest["results"]["entity"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+        .unwrap_or_default();
+    let score_col = manifest["results"]["score"].as_str().unwrap_or("score").to_string();
+    if entity.is_empty() {
+        bail!("{}: no entity columns listed", manifest_path.display());
+    }
+    let findings = dir.join("findings.parquet");
+    let ctx = SessionContext::new();
+    let batches = ctx
+        .read_parquet(
+            findings.to_string_lossy().as_ref(),
+            ParquetReadOptions::default(),
+        )
+        .await
+        .with_context(|| format!("reading {}", findings.display()))?
+        .collect()
+        .await
+        .with_context(|| format!("reading {}", findings.display()))?;
+    let mut rows = Vec::new();
+    for batch in &batches {
+        rows.extend(scored_rows(batch, &entity, &score_col).with_context(|| {
+            format!("reading {}", findings.display())
+        })?);
+    }
+    Ok((manifest, rows))
+}
+
+fn scored_rows(batch: &RecordBatch, entity: &[String], score_col: &str) -> Result<Vec<Scored>> {
+    let column = |name: &str| {
+        batch
+            .column_by_name(name)
+            .ok_or_else(|| anyhow::anyhow!("column {name} missing"))
+    };
+    let keys: Vec<_> = entity
+        .iter()
+        .map(|c| column(c).and_then(|a| Ok(cast(a, &DataType::Utf8)?)))
+        .collect::<Result<_>>()?;
+    let score = cast(column(score_col)?, &DataType::Float64)?;
+    let score = score.as_primitive::<datafusion::arrow::datatypes::Float64Type>();
+    let flagged = column("flagged")?;
+    let flagged = flagged
+        .as_boolean_opt()
+        .ok_or_else(|| anyhow::anyhow!("flagged is not boolean"))?;
+    let mut out = Vec::with_capacity(batch.num_rows());
+    for i in 0..batch.num_rows() {
+        let key = keys
+            .iter()
+            .map(|k| {
+                let k = k.as_string::<i32>();
+                if k.is_null(i) { String::new() } else { k.value(i).to_string() }
+            })
+            .collect::<Vec<_>>()
+            .join("|");
+        out.push(Scored {
+            key,
+            score: if score.is_null(i) { 0.0 } else { score.value(i) },
+            flagged: !flagged.is_null(i) && flagged.value(i),
+        });
+    }
+    Ok(out)
+}
+
+/// Compares one run's scored entities with the ground truth.
+fn evaluate(hunt: &str, run_id: &str, rows: &[Scored], truth: &GroundTruth) -> Metrics {
+    let mut malicious = BTreeSet::new();
+    let mut hard = BTreeSet::new();
+    for group in &truth.groups {
+        for e in &group.entities {
+            if let Some(key) = label_key(hunt, e) {
+                match group.label {
+                    Label::Malicious => malicious.insert(key),
+                    Label::HardNegative => hard.insert(key),
+                };
+            }
+        }
+    }
+    // The ad hunts key users case-insensitively.
+    let normal = |k: &str| {
+        if hunt.starts_with("ad-enum") { k.to_lowercase() } else { k.to_string() }
+    };
+    let (mut tp, mut fp, mut tn) = (0, 0, 0);
+    let mut seen = BTreeSet::new();
+    let mut hard_flagged = 0;
+    for r in rows {
+        let key = normal(&r.key);
+        if !seen.insert(key.clone()) {
+            continue;
+        }
+        let positive = malicious.contains(&key);
+        match (r.flagged, positive) {
+            (true, true) => tp += 1,
+            (true, false) => fp += 1,
+            (false, false) => tn += 1,
+            (false, true) => {}
+        }
+        if r.flagged && hard.contains(&key) && !positive {
+            hard_flagged += 1;
+        }
+    }
+    let fn_ = malicious.iter().filter(|k| !seen.contains(*k)).count() as u64
+        + rows
+            .iter()
+            .filter(|r| !r.flagged && malicious.contains(&normal(&r.key)))
+            .map(|r| normal(&r.key))
+            .collect::<BTreeSet<_>>()
+            .len() as u64;
+    let mut m = Metrics::from_counts(run_id, tp, fp, fn_, tn);
+    m.hard_negatives = hard.difference(&malicious).count() as u64;
+    m.hard_negatives_flagged = hard_flagged;
+    m
+}
+
+/// Runs `huntsman eval`.
+///
+/// # Errors
+/// No ground truth, no stored run, unreadable results; each named.
+pub async fn run(args: &EvalArgs) -> Result<()> {
+    let truth = read_ground_truth(&args.labels)?;
+    let params = Params::resolve(|n| std::env::var(n).ok().filter(|v| !v.is_empty()), &[])?;
+    let store = Store::open(params.text("BASE_S3_PATH")?)?;
+    let mut results = BTreeMap::new();
+    for hunt in crate::hunt::HuntName::All.expand() {
+        let runs = store.completed_runs(hunt)?;
+        let run_id = match &args.run {
+            Some(id) if runs.contains(id) => id.clone(),
+            Some(_) => continue,
+            None => match runs.last() {
+                Some(id) => id.clone(),
+                None => continue,
+            },
+        };
+        let dir = store.results_dir(hunt).join(&run_id);
+        let (_, rows) = read_run(&dir).await?;
+        let metrics = evaluate(hunt, &run_id, &rows, &truth);
+        let pictures = args
+            .pictures
+            .clone()
+            .unwrap_or_else(|| store.root().join("eval"))
+            .join(hunt)
+            .join(&run_id);
+        write_pictures(&pictures, hunt, &metrics, &rows, &truth)?;
+        results.insert(hunt.to_string(), metrics);
+    }
+    if results.is_empty() {
+        match &args.run {
+            Some(id) => bail!("no completed run {id} under {}", store.root().display()),
+            None => bail!(
+                "no completed hunt runs under {} (run `huntsman hunt` first)",
+                store.root().display()
+            ),
+        }
+    }
+    match args.format {
+        EvalFormat::Json => {
+            let json = serde_json::json!({ "hunts": results });
+            println!("{}", serde_json::to_string_pretty(&json)?);
+        }
+        EvalFormat::Table => print!("{}", table(&results)),
+    }
+    Ok(())
+}
+
+fn table(results: &BTreeMap<String, Metrics>) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<22} {:>5} {:>5} {:>5} {:>7} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6}  hard-neg flagged",
+        "hunt", "tp", "fp", "fn", "tn", "acc", "prec", "recall", "f1", "fpr", "fnr", "fdr"
+    );
+    for (hunt, m) in results {
+        let _ = writeln!(
+            out,
+            "{hunt:<22} {:>5} {:>5} {:>5} {:>7} {:>6.3} {:>6.3} {:>6.3} {:>6.3} {:>6.3} {:>6.3} {:>6.3}  {}/{}",
+            m.tp,
+            m.fp,
+            m.fn_,
+            m.tn,
+            m.accuracy,
+            m.precision,
+            m.recall,
+            m.f1,
+            m.fpr,
+            m.fnr,
+            m.fdr,
+            m.hard_negatives_flagged,
+            m.hard_negatives
+        );
+    }
+    out
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// A 2×2 confusion-matrix picture.
+fn confusion_svg(hunt: &str, m: &Metrics) -> String {
+    let cells = [
+        (0, 0, "TP", m.tp, "#2e7d32"),
+        (1, 0, "FN", m.fn_, "#c62828"),
+        (0, 1, "FP", m.fp, "#ef6c00"),
+        (1, 1, "TN", m.tn, "#546e7a"),
+    ];
+    let mut svg = String::from(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"420\" height=\"330\" font-family=\"sans-serif\">\n",
+    );
+    let _ = writeln!(
+        svg,
+        "<text x=\"210\" y=\"24\" text-anchor=\"middle\" font-size=\"16\">{} confusion matrix</text>",
+        escape(hunt)
+    );
+    let _ = writeln!(svg, "<text x=\"160\" y=\"50\" text-anchor=\"middle\">actual malicious</text><text x=\"320\" y=\"50\" text-anchor=\"middle\">actual benign</text>");
+    let _ = writeln!(svg, "<text x=\"40\" y=\"125\" text-anchor=\"middle\" transform=\"rotate(-90 40 125)\">flagged</text><text x=\"40\" y=\"255\" text-anchor=\"middle\" transform=\"rotate(-90 40 255)\">not flagged</text>");
+    for (row, col, name, value, colour) in cells {
+        let (x, y) = (80 + col * 160, 60 + row * 130);
+        let _ = writeln!(
+            svg,
+            "<rect x=\"{x}\" y=\"{y}\" width=\"155\" height=\"125\" fill=\"{colour}\" opacity=\"0.85\"/>\
+             <text x=\"{}\" y=\"{}\" text-anchor=\"middle\" fill=\"white\" font-size=\"14\">{name}</text>\
+             <text x=\"{}\" y=\"{}\" text-anchor=\"middle\" fill=\"white\" font-size=\"28\">{value}</text>",
+            x + 77,
+            y + 40,
+            x + 77,
+            y + 85
+        );
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
+
+/// Histogram of scores, malicious and benign entities overlaid.
+fn scores_svg(hunt: &str, rows: &[Scored], malicious: &BTreeSet<String>) -> String {
+    const BINS: usize = 30;
+    let (lo, hi) = rows.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), r| {
+        (lo.min(r.score), hi.max(r.score))
+    });
+    let (lo, hi) = if lo.is_finite() && hi > lo { (lo, hi) } else { (0.0, 1.0) };
+    let mut bins = [[0u64; BINS]; 2];
+    for r in rows {
+        let b = (((r.score - lo) / (hi - lo)) * BINS as f64).floor() as usize;
+        let class = usize::from(malicious.contains(&r.key));
+        bins[class][b.min(BINS - 1)] += 1;
+    }
+    let max = bins.iter().flatten().copied().max().unwrap_or(1).max(1) as f64;
+    let (w, h, left, top) = (600.0, 260.0, 50.0, 40.0);
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" font-family=\"sans-serif\">\n",
+        w + 80.0,
+        h + 90.0
+    );
+    let _ = writeln!(
+        svg,
+        "<text x=\"{}\" y=\"22\" text-anchor=\"middle\" font-size=\"16\">{} score distribution (log count)</text>",
+        (w + 80.0) / 2.0,
+        escape(hunt)
+    );
+    let bw = w / BINS as f64;
+    for (class, colour) in [(0, "#546e7a"), (1, "#c62828")] {
+        for (i, &n) in bins[class].iter().enumerate() {
+            if n == 0 {
+                continue;
+            }
+            let bar = h * (1.0 + n as f64).ln() / (1.0 + max).ln();
+            let _ = writeln!(
+                svg,
+                "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{bar:.1}\" fill=\"{colour}\" opacity=\"0.6\"><title>{n}</title></rect>",
+                left + i as f64 * bw,
+                top + h - bar,
+                bw - 1.0
+            );
+        }
+    }
+    let _ = writeln!(
+        svg,
+        "<line x1=\"{left}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"black\"/>\
+         <text x=\"{left}\" y=\"{}\" font-size=\"12\">{lo:.3}</text>\
+         <text x=\"{}\" y=\"{}\" font-size=\"12\" text-anchor=\"end\">{hi:.3}</text>\
+         <text x=\"{left}\" y=\"{}\" font-size=\"12\" fill=\"#c62828\">malicious</text>\
+         <text x=\"{}\" y=\"{}\" font-size=\"12\" fill=\"#546e7a\">benign</text>",
+        top + h,
+        left + w,
+        top + h,
+        top + h + 18.0,
+        left + w,
+        top + h + 18.0,
+        top + h + 40.0,
+        left + 90.0,
+        top + h + 40.0
+    );
+    svg.push_str("</svg>\n");
+    svg
+}
+
+fn write_pictures(
+    dir: &Path,
+    hunt: &str,
+    metrics: &Metrics,
+    rows: &[Scored],
+    truth: &GroundTruth,
+) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let malicious: BTreeSet<String> = truth
+        .groups
+        .iter()
+        .filter(|g| g.label == Label::Malicious)
+        .flat_map(|g| g.entities.iter().filter_map(|e| label_key(hunt, e)))
+        .collect();
+    for (name, text) in [
+        ("confusion.svg", confusion_svg(hunt, metrics)),
+        ("scores.svg", scores_svg(hunt, rows, &malicious)),
+        ("metrics.json", serde_json::to_string_pretty(metrics)?),
+    ] {
+        let path = dir.join(name);
+        let tmp = dir.join(format!(".{name}.tmp"));
+        std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_follow_their_definitions() {
+        let m = Metrics::from_counts("r", 8, 2, 1, 89);
+        assert!((m.precision - 0.8).abs() < 1e-12);
+        assert!((m.recall - 8.0 / 9.0).abs() < 1e-12);
+        assert!((m.fpr - 2.0 / 91.0).abs() < 1e-12);
+        assert!((m.fdr - 0.2).abs() < 1e-12);
+        assert!((m.fnr - 1.0 / 9.0).abs() < 1e-12);
+        assert!((m.accuracy - 0.97).abs() < 1e-12);
+        let f1 = 2.0 * 0.8 * (8.0 / 9.0) / (0.8 + 8.0 / 9.0);
+        assert!((m.f1 - f1).abs() < 1e-12);
+        let zero = Metrics::from_counts("r", 0, 0, 0, 0);
+        assert_eq!((zero.precision, zero.f1), (0.0, 0.0));
+    }
+
+    fn truth(groups: Vec<(Label, Vec<Entity>)>) -> GroundTruth {
+        GroundTruth {
+            format: "x".into(),
+            version: 1,
+            seed: 1,
+            earliest_event_ns: 0,
+            earliest_event: String::new(),
+            week_bucket_days: 7,
+            window_minutes: 60,
+            window_slide_minutes: 10,
+            groups: groups
+                .into_iter()
+                .map(|(label, entities)| crate::lab::LabelGroup {
+                    scenario: "c2-beacon".into(),
+                    name: "g".into(),
+                    label,
+                    hunts: vec!["c2-beacon".into()],
+                    techniques: vec![],
+                    description: String::new(),
+                    start_ns: 0,
+                    end_ns: 0,
+                    start: String::new(),
+                    end: String::new(),
+                    events: 0,
+                    entities,
+                })
+                .collect(),
+        }
+    }
+
+    fn pd(guid: &str) -> Entity {
+        Entity::ProcessDestination {
+            processguid: guid.into(),
+            destinationip: "1.2.3.4".into(),
+            destinationport: "443".into(),
+        }
+    }
+
+    fn scored(guid: &str, flagged: bool) -> Scored {
+        Scored {
+            key: format!("{guid}|1.2.3.4|443"),
+            score: if flagged { 1.0 } else { 0.1 },
+            flagged,
+        }
+    }
+
+    #[test]
+    fn unscored_malicious_entities_are_false_negatives_and_hard_negatives_counted() {
+        let t = truth(vec![
+            (Label::Malicious, vec![pd("a"), pd("b"), pd("never-scored")]),
+            (Label::HardNegative, vec![pd("wef"), pd("upd")]),
+        ]);
+        let rows = vec![
+            scored("a", true),
+            scored("b", false),
+            scored("wef", true),
+            scored("upd", false),
+            scored("x", false),
+            scored("a", true), // duplicate rows of one entity count once
+        ];
+        let m = evaluate("c2-beacon", "r", &rows, &t);
+        assert_eq!((m.tp, m.fp, m.fn_, m.tn), (1, 1, 2, 2));
+        assert_eq!((m.hard_negatives_flagged, m.hard_negatives), (1, 2));
+        let svg = confusion_svg("c2-beacon", &m);
+        assert!(svg.contains(">TP<") && svg.starts_with("<svg"));
+        let malicious = ["a|1.2.3.4|443".to_string()].into_iter().collect();
+        assert!(scores_svg("c2-beacon", &rows, &malicious).contains("#c62828"));
+    }
+}

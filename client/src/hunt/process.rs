@@ -1,0 +1,90 @@
+//! Hunt 4 of HUNTS.md, `process-anomaly`: each process's time-ordered event sequence
+//! scored by an LSTM next-event model, its activity and rarity by one isolation forest
+//! over the whole data set, fused with an image-rarity boost.
+
+use super::runner::{HuntSpec, Step};
+use super::sql_files;
+
+/// The hunt's name.
+pub const NAME: &str = "process-anomaly";
+
+/// The hunt, declared.
+pub const SPEC: HuntSpec = HuntSpec {
+    name: NAME,
+    columns: &[
+        "event_created",
+        "winlog_event_id",
+        "winlog_channel",
+        "winlog_computer_name",
+        "winlog_event_data_processguid",
+        "winlog_event_data_image",
+        "winlog_event_data_commandline",
+        "winlog_event_data_parentimage",
+        "winlog_event_data_parentcommandline",
+        "winlog_event_data_destinationip",
+        "winlog_event_data_queryname",
+    ],
+    files: &sql_files!(
+        "process-anomaly",
+        "01_processes",
+        "02_rarity",
+        "03_features",
+        "04_fit_iforest",
+        "05_fit_sequence",
+        "06_findings",
+    ),
+    aliases: &[],
+    steps: &[
+        Step::Table {
+            phase: "processes",
+            table: "pa_processes",
+            file: "01_processes",
+            empty: Some(
+                "no Sysmon events with a process GUID (channel \
+                 Microsoft-Windows-Sysmon/Operational) in the data: nothing to score",
+            ),
+        },
+        Step::Table {
+            phase: "rarity",
+            table: "pa_rarity",
+            file: "02_rarity",
+            empty: None,
+        },
+        Step::Table {
+            phase: "features",
+            table: "pa_features",
+            file: "03_features",
+            empty: None,
+        },
+        Step::Fit {
+            phase: "fit isolation forest",
+            model: "iforest",
+            placeholder: "IFOREST_MODEL",
+            file: "04_fit_iforest",
+        },
+        Step::Fit {
+            phase: "fit sequence model",
+            model: "sequence",
+            placeholder: "SEQUENCE_MODEL",
+            file: "05_fit_sequence",
+        },
+        Step::Findings {
+            phase: "score and fuse",
+            file: "06_findings",
+        },
+    ],
+    entity: &["processguid"],
+    score: "final_score",
+    display: &[
+        "host",
+        "image",
+        "final_score",
+        "seq_norm",
+        "iforest",
+        "rarity",
+        "image_zscore",
+        "event_sequence",
+        "commandline",
+        "parent_image",
+    ],
+};
