@@ -15,7 +15,7 @@ use datafusion::arrow::array::{Int32Array, Int64Array, RecordBatch, StringArray}
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use huntsman::connect::{Cluster, connect};
-use huntsman::tables::{TableSource, register_tables};
+use huntsman::tables::{TableSource, check_tables, register_tables};
 use huntsman_udfs::session::{huntsman_session_config, huntsman_session_state};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
@@ -156,16 +156,13 @@ fn main() -> anyhow::Result<()> {
             .await?;
 
         let start = Instant::now();
+        let tables = check_tables(&[TableSource {
+            name: "events".into(),
+            location: location.clone(),
+        }])?;
         let embedded = connect(&Cluster::Embedded { parallelism: None }).await?;
         println!("embedded cluster start-up: {:.1?}", start.elapsed());
-        register_tables(
-            &embedded,
-            &[TableSource {
-                name: "events".into(),
-                location: location.clone(),
-            }],
-        )
-        .await?;
+        register_tables(&embedded, &tables).await?;
 
         println!(
             "{:<20} {:>12} {:>12} {:>8}",

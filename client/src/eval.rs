@@ -118,16 +118,24 @@ impl Metrics {
 /// The ground-truth key of an entity at the unit a hunt scores, if it is that unit.
 fn label_key(hunt: &str, entity: &Entity) -> Option<String> {
     match (hunt, entity) {
-        ("c2-beacon", Entity::ProcessDestination {
-            processguid,
-            destinationip,
-            destinationport,
-        }) => Some(format!("{processguid}|{destinationip}|{destinationport}")),
-        ("ad-enum-kmeans" | "ad-enum-autoencoder", Entity::UserWeek { user, week, .. }) => {
-            Some(format!("{}|{week}", user.to_lowercase()))
+        (
+            "c2-beacon",
+            Entity::ProcessDestination {
+                processguid,
+                destinationip,
+                destinationport,
+            },
+        ) => Some(format!("{processguid}|{destinationip}|{destinationport}")),
+        (
+            "ad-enum-kmeans" | "ad-enum-autoencoder",
+            Entity::UserWeek { user, week, .. },
+        ) => Some(format!("{}|{week}", user.to_lowercase())),
+        ("process-anomaly", Entity::Process { processguid, .. }) => {
+            Some(processguid.clone())
         }
-        ("process-anomaly", Entity::Process { processguid, .. }) => Some(processguid.clone()),
-        ("widespread-attack", Entity::SourceIp { sourceip, .. }) => Some(sourceip.clone()),
+        ("widespread-attack", Entity::SourceIp { sourceip, .. }) => {
+            Some(sourceip.clone())
+        }
         _ => None,
     }
 }
@@ -137,15 +145,18 @@ fn label_key(hunt: &str, entity: &Entity) -> Option<String> {
 /// # Errors
 /// Missing or malformed file, named.
 pub fn read_ground_truth(labels: &Path) -> Result<GroundTruth> {
-    let candidates = [labels.join("ground_truth.json"), labels.join("labels/ground_truth.json")];
+    let candidates = [
+        labels.join("ground_truth.json"),
+        labels.join("labels/ground_truth.json"),
+    ];
     let Some(path) = candidates.iter().find(|p| p.is_file()) else {
         bail!(
             "no ground_truth.json in {} (give the lab's labels/ folder)",
             labels.display()
         );
     };
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading {}", path.display()))?;
     serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
 }
 
@@ -166,9 +177,16 @@ async fn read_run(dir: &Path) -> Result<(serde_json::Value, Vec<Scored>)> {
     .with_context(|| format!("parsing {}", manifest_path.display()))?;
     let entity: Vec<String> = manifest["results"]["entity"]
         .as_array()
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default();
-    let score_col = manifest["results"]["score"].as_str().unwrap_or("score").to_string();
+    let score_col = manifest["results"]["score"]
+        .as_str()
+        .unwrap_or("score")
+        .to_string();
     if entity.is_empty() {
         bail!("{}: no entity columns listed", manifest_path.display());
     }
@@ -186,14 +204,19 @@ async fn read_run(dir: &Path) -> Result<(serde_json::Value, Vec<Scored>)> {
         .with_context(|| format!("reading {}", findings.display()))?;
     let mut rows = Vec::new();
     for batch in &batches {
-        rows.extend(scored_rows(batch, &entity, &score_col).with_context(|| {
-            format!("reading {}", findings.display())
-        })?);
+        rows.extend(
+            scored_rows(batch, &entity, &score_col)
+                .with_context(|| format!("reading {}", findings.display()))?,
+        );
     }
     Ok((manifest, rows))
 }
 
-fn scored_rows(batch: &RecordBatch, entity: &[String], score_col: &str) -> Result<Vec<Scored>> {
+fn scored_rows(
+    batch: &RecordBatch,
+    entity: &[String],
+    score_col: &str,
+) -> Result<Vec<Scored>> {
     let column = |name: &str| {
         batch
             .column_by_name(name)
@@ -215,63 +238,89 @@ fn scored_rows(batch: &RecordBatch, entity: &[String], score_col: &str) -> Resul
             .iter()
             .map(|k| {
                 let k = k.as_string::<i32>();
-                if k.is_null(i) { String::new() } else { k.value(i).to_string() }
+                if k.is_null(i) {
+                    String::new()
+                } else {
+                    k.value(i).to_string()
+                }
             })
             .collect::<Vec<_>>()
             .join("|");
         out.push(Scored {
             key,
-            score: if score.is_null(i) { 0.0 } else { score.value(i) },
+            score: if score.is_null(i) {
+                0.0
+            } else {
+                score.value(i)
+            },
             flagged: !flagged.is_null(i) && flagged.value(i),
         });
     }
     Ok(out)
 }
 
-/// Compares one run's scored entities with the ground truth.
-fn evaluate(hunt: &str, run_id: &str, rows: &[Scored], truth: &GroundTruth) -> Metrics {
-    let mut malicious = BTreeSet::new();
-    let mut hard = BTreeSet::new();
+/// The labelled entities at `hunt`'s unit: malicious ones of activities aimed at this
+/// hunt, hard negatives aimed at it, and malicious ones of other activities (a process
+/// of the widespread attack is malicious but not what the process hunt is scored on:
+/// flagging it is not a false positive, missing it is not a false negative).
+fn labelled(
+    hunt: &str,
+    truth: &GroundTruth,
+) -> (BTreeSet<String>, BTreeSet<String>, BTreeSet<String>) {
+    let (mut malicious, mut hard, mut elsewhere) =
+        (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
     for group in &truth.groups {
-        for e in &group.entities {
-            if let Some(key) = label_key(hunt, e) {
-                match group.label {
-                    Label::Malicious => malicious.insert(key),
-                    Label::HardNegative => hard.insert(key),
-                };
-            }
+        let aimed = group.hunts.iter().any(|h| h == hunt);
+        for key in group.entities.iter().filter_map(|e| label_key(hunt, e)) {
+            match (group.label, aimed) {
+                (Label::Malicious, true) => malicious.insert(key),
+                (Label::Malicious, false) => elsewhere.insert(key),
+                (Label::HardNegative, true) => hard.insert(key),
+                (Label::HardNegative, false) => false,
+            };
         }
     }
+    let elsewhere = elsewhere.difference(&malicious).cloned().collect();
+    (malicious, hard, elsewhere)
+}
+
+/// Compares one run's scored entities with the ground truth.
+fn evaluate(hunt: &str, run_id: &str, rows: &[Scored], truth: &GroundTruth) -> Metrics {
+    let (malicious, hard, elsewhere) = labelled(hunt, truth);
     // The ad hunts key users case-insensitively.
     let normal = |k: &str| {
-        if hunt.starts_with("ad-enum") { k.to_lowercase() } else { k.to_string() }
+        if hunt.starts_with("ad-enum") {
+            k.to_lowercase()
+        } else {
+            k.to_string()
+        }
     };
-    let (mut tp, mut fp, mut tn) = (0, 0, 0);
-    let mut seen = BTreeSet::new();
-    let mut hard_flagged = 0;
+    // One prediction per entity: flagged if any of its rows is.
+    let mut predicted: BTreeMap<String, bool> = BTreeMap::new();
     for r in rows {
         let key = normal(&r.key);
-        if !seen.insert(key.clone()) {
-            continue;
+        if !elsewhere.contains(&key) {
+            *predicted.entry(key).or_default() |= r.flagged;
         }
-        let positive = malicious.contains(&key);
-        match (r.flagged, positive) {
+    }
+    let (mut tp, mut fp, mut tn, mut fn_) = (0, 0, 0, 0);
+    let mut hard_flagged = 0;
+    for (key, &flagged) in &predicted {
+        let positive = malicious.contains(key);
+        match (flagged, positive) {
             (true, true) => tp += 1,
             (true, false) => fp += 1,
             (false, false) => tn += 1,
-            (false, true) => {}
+            (false, true) => fn_ += 1,
         }
-        if r.flagged && hard.contains(&key) && !positive {
+        if flagged && !positive && hard.contains(key) {
             hard_flagged += 1;
         }
     }
-    let fn_ = malicious.iter().filter(|k| !seen.contains(*k)).count() as u64
-        + rows
-            .iter()
-            .filter(|r| !r.flagged && malicious.contains(&normal(&r.key)))
-            .map(|r| normal(&r.key))
-            .collect::<BTreeSet<_>>()
-            .len() as u64;
+    fn_ += malicious
+        .iter()
+        .filter(|k| !predicted.contains_key(*k))
+        .count() as u64;
     let mut m = Metrics::from_counts(run_id, tp, fp, fn_, tn);
     m.hard_negatives = hard.difference(&malicious).count() as u64;
     m.hard_negatives_flagged = hard_flagged;
@@ -284,7 +333,8 @@ fn evaluate(hunt: &str, run_id: &str, rows: &[Scored], truth: &GroundTruth) -> M
 /// No ground truth, no stored run, unreadable results; each named.
 pub async fn run(args: &EvalArgs) -> Result<()> {
     let truth = read_ground_truth(&args.labels)?;
-    let params = Params::resolve(|n| std::env::var(n).ok().filter(|v| !v.is_empty()), &[])?;
+    let params =
+        Params::resolve(|n| std::env::var(n).ok().filter(|v| !v.is_empty()), &[])?;
     let store = Store::open(params.text("BASE_S3_PATH")?)?;
     let mut results = BTreeMap::new();
     for hunt in crate::hunt::HuntName::All.expand() {
@@ -333,7 +383,18 @@ fn table(results: &BTreeMap<String, Metrics>) -> String {
     let _ = writeln!(
         out,
         "{:<22} {:>5} {:>5} {:>5} {:>7} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6}  hard-neg flagged",
-        "hunt", "tp", "fp", "fn", "tn", "acc", "prec", "recall", "f1", "fpr", "fnr", "fdr"
+        "hunt",
+        "tp",
+        "fp",
+        "fn",
+        "tn",
+        "acc",
+        "prec",
+        "recall",
+        "f1",
+        "fpr",
+        "fnr",
+        "fdr"
     );
     for (hunt, m) in results {
         let _ = writeln!(
@@ -358,7 +419,9 @@ fn table(results: &BTreeMap<String, Metrics>) -> String {
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// A 2×2 confusion-matrix picture.
@@ -377,8 +440,14 @@ fn confusion_svg(hunt: &str, m: &Metrics) -> String {
         "<text x=\"210\" y=\"24\" text-anchor=\"middle\" font-size=\"16\">{} confusion matrix</text>",
         escape(hunt)
     );
-    let _ = writeln!(svg, "<text x=\"160\" y=\"50\" text-anchor=\"middle\">actual malicious</text><text x=\"320\" y=\"50\" text-anchor=\"middle\">actual benign</text>");
-    let _ = writeln!(svg, "<text x=\"40\" y=\"125\" text-anchor=\"middle\" transform=\"rotate(-90 40 125)\">flagged</text><text x=\"40\" y=\"255\" text-anchor=\"middle\" transform=\"rotate(-90 40 255)\">not flagged</text>");
+    let _ = writeln!(
+        svg,
+        "<text x=\"160\" y=\"50\" text-anchor=\"middle\">actual malicious</text><text x=\"320\" y=\"50\" text-anchor=\"middle\">actual benign</text>"
+    );
+    let _ = writeln!(
+        svg,
+        "<text x=\"40\" y=\"125\" text-anchor=\"middle\" transform=\"rotate(-90 40 125)\">flagged</text><text x=\"40\" y=\"255\" text-anchor=\"middle\" transform=\"rotate(-90 40 255)\">not flagged</text>"
+    );
     for (row, col, name, value, colour) in cells {
         let (x, y) = (80 + col * 160, 60 + row * 130);
         let _ = writeln!(
@@ -399,10 +468,16 @@ fn confusion_svg(hunt: &str, m: &Metrics) -> String {
 /// Histogram of scores, malicious and benign entities overlaid.
 fn scores_svg(hunt: &str, rows: &[Scored], malicious: &BTreeSet<String>) -> String {
     const BINS: usize = 30;
-    let (lo, hi) = rows.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), r| {
-        (lo.min(r.score), hi.max(r.score))
-    });
-    let (lo, hi) = if lo.is_finite() && hi > lo { (lo, hi) } else { (0.0, 1.0) };
+    let (lo, hi) = rows
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), r| {
+            (lo.min(r.score), hi.max(r.score))
+        });
+    let (lo, hi) = if lo.is_finite() && hi > lo {
+        (lo, hi)
+    } else {
+        (0.0, 1.0)
+    };
     let mut bins = [[0u64; BINS]; 2];
     for r in rows {
         let b = (((r.score - lo) / (hi - lo)) * BINS as f64).floor() as usize;
@@ -466,13 +541,9 @@ fn write_pictures(
     rows: &[Scored],
     truth: &GroundTruth,
 ) -> Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let malicious: BTreeSet<String> = truth
-        .groups
-        .iter()
-        .filter(|g| g.label == Label::Malicious)
-        .flat_map(|g| g.entities.iter().filter_map(|e| label_key(hunt, e)))
-        .collect();
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("creating {}", dir.display()))?;
+    let (malicious, _, _) = labelled(hunt, truth);
     for (name, text) in [
         ("confusion.svg", confusion_svg(hunt, metrics)),
         ("scores.svg", scores_svg(hunt, rows, &malicious)),
@@ -480,8 +551,10 @@ fn write_pictures(
     ] {
         let path = dir.join(name);
         let tmp = dir.join(format!(".{name}.tmp"));
-        std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
-        std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(&tmp, text)
+            .with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, &path)
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
 }
@@ -505,7 +578,7 @@ mod tests {
         assert_eq!((zero.precision, zero.f1), (0.0, 0.0));
     }
 
-    fn truth(groups: Vec<(Label, Vec<Entity>)>) -> GroundTruth {
+    fn truth(groups: Vec<(Label, &str, Vec<Entity>)>) -> GroundTruth {
         GroundTruth {
             format: "x".into(),
             version: 1,
@@ -517,11 +590,11 @@ mod tests {
             window_slide_minutes: 10,
             groups: groups
                 .into_iter()
-                .map(|(label, entities)| crate::lab::LabelGroup {
+                .map(|(label, hunt, entities)| crate::lab::LabelGroup {
                     scenario: "c2-beacon".into(),
                     name: "g".into(),
                     label,
-                    hunts: vec!["c2-beacon".into()],
+                    hunts: vec![hunt.to_string()],
                     techniques: vec![],
                     description: String::new(),
                     start_ns: 0,
@@ -554,8 +627,18 @@ mod tests {
     #[test]
     fn unscored_malicious_entities_are_false_negatives_and_hard_negatives_counted() {
         let t = truth(vec![
-            (Label::Malicious, vec![pd("a"), pd("b"), pd("never-scored")]),
-            (Label::HardNegative, vec![pd("wef"), pd("upd")]),
+            (
+                Label::Malicious,
+                "c2-beacon",
+                vec![pd("a"), pd("b"), pd("never-scored")],
+            ),
+            (Label::HardNegative, "c2-beacon", vec![pd("wef"), pd("upd")]),
+            // malicious, but another hunt's target: neither TP nor FP nor FN here
+            (
+                Label::Malicious,
+                "widespread-attack",
+                vec![pd("lateral"), pd("missed")],
+            ),
         ]);
         let rows = vec![
             scored("a", true),
@@ -563,6 +646,7 @@ mod tests {
             scored("wef", true),
             scored("upd", false),
             scored("x", false),
+            scored("lateral", true),
             scored("a", true), // duplicate rows of one entity count once
         ];
         let m = evaluate("c2-beacon", "r", &rows, &t);

@@ -4,7 +4,6 @@
 //! evidence (the week's most frequent queries).
 
 use super::runner::{HuntSpec, Step};
-use super::sql_files;
 
 /// Name of the k-means hunt.
 pub const KMEANS: &str = "ad-enum-kmeans";
@@ -156,5 +155,12 @@ pub const AUTOENCODER_SPEC: HuntSpec = HuntSpec {
     ],
     entity: &["user", "week"],
     score: "mse",
-    display: &["user", "week", "queries", "distinct_queries", "mse", "top_queries"],
+    display: &[
+        "user",
+        "week",
+        "queries",
+        "distinct_queries",
+        "mse",
+        "top_queries",
+    ],
 };

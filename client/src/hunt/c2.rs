@@ -3,7 +3,6 @@
 //! timing plus context, fused into one beacon score.
 
 use super::runner::{HuntSpec, Step};
-use super::sql_files;
 
 /// The hunt's name.
 pub const NAME: &str = "c2-beacon";

@@ -11,7 +11,6 @@ macro_rules! sql_files {
         [$(($file, include_str!(concat!("../../sql/hunts/", $hunt, "/", $file, ".sql")))),+]
     };
 }
-pub(crate) use sql_files;
 
 pub mod ad;
 pub mod c2;
@@ -20,6 +19,7 @@ pub mod params;
 pub mod process;
 pub mod runner;
 pub mod store;
+pub mod widespread;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -50,6 +50,8 @@ pub enum HuntName {
     C2Beacon,
     /// Processes whose event sequence and activity deviate from their kind's.
     ProcessAnomaly,
+    /// One internal host reaching many others and acting on them.
+    WidespreadAttack,
     /// Every hunt this build implements, one after another.
     All,
 }
@@ -62,6 +64,7 @@ impl HuntName {
             HuntName::AdEnumAutoencoder => vec![ad::AUTOENCODER],
             HuntName::C2Beacon => vec![c2::NAME],
             HuntName::ProcessAnomaly => vec![process::NAME],
+            HuntName::WidespreadAttack => vec![widespread::NAME],
             HuntName::All => HUNTS.iter().map(|s| s.name).collect(),
         }
     }
@@ -191,6 +194,7 @@ pub const HUNTS: &[&HuntSpec] = &[
     &ad::AUTOENCODER_SPEC,
     &c2::SPEC,
     &process::SPEC,
+    &widespread::SPEC,
 ];
 
 fn spec(hunt: &str) -> Result<&'static HuntSpec> {
@@ -232,9 +236,16 @@ async fn run_one(
             store.models_dir(hunt).join(models)
         };
         if !folder.is_dir() {
-            bail!("{hunt}: --models {models}: no such run or models folder ({})", folder.display());
+            bail!(
+                "{hunt}: --models {models}: no such run or models folder ({})",
+                folder.display()
+            );
         }
-        run.reuse = Some(folder.canonicalize().with_context(|| format!("--models {models}"))?);
+        run.reuse = Some(
+            folder
+                .canonicalize()
+                .with_context(|| format!("--models {models}"))?,
+        );
     }
     let output = spec.run(&mut run).await?;
     let finding = &output.findings;
@@ -298,7 +309,7 @@ async fn restrict_time(ctx: &SessionContext, args: &HuntArgs) -> Result<()> {
             let literal = format!("'{}'", t.replace('\'', "''"));
             ctx.sql(&format!("SELECT to_timestamp_nanos({literal})"))
                 .await
-                .and_then(|_| Ok(()))
+                .map(|_| ())
                 .with_context(|| format!("{flag} {t}: not a date or time"))?;
             conditions.push(format!(
                 "event_created {op} CAST(to_timestamp_nanos({literal}) AS BIGINT)"

@@ -3,7 +3,6 @@
 //! over the whole data set, fused with an image-rarity boost.
 
 use super::runner::{HuntSpec, Step};
-use super::sql_files;
 
 /// The hunt's name.
 pub const NAME: &str = "process-anomaly";

@@ -202,10 +202,15 @@ impl<'a> HuntRun<'a> {
     ) -> Result<PathBuf> {
         if let Some(dir) = &self.reuse {
             let path = dir.join(format!("{model}.hntm"));
-            let bytes = std::fs::read(&path)
-                .with_context(|| format!("{}: reading stored model {}", self.hunt, path.display()))?;
+            let bytes = std::fs::read(&path).with_context(|| {
+                format!("{}: reading stored model {}", self.hunt, path.display())
+            })?;
             huntsman_udfs::model_io::verify(&bytes).with_context(|| {
-                format!("{}: stored model {} is not usable", self.hunt, path.display())
+                format!(
+                    "{}: stored model {} is not usable",
+                    self.hunt,
+                    path.display()
+                )
             })?;
             return Ok(self.use_model(model, placeholder, path));
         }
@@ -252,7 +257,11 @@ impl<'a> HuntRun<'a> {
     ///
     /// # Errors
     /// The query fails or returns something that is not a number.
-    pub async fn scalar(&mut self, phase: &str, template: &str) -> Result<Option<String>> {
+    pub async fn scalar(
+        &mut self,
+        phase: &str,
+        template: &str,
+    ) -> Result<Option<String>> {
         use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
         let (batches, _) = self.query(phase, template).await?;
         let Some(batch) = batches.iter().find(|b| b.num_rows() > 0) else {
@@ -267,7 +276,10 @@ impl<'a> HuntRun<'a> {
             return Ok(Some(col.as_primitive::<Int64Type>().value(0).to_string()));
         }
         if !column.data_type().is_numeric() {
-            bail!("phase {phase} returned {}, not a number", column.data_type());
+            bail!(
+                "phase {phase} returned {}, not a number",
+                column.data_type()
+            );
         }
         let col = datafusion::arrow::compute::cast(column, &DataType::Float64)?;
         let value = col.as_primitive::<Float64Type>().value(0);
@@ -351,7 +363,9 @@ impl HuntSpec {
             .iter()
             .find(|(n, _)| *n == name)
             .map(|(_, s)| *s)
-            .ok_or_else(|| anyhow::anyhow!("internal: no SQL file {name} in {}", self.name))
+            .ok_or_else(|| {
+                anyhow::anyhow!("internal: no SQL file {name} in {}", self.name)
+            })
     }
 
     /// Runs the plan.
@@ -361,9 +375,13 @@ impl HuntSpec {
     pub async fn run(&self, run: &mut HuntRun<'_>) -> Result<super::HuntOutput> {
         for (placeholder, param) in self.aliases {
             let Some(value) = run.params.get(param) else {
-                bail!("internal: {} binds {placeholder} to unknown {param}", self.name);
+                bail!(
+                    "internal: {} binds {placeholder} to unknown {param}",
+                    self.name
+                );
             };
-            run.extra.insert(placeholder.to_string(), value.sql_literal());
+            run.extra
+                .insert(placeholder.to_string(), value.sql_literal());
         }
         let mut findings = None;
         for step in self.steps {

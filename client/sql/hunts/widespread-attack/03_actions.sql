@@ -1,0 +1,26 @@
+-- Phase 3, the actions to judge: process creations and file creations (Sysmon 1, 11)
+-- on hosts that were some source's victim in some window, each scored once. The text of
+-- an action is parent command line + command line + target file name; a deterministic
+-- hash of the process GUID and time marks the normal-activity training sample
+-- (WS_NORMAL_SAMPLE_FRACTION).
+WITH victim_hosts AS (
+  SELECT DISTINCT h.host
+  FROM (SELECT unnest(victim_ips) AS ip FROM ws_windows) v
+  JOIN ws_hosts h ON h.ip = v.ip
+)
+SELECT
+  e.winlog_computer_name                     AS host,
+  e.event_created,
+  e.winlog_event_id                          AS event_id,
+  e.winlog_event_data_processguid            AS processguid,
+  e.winlog_event_data_image                  AS image,
+  concat_ws(' ',
+    coalesce(e.winlog_event_data_parentcommandline, ''),
+    coalesce(e.winlog_event_data_commandline, ''),
+    coalesce(e.winlog_event_data_targetfilename, ''))  AS text,
+  hash_tf(make_array(concat(coalesce(e.winlog_event_data_processguid, ''),
+    CAST(e.event_created AS VARCHAR))), 1000000)['indices'][1]
+    < ${WS_NORMAL_SAMPLE_FRACTION} * 1000000 AS in_sample
+FROM events e
+JOIN victim_hosts v ON v.host = e.winlog_computer_name
+WHERE e.winlog_event_id IN (1, 11)

@@ -1,0 +1,32 @@
+-- Attribution: each anomalous action is attributed to the internal source whose
+-- connection to the action's host most recently preceded it within one window length
+-- (a deployment server that touched the host half an hour earlier does not inherit an
+-- attacker's actions that follow the attacker's own connection by seconds).
+WITH links AS (
+  SELECT
+    winlog_event_data_sourceip AS sourceip,
+    h.host                     AS host,
+    event_created              AS connected_ns
+  FROM events
+  JOIN ws_hosts h ON h.ip = winlog_event_data_destinationip
+  WHERE winlog_event_id = 3
+    AND is_private_ip(winlog_event_data_sourceip)
+    AND winlog_event_data_sourceip <> winlog_event_data_destinationip
+    AND h.host IN (SELECT DISTINCT host FROM ws_anomalous)
+),
+candidates AS (
+  SELECT
+    a.host, a.event_created, a.processguid, a.text, a.error, l.sourceip, l.connected_ns,
+    row_number() OVER (
+      PARTITION BY a.host, a.event_created, a.processguid, a.text
+      ORDER BY l.connected_ns DESC, l.sourceip
+    ) AS r
+  FROM ws_anomalous a
+  JOIN links l
+    ON l.host = a.host
+   AND l.connected_ns <= a.event_created
+   AND l.connected_ns > a.event_created - ${WS_WINDOW_DURATION} * 60000000000
+)
+SELECT host, event_created, processguid, text, error, sourceip, connected_ns
+FROM candidates
+WHERE r = 1
