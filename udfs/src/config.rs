@@ -20,9 +20,9 @@ pub const DEFAULT_MODEL_CACHE_ENTRIES: usize = 64;
 extensions_options! {
     /// Huntsman's session settings (prefix `huntsman`).
     pub struct HuntsmanConfig {
-        /// Run neural-model training and scoring on the GPU (the original's `USE_GPU`).
-        /// Accepted so existing settings keep working; no function of this build uses a
-        /// GPU yet, so it has no effect.
+        /// Train and score the neural models (autoencoder, sequence model) on an NVIDIA
+        /// GPU with burn-cuda (the original's `USE_GPU`). Needs a build with the `cuda`
+        /// feature; otherwise the neural functions fail with a clear error when it is on.
         pub use_gpu: bool, default = false
         /// How many decoded models each process keeps in its scoring cache, keyed by
         /// model URI and checksum.

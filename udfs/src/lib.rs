@@ -12,16 +12,20 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod autoencoder;
 pub mod config;
 pub mod error;
+pub mod features;
 pub mod fit;
 pub mod iforest;
 pub mod kmeans;
 pub mod matrix;
 pub mod model_io;
 pub mod net;
+pub mod neural;
 pub mod probe;
 pub mod scoring;
+pub mod sequence;
 pub mod session;
 pub mod sparse;
 pub mod timing;
@@ -41,9 +45,17 @@ pub use session::{
 pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
     vec![
         net::is_private_ip_udf(),
+        features::tokenize_udf(),
+        features::hash_tf_udf(),
+        features::to_dense_udf(),
+        features::tfidf_udf(),
+        features::scale_udf(),
+        features::category_index_udf(),
         kmeans::kmeans_assign_udf(),
         kmeans::kmeans_distance_udf(),
         iforest::iforest_score_udf(),
+        autoencoder::autoencoder_score_udf(),
+        sequence::seq_score_udf(),
     ]
 }
 
@@ -51,8 +63,13 @@ pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
 pub fn aggregate_functions() -> Vec<Arc<AggregateUDF>> {
     vec![
         timing::inter_arrival_stats_udaf(),
+        features::idf_fit_udaf(),
+        features::scaler_fit_udaf(),
+        features::category_index_fit_udaf(),
         kmeans::kmeans_fit_udaf(),
         iforest::iforest_fit_udaf(),
+        autoencoder::autoencoder_fit_udaf(),
+        sequence::seq_fit_udaf(),
     ]
 }
 

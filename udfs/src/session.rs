@@ -21,9 +21,20 @@ use crate::{aggregate_functions, scalar_functions};
 ///
 /// Usable as Ballista's `ConfigProducer`.
 pub fn huntsman_session_config() -> SessionConfig {
-    SessionConfig::new_with_ballista()
+    let mut config = SessionConfig::new_with_ballista()
         .with_information_schema(true)
-        .with_option_extension(HuntsmanConfig::default())
+        .with_option_extension(HuntsmanConfig::default());
+    // Ballista 55's adaptive planner re-plans a job forever when a stage's output is
+    // empty (an empty join side: "stages to be cancelled but its not implemented", then
+    // thousands of new stages), and it does not cover executor failure. Huntsman's hunts
+    // routinely join empty evidence tables, so the static planner is used.
+    if let Err(e) = config
+        .options_mut()
+        .set("ballista.planner.adaptive.enabled", "false")
+    {
+        tracing::warn!("cannot turn Ballista's adaptive planner off: {e}");
+    }
+    config
 }
 
 /// The runtime environment (object stores, spill directory) for a session.

@@ -404,7 +404,8 @@ mod tests {
 
     #[test]
     fn bad_rows_are_rejected_naming_the_problem() {
-        let cases: Vec<(Vec<i32>, Vec<(Vec<i32>, Vec<f64>)>, &str)> = vec![
+        type Case = (Vec<i32>, Vec<(Vec<i32>, Vec<f64>)>, &'static str);
+        let cases: Vec<Case> = vec![
             (
                 vec![4],
                 vec![(vec![4], vec![1.0])],

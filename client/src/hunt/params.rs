@@ -238,10 +238,10 @@ pub const PARAMS: &[ParamSpec] = &[
     ),
     p(
         "C2_SCORE_THRESHOLD",
-        "0.1",
+        "0.3",
         POS,
         "c2-beacon",
-        "Flag above this c2_score (regularity x destination rarity x beacon_score / 2).",
+        "Flag above this c2_score: regularity x support x destination rarity x (0.5 + beacon_score / 4).",
     ),
     p(
         "C2_BEACON_THRESHOLD_LOW",

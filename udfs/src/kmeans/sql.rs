@@ -553,11 +553,17 @@ mod tests {
             partials.push(p);
         }
         partials.reverse();
-        let mut acc = KMeansFitAccumulator {
-            partial: KMeansPartial::new(&params),
-        };
+        let mut acc = FitAccumulator::new(KMeansPartial::new(&params));
         acc.merge_batch(&[states_of(&partials)]).expect("merge");
-        let merged = acc.partial.finish().expect("finish");
+        let datafusion::common::ScalarValue::Binary(Some(bytes)) =
+            acc.evaluate().expect("evaluate")
+        else {
+            panic!("kmeans_fit returned no model");
+        };
+        let env =
+            crate::model_io::decode(&bytes, ModelKind::Kmeans, KMEANS_FORMAT_VERSION)
+                .expect("a k-means model");
+        let merged = decode_model(&env).expect("payload");
         let rel = (merged.inertia() - single.inertia()).abs() / single.inertia();
         assert!(
             rel < 0.01,
