@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 /// Keys the options JSON accepts, in documentation order.
-pub const KEYS: [&str; 12] = [
+pub const KEYS: [&str; 13] = [
     "hidden",
     "activation",
     "output",
@@ -14,6 +14,7 @@ pub const KEYS: [&str; 12] = [
     "seed",
     "max_rows",
     "max_batches",
+    "min_batches",
     "loss",
     "negatives",
     "use_gpu",
@@ -145,6 +146,9 @@ pub struct AutoencoderParams {
     pub max_rows: usize,
     /// Cap on optimiser steps over all epochs. Default none.
     pub max_batches: Option<usize>,
+    /// Floor on optimiser steps: small data sets (a few dozen rows make one batch per
+    /// epoch) train for more epochs until this many steps are taken. Default none.
+    pub min_batches: Option<usize>,
     /// Negative indices per sparse row (ignored for dense input). Default 16.
     pub negatives: usize,
     /// Train on the GPU. Default: the session setting `huntsman.use_gpu`.
@@ -163,6 +167,7 @@ impl Default for AutoencoderParams {
             seed: 42,
             max_rows: 10_000,
             max_batches: None,
+            min_batches: None,
             negatives: 16,
             use_gpu: None,
         }
@@ -314,6 +319,12 @@ impl AutoencoderParams {
                         v => Some(int_in("max_batches", v, 1, usize::MAX)?),
                     }
                 }
+                "min_batches" => {
+                    p.min_batches = match v {
+                        Value::Null => None,
+                        v => Some(int_in("min_batches", v, 1, 10_000_000)?),
+                    }
+                }
                 "loss" => {
                     if v.as_str() != Some("mse") {
                         return Err(bad("loss", "must be mse", v));
@@ -412,6 +423,9 @@ impl AutoencoderParams {
             "max_batches".into(),
             self.max_batches.map_or(Value::Null, Value::from),
         );
+        if let Some(min) = self.min_batches {
+            m.insert("min_batches".into(), Value::from(min));
+        }
         m.insert("loss".into(), Value::from("mse"));
         m.insert("negatives".into(), Value::from(self.negatives));
         if let Some(g) = self.use_gpu {

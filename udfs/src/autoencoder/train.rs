@@ -242,12 +242,17 @@ fn run_epochs<M: Module>(
     let mut rng = SeededRng::new(derive_seed(params.seed, STREAM_SHUFFLE));
     let mut order = draws.to_vec();
     let cap = params.max_batches.map_or(u64::MAX, |m| m as u64);
+    let batches_per_epoch = order.len().div_ceil(params.batch_size.max(1)).max(1);
+    let epochs = match params.min_batches {
+        Some(min) => params.epochs.max(min.div_ceil(batches_per_epoch)),
+        None => params.epochs,
+    };
     let mut report = TrainReport {
-        epoch_losses: Vec::with_capacity(params.epochs),
+        epoch_losses: Vec::with_capacity(epochs),
         steps: 0,
         training_rows: draws.len(),
     };
-    for epoch in 0..params.epochs {
+    for epoch in 0..epochs {
         if report.steps >= cap {
             break;
         }
@@ -338,6 +343,21 @@ mod tests {
         assert_eq!(l.len(), 30);
         assert_eq!(report.steps, 150);
         assert!(l[29] < l[0] * 0.5, "{l:?}");
+    }
+
+    #[test]
+    fn small_data_trains_for_at_least_min_batches() {
+        let p =
+            params(r#"{"hidden": [8], "epochs": 1, "batch_size": 8, "min_batches": 50}"#);
+        let (_, report) = fit(&p, InputKind::Sparse, 1 << 18, &sparse_rows());
+        let per_epoch = report.training_rows.div_ceil(8) as u64;
+        assert!(per_epoch < 50, "the test needs several epochs: {per_epoch}");
+        assert!(
+            report.steps >= 50 && report.steps < 50 + per_epoch,
+            "{}",
+            report.steps
+        );
+        assert_eq!(report.steps % per_epoch, 0, "whole epochs only");
     }
 
     #[test]
