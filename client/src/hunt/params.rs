@@ -384,6 +384,13 @@ pub const PARAMS: &[ParamSpec] = &[
         "Fewest distinct private destinations per (window, source).",
     ),
     p(
+        "WS_ATTRIBUTION_MINUTES",
+        "5",
+        INT,
+        "widespread-attack",
+        "An action is attributed to the source whose connection to its host preceded it by at most this many minutes.",
+    ),
+    p(
         "WS_TFIDF_NUM_FEATURES",
         "262144",
         INT,
@@ -445,6 +452,13 @@ pub const PARAMS: &[ParamSpec] = &[
         INT0,
         "widespread-attack",
         "A campaign needs more target hosts than this.",
+    ),
+    p(
+        "WS_CAMPAIGN_MIN_ACTIONS",
+        "2",
+        INT0,
+        "widespread-attack",
+        "A campaign needs more distinct anomalous actions than this.",
     ),
 ];
 

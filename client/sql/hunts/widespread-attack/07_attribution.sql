@@ -1,7 +1,9 @@
 -- Attribution: each anomalous action is attributed to the internal source whose
--- connection to the action's host most recently preceded it within one window length
--- (a deployment server that touched the host half an hour earlier does not inherit an
--- attacker's actions that follow the attacker's own connection by seconds).
+-- connection to the action's host most recently preceded it, at most
+-- WS_ATTRIBUTION_MINUTES earlier: remote execution (WMI, service creation, a copied
+-- payload started) acts within seconds to minutes of the connection, so a deployment
+-- server that touched the host half an hour earlier does not inherit an attacker's
+-- actions, nor the attacker host's own commands.
 WITH links AS (
   SELECT
     winlog_event_data_sourceip AS sourceip,
@@ -25,7 +27,7 @@ candidates AS (
   JOIN links l
     ON l.host = a.host
    AND l.connected_ns <= a.event_created
-   AND l.connected_ns > a.event_created - ${WS_WINDOW_DURATION} * 60000000000
+   AND l.connected_ns > a.event_created - ${WS_ATTRIBUTION_MINUTES} * 60000000000
 )
 SELECT host, event_created, processguid, text, error, sourceip, connected_ns
 FROM candidates

@@ -1,7 +1,9 @@
 -- Campaigns per source: the windows in which it reached WS_VICTIM_MIN_COUNT or more
 -- hosts, the hosts on which anomalous actions were attributed to it, and those actions.
 -- A source is flagged when its attributed actions fall in more than
--- WS_CAMPAIGN_MIN_WINDOWS of its windows and on more than WS_CAMPAIGN_MIN_TARGETS hosts.
+-- WS_CAMPAIGN_MIN_WINDOWS of its windows, on more than WS_CAMPAIGN_MIN_TARGETS hosts, and
+-- are more than WS_CAMPAIGN_MIN_ACTIONS distinct actions: software deployment repeats one
+-- unusual command on every host, an intrusion does several different things.
 WITH acted AS (
   SELECT a.sourceip, w.window_start, a.host, a.text, a.error
   FROM ws_attributed a
@@ -52,7 +54,8 @@ SELECT
   e.actions                               AS top_actions,
   CAST(coalesce(c.targets, 0) AS DOUBLE) * ln(1 + coalesce(c.anomalous_actions, 0)) AS campaign_score,
   coalesce(c.anomalous_windows, 0) > ${WS_CAMPAIGN_MIN_WINDOWS}
-    AND coalesce(c.targets, 0) > ${WS_CAMPAIGN_MIN_TARGETS} AS flagged
+    AND coalesce(c.targets, 0) > ${WS_CAMPAIGN_MIN_TARGETS}
+    AND coalesce(c.anomalous_actions, 0) > ${WS_CAMPAIGN_MIN_ACTIONS} AS flagged
 FROM reach r
 LEFT JOIN campaign c ON c.sourceip = r.sourceip
 LEFT JOIN examples e ON e.sourceip = r.sourceip
