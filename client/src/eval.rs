@@ -46,6 +46,9 @@ pub struct EvalArgs {
     /// Folder for the pictures (default: <BASE_S3_PATH>/eval).
     #[arg(long)]
     pub pictures: Option<PathBuf>,
+    /// Override a parameter such as BASE_S3_PATH: NAME=VALUE (repeatable).
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    pub sets: Vec<String>,
 }
 
 /// The confusion counts and rates of one hunt.
@@ -333,8 +336,10 @@ fn evaluate(hunt: &str, run_id: &str, rows: &[Scored], truth: &GroundTruth) -> M
 /// No ground truth, no stored run, unreadable results; each named.
 pub async fn run(args: &EvalArgs) -> Result<()> {
     let truth = read_ground_truth(&args.labels)?;
-    let params =
-        Params::resolve(|n| std::env::var(n).ok().filter(|v| !v.is_empty()), &[])?;
+    let params = Params::resolve(
+        |n| std::env::var(n).ok().filter(|v| !v.is_empty()),
+        &args.sets,
+    )?;
     let store = Store::open(params.text("BASE_S3_PATH")?)?;
     let mut results = BTreeMap::new();
     for hunt in crate::hunt::HuntName::All.expand() {

@@ -1,0 +1,220 @@
+//! The five hunts end to end on a small generated lab: through a real scheduler and two
+//! executor processes, then embedded. The evaluation against the lab's ground truth must
+//! meet thresholds, and both modes must flag the same entities.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use huntsman_tests::{TestCluster, run_client};
+use serde_json::Value;
+
+/// Small neural networks and few steps: debug builds train them in seconds.
+const SMALL_MODELS: &[&str] = &[
+    "--set",
+    "PROCESS_HIDDEN_DIM=16",
+    "--set",
+    "PROCESS_EMBEDDING_DIM=8",
+    "--set",
+    "PROCESS_NUM_EPOCHS=1",
+    "--set",
+    "PROCESS_MAX_SEQ_LEN=32",
+    "--set",
+    "AD_DL_AUTOENCODER_HIDDEN_DIM=32",
+    "--set",
+    "WS_AUTOENCODER_MAX_BATCHES=100",
+    "--set",
+    "C2_AUTOENCODER_NUM_EPOCHS=10",
+];
+
+const HUNTS: [&str; 5] = [
+    "ad-enum-kmeans",
+    "ad-enum-autoencoder",
+    "c2-beacon",
+    "process-anomaly",
+    "widespread-attack",
+];
+
+fn ok(out: &std::process::Output, what: &str) -> String {
+    assert!(
+        out.status.success(),
+        "{what} failed ({:?}):\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn hunt_all(work: &Path, data: &str, store: &str, scheduler: Option<&str>) {
+    let base = format!("BASE_S3_PATH={store}");
+    let mut args: Vec<&str> = Vec::new();
+    if let Some(url) = scheduler {
+        args.extend(["--scheduler", url]);
+    }
+    args.extend(["--data", data, "hunt", "all", "--quiet", "--set", &base]);
+    args.extend(SMALL_MODELS);
+    let out = run_client(&args, work, Duration::from_secs(900)).expect("hunt ran");
+    let stdout = ok(&out, "huntsman hunt all");
+    for hunt in HUNTS {
+        assert!(
+            stdout.contains(&format!("== {hunt}: top")),
+            "{hunt} printed no findings:\n{stdout}"
+        );
+    }
+}
+
+fn evaluate(work: &Path, labels: &str, store: &str) -> Value {
+    let base = format!("BASE_S3_PATH={store}");
+    let out = run_client(
+        &[
+            "eval", "--labels", labels, "--format", "json", "--set", &base,
+        ],
+        work,
+        Duration::from_secs(120),
+    )
+    .expect("eval ran");
+    serde_json::from_str(&ok(&out, "huntsman eval")).expect("eval prints JSON")
+}
+
+/// Flagged entity keys per hunt, read back from the stored findings with `huntsman sql`.
+fn flagged(work: &Path, store: &str) -> BTreeMap<String, Vec<String>> {
+    let mut out = BTreeMap::new();
+    for hunt in HUNTS {
+        let runs = Path::new(store).join("results").join(hunt);
+        let mut ids: Vec<_> = std::fs::read_dir(&runs)
+            .expect("results folder")
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.starts_with('.'))
+            .collect();
+        ids.sort();
+        let run = runs.join(ids.last().expect("a completed run"));
+        assert!(run.join("manifest.json").is_file(), "manifest in {run:?}");
+        let manifest: Value = serde_json::from_str(
+            &std::fs::read_to_string(run.join("manifest.json")).expect("manifest"),
+        )
+        .expect("manifest is JSON");
+        let entity: Vec<String> = manifest["results"]["entity"]
+            .as_array()
+            .expect("entity columns")
+            .iter()
+            .map(|v| v.as_str().expect("name").to_string())
+            .collect();
+        assert!(
+            manifest["phases"].as_array().is_some_and(|p| !p.is_empty()),
+            "{hunt}: phase timings recorded"
+        );
+        let findings = run.join("findings.parquet");
+        let sql = format!(
+            "SELECT {cols} FROM events WHERE flagged ORDER BY {cols}",
+            cols = entity.join(", ")
+        );
+        let result = run_client(
+            &[
+                "--data",
+                findings.to_str().expect("utf8"),
+                "sql",
+                "--format",
+                "csv",
+                &sql,
+            ],
+            work,
+            Duration::from_secs(120),
+        )
+        .expect("sql ran");
+        let text = ok(&result, "reading findings");
+        out.insert(
+            hunt.to_string(),
+            text.lines().skip(1).map(String::from).collect(),
+        );
+    }
+    out
+}
+
+fn metric(eval: &Value, hunt: &str, name: &str) -> f64 {
+    eval["hunts"][hunt][name]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{hunt}.{name} in {eval}"))
+}
+
+#[test]
+fn five_hunts_on_a_cluster_and_embedded_agree_and_meet_the_thresholds() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let lab = work.path().join("lab");
+    let lab_arg = lab.to_str().expect("utf8");
+    let out = run_client(
+        &[
+            "lab", "generate", "--out", lab_arg, "--days", "7", "--events", "150000",
+            "--seed", "7",
+        ],
+        work.path(),
+        Duration::from_secs(300),
+    )
+    .expect("lab generated");
+    ok(&out, "lab generate");
+    let data = lab.join("events").display().to_string();
+    let labels = lab.join("labels").display().to_string();
+
+    let mut cluster = TestCluster::start(work.path(), 2, 2).expect("cluster starts");
+    let remote_store = work.path().join("store-cluster").display().to_string();
+    hunt_all(work.path(), &data, &remote_store, Some(&cluster.url()));
+    for (i, executor) in cluster.executors.iter().enumerate() {
+        assert!(
+            executor.log_text().contains("Finished task"),
+            "executor {i} ran no task"
+        );
+    }
+    cluster.scheduler.terminate(Duration::from_secs(10));
+
+    let local_store = work.path().join("store-embedded").display().to_string();
+    hunt_all(work.path(), &data, &local_store, None);
+
+    let eval = evaluate(work.path(), &labels, &remote_store);
+    // The hunts whose scenario the lab injects at this size find all of it, and flag
+    // almost nothing else; no hard negative is flagged.
+    for hunt in [
+        "ad-enum-kmeans",
+        "ad-enum-autoencoder",
+        "c2-beacon",
+        "widespread-attack",
+    ] {
+        assert_eq!(metric(&eval, hunt, "recall"), 1.0, "{hunt} recall: {eval}");
+        assert!(
+            metric(&eval, hunt, "precision") >= 0.8,
+            "{hunt} precision: {eval}"
+        );
+        assert_eq!(
+            metric(&eval, hunt, "hard_negatives_flagged"),
+            0.0,
+            "{hunt} flagged a hard negative: {eval}"
+        );
+    }
+    // The process hunt runs with toy-sized networks here; it must score every process
+    // and find some of the injected ones.
+    let process = &eval["hunts"]["process-anomaly"];
+    let scored: f64 = ["tp", "fp", "fn", "tn"]
+        .iter()
+        .map(|k| process[k].as_f64().expect("count"))
+        .sum();
+    assert!(
+        scored > 1000.0,
+        "process-anomaly scored too few processes: {eval}"
+    );
+    assert!(metric(&eval, "process-anomaly", "tp") >= 1.0, "{eval}");
+
+    let remote = flagged(work.path(), &remote_store);
+    let local = flagged(work.path(), &local_store);
+    for hunt in HUNTS {
+        assert_eq!(
+            remote[hunt], local[hunt],
+            "{hunt}: the cluster and embedded runs flag different entities"
+        );
+    }
+    assert!(
+        Path::new(&remote_store)
+            .join("eval/c2-beacon")
+            .read_dir()
+            .is_ok_and(|mut d| d.next().is_some()),
+        "eval wrote its pictures"
+    );
+}
