@@ -218,3 +218,132 @@ fn five_hunts_on_a_cluster_and_embedded_agree_and_meet_the_thresholds() {
         "eval wrote its pictures"
     );
 }
+
+fn failing(args: &[&str], work: &Path) -> String {
+    let out = run_client(args, work, Duration::from_secs(300)).expect("client ran");
+    assert_eq!(out.status.code(), Some(2), "{args:?} should fail cleanly");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn bad_hunt_input_gets_a_clear_error_and_leaves_no_visible_run() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let store = work.path().join("store");
+    let base = format!("BASE_S3_PATH={}", store.display());
+
+    // a data path with no Parquet
+    let empty = work.path().join("empty");
+    std::fs::create_dir_all(&empty).expect("dir");
+    let err = failing(
+        &[
+            "--data",
+            empty.to_str().expect("utf8"),
+            "hunt",
+            "c2-beacon",
+            "--set",
+            &base,
+        ],
+        work.path(),
+    );
+    assert!(err.contains("no .parquet files"), "{err}");
+
+    // data without the columns the hunt needs: every missing column is named
+    let other = work.path().join("other");
+    huntsman_tests::data::write_connections(
+        &other,
+        &huntsman_tests::data::connections(50, 2, 1),
+        1,
+    )
+    .expect("data");
+    let err = failing(
+        &[
+            "--data",
+            other.to_str().expect("utf8"),
+            "hunt",
+            "c2-beacon",
+            "--set",
+            &base,
+        ],
+        work.path(),
+    );
+    assert!(
+        err.contains("winlog_event_data_processguid") && err.contains("MISSING"),
+        "{err}"
+    );
+
+    // an empty time range
+    let lab = work.path().join("lab");
+    let out = run_client(
+        &[
+            "lab",
+            "generate",
+            "--out",
+            lab.to_str().expect("utf8"),
+            "--days",
+            "2",
+            "--events",
+            "20000",
+            "--seed",
+            "3",
+        ],
+        work.path(),
+        Duration::from_secs(300),
+    )
+    .expect("lab");
+    ok(&out, "lab generate");
+    let data = lab.join("events").display().to_string();
+    let err = failing(
+        &[
+            "--data",
+            &data,
+            "hunt",
+            "c2-beacon",
+            "--since",
+            "2099-01-01",
+            "--set",
+            &base,
+        ],
+        work.path(),
+    );
+    assert!(
+        err.contains("no events in the time range 2099-01-01"),
+        "{err}"
+    );
+
+    // a corrupt stored model
+    let models = work.path().join("models");
+    std::fs::create_dir_all(&models).expect("dir");
+    std::fs::write(models.join("image_index.hntm"), b"HNTM not really a model")
+        .expect("w");
+    let err = failing(
+        &[
+            "--data",
+            &data,
+            "hunt",
+            "c2-beacon",
+            "--models",
+            models.to_str().expect("utf8"),
+            "--set",
+            &base,
+        ],
+        work.path(),
+    );
+    assert!(
+        err.contains("image_index.hntm") && err.contains("not usable"),
+        "{err}"
+    );
+    // none of the failed runs is visible
+    let results = store.join("results/c2-beacon");
+    let visible: Vec<_> = std::fs::read_dir(&results)
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| !n.starts_with('.'))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        visible.is_empty(),
+        "half-written runs are visible: {visible:?}"
+    );
+}
