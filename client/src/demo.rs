@@ -23,7 +23,7 @@ pub struct DemoArgs {
     pub lab: PathBuf,
 }
 
-fn has_parquet(path: &Path) -> bool {
+pub(crate) fn has_parquet(path: &Path) -> bool {
     let Ok(entries) = std::fs::read_dir(path) else {
         return path.extension().is_some_and(|e| e == "parquet");
     };

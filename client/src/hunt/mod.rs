@@ -33,7 +33,9 @@ use datafusion::prelude::SessionContext;
 
 use crate::connect::{Cluster, connect};
 use crate::output::{Format, schema_of, write_results};
-use crate::tables::{CheckedTable, TableSource, check_tables, register_tables};
+use crate::tables::{
+    CheckedTable, DEFAULT_DATA_PATH, TableSource, check_tables, register_tables,
+};
 use columns::{ColumnMap, SOURCE_TABLE, prepare_events};
 use params::Params;
 use runner::{HuntRun, HuntSpec};
@@ -105,6 +107,10 @@ pub struct HuntArgs {
     /// of training new ones.
     #[arg(long, value_name = "RUN-ID|FOLDER")]
     pub models: Option<String>,
+    /// Evaluate the runs against this lab's ground truth when the hunts are done
+    /// (default: the labels/ folder beside the data, when there is one).
+    #[arg(long)]
+    pub labels: Option<PathBuf>,
     /// Do not print progress, only findings.
     #[arg(long, short)]
     pub quiet: bool,
@@ -157,9 +163,15 @@ pub async fn run(cluster: &Cluster, data: &str, args: &HuntArgs) -> Result<()> {
         (None, Some(p)) => ColumnMap::profile(p)?,
         (None, None) => ColumnMap::default(),
     };
+    let mut data = data.to_string();
+    if data == DEFAULT_DATA_PATH && !crate::demo::has_parquet(std::path::Path::new(&data))
+    {
+        data = generate_default_lab()?;
+    }
+    let labels = args.labels.clone().or_else(|| labels_beside(&data));
     let tables = check_tables(&[TableSource {
         name: SOURCE_TABLE.into(),
-        location: data.to_string(),
+        location: data.clone(),
     }])?;
     let store = Store::open(params.text("BASE_S3_PATH")?)?;
     let ctx = connect(cluster).await?;
@@ -185,7 +197,44 @@ pub async fn run(cluster: &Cluster, data: &str, args: &HuntArgs) -> Result<()> {
     if !failures.is_empty() {
         bail!("{} hunt(s) failed: {}", failures.len(), failures.join(", "));
     }
+    if let Some(labels) = labels {
+        println!("== evaluation against {}", labels.display());
+        crate::eval::run(&crate::eval::EvalArgs {
+            labels,
+            run: None,
+            format: crate::eval::EvalFormat::Table,
+            pictures: None,
+            sets: args.sets.clone(),
+        })
+        .await?;
+    }
     Ok(())
+}
+
+/// The quick start: no data configured and none at the default path, so a simulated lab
+/// (default options) is generated at `./data` and hunted.
+fn generate_default_lab() -> Result<String> {
+    let root = std::path::Path::new(DEFAULT_DATA_PATH)
+        .parent()
+        .unwrap_or(std::path::Path::new("."))
+        .to_path_buf();
+    let options = crate::lab::LabOptions::default()
+        .check()
+        .context("default lab options")?;
+    eprintln!(
+        "no Parquet files at {DEFAULT_DATA_PATH}: generating a simulated lab in {}",
+        root.display()
+    );
+    let summary = crate::lab::generate(&options, &root, false)
+        .with_context(|| format!("generating the lab in {}", root.display()))?;
+    eprintln!("{summary}");
+    Ok(root.join("events").display().to_string())
+}
+
+/// `<data>/../labels` when it holds a ground truth (a generated lab's layout).
+fn labels_beside(data: &str) -> Option<PathBuf> {
+    let labels = std::path::Path::new(data).parent()?.join("labels");
+    labels.join("ground_truth.json").is_file().then_some(labels)
 }
 
 /// Every hunt this build implements.
