@@ -314,6 +314,13 @@ pub const PARAMS: &[ParamSpec] = &[
         "Mini-batch size of the sequence model.",
     ),
     p(
+        "PROCESS_MAX_SEQUENCES",
+        "2048",
+        INT,
+        "process-anomaly",
+        "Distinct sequences the sequence model trains on (a seeded subset), and draws per epoch; bounds its training time.",
+    ),
+    p(
         "PROCESS_IF_N_ESTIMATORS",
         "100",
         INT,

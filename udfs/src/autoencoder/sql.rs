@@ -221,7 +221,8 @@ impl AggregateUDFImpl for AutoencoderFit {
                  \"relu\" (relu, tanh, sigmoid), output \"sigmoid\" (sigmoid, linear), \
                  epochs 20, batch_size 64, learning_rate 0.001 (Adam), seed 42, max_rows \
                  10000 (training sample cap), max_batches none (cap on optimiser steps), \
-                 loss \"mse\", negatives 16 (sparse only), use_gpu (default: the session \
+                 min_batches none (floor on optimiser steps: small data trains for more \
+                 epochs), loss \"mse\", negatives 16 (sparse only), use_gpu (default: the session \
                  setting huntsman.use_gpu).",
             )
             .with_sql_example(

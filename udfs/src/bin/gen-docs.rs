@@ -42,7 +42,13 @@ fn functions_md() -> String {
          # Huntsman SQL functions\n\n\
          Every function below is registered in the client, the scheduler and every \
          executor from one list (`huntsman_udfs::scalar_functions` and \
-         `aggregate_functions`).\n",
+         `aggregate_functions`).\n\n\
+         Scoring functions take their model as bytes or as a location (a path or \
+         `file://` URI every executor can read); each process decodes a model once and \
+         caches it. Pass large models (forests, autoencoders) by location: joining a \
+         model of a megabyte onto every row copies it into every row of every batch, \
+         and a batch of 8192 such rows overflows Arrow's 2 GiB binary offsets. The \
+         hunts store every model and score with its location.\n",
     );
     let mut last_section = "";
     for (name, kind, doc) in entries {
