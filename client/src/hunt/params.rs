@@ -315,7 +315,7 @@ pub const PARAMS: &[ParamSpec] = &[
     ),
     p(
         "PROCESS_MAX_SEQUENCES",
-        "2048",
+        "256",
         INT,
         "process-anomaly",
         "Distinct sequences the sequence model trains on (a seeded subset), and draws per epoch; bounds its training time.",
