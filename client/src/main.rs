@@ -101,7 +101,8 @@ impl Cli {
         match &self.log {
             Some(filter) => filter.clone(),
             None if self.scheduler.is_none() => {
-                "warn,ballista_scheduler=off,ballista_executor=off".to_string()
+                "warn,ballista_scheduler=off,ballista_executor=off,ballista_core=error"
+                    .to_string()
             }
             None => "warn".to_string(),
         }
