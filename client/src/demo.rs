@@ -37,6 +37,25 @@ pub(crate) fn has_parquet(path: &Path) -> bool {
     })
 }
 
+/// Generates a simulated lab with the default options in `lab` because `data` holds no
+/// Parquet files, and returns the location of its events.
+///
+/// # Errors
+/// The lab cannot be generated there (for example a non-empty folder).
+pub(crate) fn generate_default_lab(data: &str, lab: &Path) -> Result<String> {
+    let options = LabOptions::default()
+        .check()
+        .context("default lab options")?;
+    eprintln!(
+        "no Parquet files at {data}: generating a simulated lab in {}",
+        lab.display()
+    );
+    let summary = generate(&options, lab, false)
+        .with_context(|| format!("generating the lab in {}", lab.display()))?;
+    eprintln!("{summary}");
+    Ok(lab.join("events").display().to_string())
+}
+
 /// Runs the demo on `cluster` over `data` (generating the lab first if `data` is empty).
 ///
 /// # Errors
@@ -44,17 +63,7 @@ pub(crate) fn has_parquet(path: &Path) -> bool {
 pub async fn run(cluster: &Cluster, data: &str, args: &DemoArgs) -> Result<()> {
     let mut location = data.to_string();
     if !data.contains("://") && !has_parquet(Path::new(data)) {
-        let options = LabOptions::default()
-            .check()
-            .context("default lab options")?;
-        eprintln!(
-            "no Parquet files at {data}: generating a simulated lab in {}",
-            args.lab.display()
-        );
-        let summary = generate(&options, &args.lab, false)
-            .with_context(|| format!("generating the lab in {}", args.lab.display()))?;
-        eprintln!("{summary}");
-        location = args.lab.join("events").display().to_string();
+        location = generate_default_lab(data, &args.lab)?;
     }
     let tables = check_tables(&[TableSource {
         name: EVENTS_TABLE.into(),

@@ -336,10 +336,7 @@ fn evaluate(hunt: &str, run_id: &str, rows: &[Scored], truth: &GroundTruth) -> M
 /// No ground truth, no stored run, unreadable results; each named.
 pub async fn run(args: &EvalArgs) -> Result<()> {
     let truth = read_ground_truth(&args.labels)?;
-    let params = Params::resolve(
-        |n| std::env::var(n).ok().filter(|v| !v.is_empty()),
-        &args.sets,
-    )?;
+    let params = Params::from_env(&args.sets)?;
     let store = Store::open(params.text("BASE_S3_PATH")?)?;
     let mut results = BTreeMap::new();
     for hunt in crate::hunt::HuntName::All.expand() {

@@ -309,6 +309,23 @@ fn bad_hunt_input_gets_a_clear_error_and_leaves_no_visible_run() {
         err.contains("no events in the time range 2099-01-01"),
         "{err}"
     );
+    let err = failing(
+        &[
+            "--data",
+            &data,
+            "hunt",
+            "c2-beacon",
+            "--since",
+            "notadate",
+            "--set",
+            &base,
+        ],
+        work.path(),
+    );
+    assert!(
+        err.contains("--since notadate: not a date or time"),
+        "{err}"
+    );
 
     // a corrupt stored model
     let models = work.path().join("models");

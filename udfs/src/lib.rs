@@ -27,6 +27,7 @@ pub mod probe;
 pub mod scoring;
 pub mod sequence;
 pub mod session;
+pub mod sketch;
 pub mod sparse;
 pub mod timing;
 

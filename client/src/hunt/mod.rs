@@ -33,13 +33,11 @@ use datafusion::prelude::SessionContext;
 
 use crate::connect::{Cluster, connect};
 use crate::output::{Format, schema_of, write_results};
-use crate::tables::{
-    CheckedTable, DEFAULT_DATA_PATH, TableSource, check_tables, register_tables,
-};
+use crate::tables::{DEFAULT_DATA_PATH, TableSource, check_tables, register_tables};
 use columns::{ColumnMap, SOURCE_TABLE, prepare_events};
 use params::Params;
 use runner::{HuntRun, HuntSpec};
-use store::{Store, new_run_id};
+use store::Store;
 
 /// The hunts `huntsman hunt` runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -116,41 +114,12 @@ pub struct HuntArgs {
     pub quiet: bool,
 }
 
-/// A hunt's scored entities, and how to show them.
-#[derive(Debug)]
-pub struct Finding {
-    /// Every scored entity, with evidence columns.
-    pub batches: Vec<RecordBatch>,
-    /// Their schema.
-    pub schema: SchemaRef,
-    /// The columns that identify an entity.
-    pub entity: Vec<&'static str>,
-    /// The ranking score (higher is more suspicious).
-    pub score: &'static str,
-    /// Columns printed in the terminal, in order.
-    pub display: Vec<&'static str>,
-}
-
-/// What a hunt returns to the driver.
-#[derive(Debug)]
-pub struct HuntOutput {
-    /// Findings table.
-    pub findings: Finding,
-    /// Parameter values adjusted to the data (e.g. k capped at the entity count).
-    pub effective: Vec<(String, String)>,
-}
-
-/// The environment, as the parameters read it.
-fn env_var(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
-}
-
 /// Runs `huntsman hunt`.
 ///
 /// # Errors
 /// Bad parameters, bad input data, a failing phase; each named.
 pub async fn run(cluster: &Cluster, data: &str, args: &HuntArgs) -> Result<()> {
-    let params = Params::resolve(env_var, &args.sets)?;
+    let params = Params::from_env(&args.sets)?;
     if args.list_params {
         print!("{}", params.describe());
         return Ok(());
@@ -166,7 +135,11 @@ pub async fn run(cluster: &Cluster, data: &str, args: &HuntArgs) -> Result<()> {
     let mut data = data.to_string();
     if data == DEFAULT_DATA_PATH && !crate::demo::has_parquet(std::path::Path::new(&data))
     {
-        data = generate_default_lab()?;
+        // The quick start: no data configured and none at the default path.
+        let lab = std::path::Path::new(DEFAULT_DATA_PATH)
+            .parent()
+            .unwrap_or(std::path::Path::new("."));
+        data = crate::demo::generate_default_lab(&data, lab)?;
     }
     let labels = args.labels.clone().or_else(|| labels_beside(&data));
     let tables = check_tables(&[TableSource {
@@ -185,8 +158,19 @@ pub async fn run(cluster: &Cluster, data: &str, args: &HuntArgs) -> Result<()> {
     }
     register_tables(&ctx, &tables).await?;
     let mut failures = Vec::new();
+    // Every hunt reads the same events, so their count and time range are measured once.
+    let mut range = None;
     for hunt in selection.expand() {
-        if let Err(e) = run_one(&ctx, &params, &store, &tables, &map, args, hunt).await {
+        let shared = Shared {
+            ctx: &ctx,
+            params: &params,
+            store: &store,
+            data: &data,
+            map: &map,
+            args,
+        };
+        let result = run_one(shared, hunt, &mut range);
+        if let Err(e) = result.await {
             if selection != HuntName::All {
                 return Err(e);
             }
@@ -209,26 +193,6 @@ pub async fn run(cluster: &Cluster, data: &str, args: &HuntArgs) -> Result<()> {
         .await?;
     }
     Ok(())
-}
-
-/// The quick start: no data configured and none at the default path, so a simulated lab
-/// (default options) is generated at `./data` and hunted.
-fn generate_default_lab() -> Result<String> {
-    let root = std::path::Path::new(DEFAULT_DATA_PATH)
-        .parent()
-        .unwrap_or(std::path::Path::new("."))
-        .to_path_buf();
-    let options = crate::lab::LabOptions::default()
-        .check()
-        .context("default lab options")?;
-    eprintln!(
-        "no Parquet files at {DEFAULT_DATA_PATH}: generating a simulated lab in {}",
-        root.display()
-    );
-    let summary = crate::lab::generate(&options, &root, false)
-        .with_context(|| format!("generating the lab in {}", root.display()))?;
-    eprintln!("{summary}");
-    Ok(root.join("events").display().to_string())
 }
 
 /// `<data>/../labels` when it holds a ground truth (a generated lab's layout).
@@ -254,17 +218,33 @@ fn spec(hunt: &str) -> Result<&'static HuntSpec> {
         .ok_or_else(|| anyhow::anyhow!("internal: unknown hunt {hunt}"))
 }
 
+/// What every hunt of one `huntsman hunt` shares.
+#[derive(Clone, Copy)]
+struct Shared<'a> {
+    ctx: &'a SessionContext,
+    params: &'a Params,
+    store: &'a Store,
+    /// The events' location, as given.
+    data: &'a str,
+    map: &'a ColumnMap,
+    args: &'a HuntArgs,
+}
+
 async fn run_one(
-    ctx: &SessionContext,
-    params: &Params,
-    store: &Store,
-    tables: &[CheckedTable],
-    map: &ColumnMap,
-    args: &HuntArgs,
+    shared: Shared<'_>,
     hunt: &'static str,
+    range: &mut Option<DataRange>,
 ) -> Result<()> {
+    let Shared {
+        ctx,
+        params,
+        store,
+        data,
+        map,
+        args,
+    } = shared;
     let started = Instant::now();
-    let started_at = chrono_now();
+    let started_at = now_iso();
     let spec = spec(hunt)?;
     let report = prepare_events(ctx, map, spec.columns)
         .await
@@ -273,8 +253,11 @@ async fn run_one(
         eprintln!("{hunt}: columns\n{}", report.describe());
     }
     restrict_time(ctx, args).await?;
-    let range = data_range(ctx, args).await?;
-    let run_id = new_run_id();
+    let range = match *range {
+        Some(r) => r,
+        None => *range.insert(data_range(ctx, args).await?),
+    };
+    let run_id = crate::ingest::new_run_id();
     let dir = store.begin(hunt, &run_id)?;
     let mut run = HuntRun::new(ctx, params, hunt, dir, args.show_sql, args.quiet);
     if let Some(models) = &args.models {
@@ -296,39 +279,36 @@ async fn run_one(
                 .with_context(|| format!("--models {models}"))?,
         );
     }
-    let output = spec.run(&mut run).await?;
-    let finding = &output.findings;
-    let findings_path =
-        run.dir
-            .write_table("findings", &finding.schema, &finding.batches)?;
-    let total: usize = finding.batches.iter().map(|b| b.num_rows()).sum();
-    let flagged = count_flagged(&finding.batches)?;
+    let (batches, schema) = spec.run(&mut run).await?;
+    let findings_path = run.dir.write_table("findings", &schema, &batches)?;
+    let total: usize = batches.iter().map(|b| b.num_rows()).sum();
+    let flagged = count_flagged(&batches)?;
     let manifest = serde_json::json!({
         "format": "huntsman-run",
         "version": 1,
         "hunt": hunt,
         "run_id": run_id,
         "started": started_at,
-        "finished": chrono_now(),
+        "finished": now_iso(),
         "seconds": started.elapsed().as_secs_f64(),
         "data": {
-            "location": tables.first().map(|t| t.given.clone()),
+            "location": data,
             "since": args.since,
             "until": args.until,
-            "events": range.0,
-            "first_event_ns": range.1,
-            "last_event_ns": range.2,
+            "events": range.events,
+            "first_event_ns": range.first_ns,
+            "last_event_ns": range.last_ns,
         },
         "columns": report.columns.iter().map(|c| (c.canonical.clone(), c.source.clone()))
             .collect::<std::collections::BTreeMap<_, _>>(),
         "parameters": params.for_hunt(hunt),
-        "effective": output.effective.iter().cloned()
+        "effective": run.effective.iter().cloned()
             .collect::<std::collections::BTreeMap<_, _>>(),
         "models": run.models,
         "results": {
             "findings": findings_path.to_string_lossy(),
-            "entity": finding.entity,
-            "score": finding.score,
+            "entity": spec.entity,
+            "score": spec.score,
             "rows": total,
             "flagged": flagged,
         },
@@ -336,7 +316,7 @@ async fn run_one(
     });
     let final_dir = run.dir.commit(&manifest)?;
     let top = params.int("TOP_N")?;
-    print_top(hunt, finding, top as usize, total, flagged).await?;
+    print_top(spec, &batches, &schema, top as usize, flagged).await?;
     if !args.quiet {
         eprintln!(
             "{hunt}: {total} entities scored, {flagged} flagged, {:.1} s; results in {}\n",
@@ -349,6 +329,9 @@ async fn run_one(
 
 /// Narrows the `events` view to `--since`/`--until`.
 async fn restrict_time(ctx: &SessionContext, args: &HuntArgs) -> Result<()> {
+    // Bounds are parsed by evaluating them here, in-process: planning alone does not
+    // evaluate a literal, and a bad one would otherwise fail deep inside the first job.
+    let local = SessionContext::new();
     let mut conditions = Vec::new();
     for (bound, op, flag) in [
         (&args.since, ">=", "--since"),
@@ -356,9 +339,9 @@ async fn restrict_time(ctx: &SessionContext, args: &HuntArgs) -> Result<()> {
     ] {
         if let Some(t) = bound {
             let literal = format!("'{}'", t.replace('\'', "''"));
-            ctx.sql(&format!("SELECT to_timestamp_nanos({literal})"))
+            let check = format!("SELECT to_timestamp_nanos({literal})");
+            async { local.sql(&check).await?.collect().await }
                 .await
-                .map(|_| ())
                 .with_context(|| format!("{flag} {t}: not a date or time"))?;
             conditions.push(format!(
                 "event_created {op} CAST(to_timestamp_nanos({literal}) AS BIGINT)"
@@ -384,11 +367,16 @@ async fn restrict_time(ctx: &SessionContext, args: &HuntArgs) -> Result<()> {
     Ok(())
 }
 
-/// (events, first, last) of the `events` view; an empty range is an error.
-async fn data_range(
-    ctx: &SessionContext,
-    args: &HuntArgs,
-) -> Result<(i64, Option<i64>, Option<i64>)> {
+/// How many events a hunt saw, and their first and last time (epoch ns).
+#[derive(Debug, Clone, Copy)]
+struct DataRange {
+    events: i64,
+    first_ns: Option<i64>,
+    last_ns: Option<i64>,
+}
+
+/// The range of the `events` view; an empty range is an error.
+async fn data_range(ctx: &SessionContext, args: &HuntArgs) -> Result<DataRange> {
     let batches = ctx
         .sql("SELECT count(*), min(event_created), max(event_created) FROM events")
         .await
@@ -396,29 +384,15 @@ async fn data_range(
         .collect()
         .await
         .context("measuring the data range")?;
-    use datafusion::arrow::array::{Array, AsArray};
-    use datafusion::arrow::datatypes::Int64Type;
     let Some(batch) = batches.first() else {
         bail!("measuring the data range returned nothing");
     };
-    let count = datafusion::arrow::compute::cast(
-        batch.column(0),
-        &datafusion::arrow::datatypes::DataType::Int64,
-    )?;
-    let count = count.as_primitive::<Int64Type>().value(0);
-    let min = datafusion::arrow::compute::cast(
-        batch.column(1),
-        &datafusion::arrow::datatypes::DataType::Int64,
-    )?;
-    let max = datafusion::arrow::compute::cast(
-        batch.column(2),
-        &datafusion::arrow::datatypes::DataType::Int64,
-    )?;
-    let (min, max) = (
-        min.as_primitive::<Int64Type>(),
-        max.as_primitive::<Int64Type>(),
-    );
-    if count == 0 {
+    let range = DataRange {
+        events: runner::int_at(batch.column(0), 0)?.unwrap_or(0),
+        first_ns: runner::int_at(batch.column(1), 0)?,
+        last_ns: runner::int_at(batch.column(2), 0)?,
+    };
+    if range.events == 0 {
         match (&args.since, &args.until) {
             (None, None) => bail!("the events data holds no rows"),
             (since, until) => bail!(
@@ -428,11 +402,7 @@ async fn data_range(
             ),
         }
     }
-    Ok((
-        count,
-        (!min.is_null(0)).then(|| min.value(0)),
-        (!max.is_null(0)).then(|| max.value(0)),
-    ))
+    Ok(range)
 }
 
 fn count_flagged(batches: &[RecordBatch]) -> Result<usize> {
@@ -450,19 +420,20 @@ fn count_flagged(batches: &[RecordBatch]) -> Result<usize> {
 }
 
 async fn print_top(
-    hunt: &str,
-    finding: &Finding,
+    spec: &HuntSpec,
+    batches: &[RecordBatch],
+    schema: &SchemaRef,
     top: usize,
-    total: usize,
     flagged: usize,
 ) -> Result<()> {
+    let total: usize = batches.iter().map(|b| b.num_rows()).sum();
     let local = SessionContext::new();
-    let table = MemTable::try_new(finding.schema.clone(), vec![finding.batches.clone()])?;
+    let table = MemTable::try_new(schema.clone(), vec![batches.to_vec()])?;
     local.register_table("findings", Arc::new(table))?;
-    let columns: Vec<String> = finding
+    let columns: Vec<String> = spec
         .display
         .iter()
-        .filter_map(|c| finding.schema.field_with_name(c).ok())
+        .filter_map(|c| schema.field_with_name(c).ok())
         .map(|f| match f.data_type() {
             datafusion::arrow::datatypes::DataType::Float64 => {
                 format!("round(\"{0}\", 3) AS \"{0}\"", f.name())
@@ -473,13 +444,14 @@ async fn print_top(
     let sql = format!(
         "SELECT {}, flagged FROM findings ORDER BY \"{}\" DESC NULLS LAST LIMIT {top}",
         columns.join(", "),
-        finding.score
+        spec.score
     );
     let df = local.sql(&sql).await.context("ranking the findings")?;
     let schema: SchemaRef = df.schema().inner().clone();
     let batches = df.collect().await.context("ranking the findings")?;
     println!(
-        "== {hunt}: top {} of {total} ({flagged} flagged)",
+        "== {}: top {} of {total} ({flagged} flagged)",
+        spec.name,
         top.min(total)
     );
     let schema = schema_of(&batches, schema);
@@ -488,11 +460,10 @@ async fn print_top(
     Ok(())
 }
 
-/// Now as RFC 3339 (UTC, seconds).
-fn chrono_now() -> String {
-    let secs = std::time::SystemTime::now()
+/// Now as RFC 3339 (UTC, milliseconds).
+fn now_iso() -> String {
+    let ns = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    crate::lab::iso_time(secs.saturating_mul(1_000_000_000))
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+    crate::lab::clock::iso(ns)
 }

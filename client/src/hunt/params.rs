@@ -595,6 +595,18 @@ impl Params {
         Ok(Self { values })
     }
 
+    /// Defaults, then the process environment (and `.env`, already loaded into it; an
+    /// empty variable counts as unset), then `--set` pairs.
+    ///
+    /// # Errors
+    /// As [`Params::resolve`].
+    pub fn from_env(sets: &[String]) -> Result<Self> {
+        Self::resolve(
+            |name| std::env::var(name).ok().filter(|v| !v.is_empty()),
+            sets,
+        )
+    }
+
     /// Defaults only (tests, docs).
     pub fn defaults() -> Self {
         let mut values = BTreeMap::new();

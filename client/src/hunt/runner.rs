@@ -7,13 +7,14 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::params::Params;
-use super::store::{RunDir, write_parquet};
+use super::store::RunDir;
+use crate::output::{Format, write_results};
 use crate::sql::run_statements;
 
 /// Timing of one phase, for the manifest and the summary.
@@ -126,10 +127,13 @@ impl<'a> HuntRun<'a> {
         Ok(value)
     }
 
-    fn show(&self, phase: &str, sql: &str) {
+    /// Renders a phase's SQL, prints it under `--show-sql`, and names it for errors.
+    fn prepare(&self, phase: &str, template: &str) -> Result<(String, String)> {
+        let sql = self.render(template)?;
         if self.show_sql {
             println!("-- {} / {phase}\n{}\n", self.hunt, sql.trim());
         }
+        Ok((sql, format!("{} {phase}.sql", self.hunt)))
     }
 
     /// Runs the statements of `template` and returns the last one's rows.
@@ -141,10 +145,8 @@ impl<'a> HuntRun<'a> {
         phase: &str,
         template: &str,
     ) -> Result<(Vec<RecordBatch>, SchemaRef)> {
-        let sql = self.render(template)?;
-        self.show(phase, &sql);
+        let (sql, origin) = self.prepare(phase, template)?;
         let ctx = self.ctx;
-        let origin = format!("{} {phase}.sql", self.hunt);
         self.timed(phase, async move {
             let (batches, schema) = run_statements(ctx, &sql, &origin).await?;
             let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
@@ -164,16 +166,14 @@ impl<'a> HuntRun<'a> {
         name: &str,
         template: &str,
     ) -> Result<u64> {
-        let sql = self.render(template)?;
-        self.show(phase, &sql);
+        let (sql, origin) = self.prepare(phase, template)?;
         let ctx = self.ctx;
         let path = self.dir.work_dir().join(format!("{name}.parquet"));
-        let origin = format!("{} {phase}.sql", self.hunt);
         let table = name.to_string();
         self.timed(phase, async move {
             let (batches, schema) = run_statements(ctx, &sql, &origin).await?;
             let rows: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
-            write_parquet(&path, &schema, &batches)?;
+            write_results(&batches, &schema, Format::Parquet, Some(&path))?;
             let _ = ctx.deregister_table(&table);
             ctx.register_parquet(
                 &table,
@@ -214,10 +214,8 @@ impl<'a> HuntRun<'a> {
             })?;
             return Ok(self.use_model(model, placeholder, path));
         }
-        let sql = self.render(template)?;
-        self.show(phase, &sql);
+        let (sql, origin) = self.prepare(phase, template)?;
         let ctx = self.ctx;
-        let origin = format!("{} {phase}.sql", self.hunt);
         let bytes = self
             .timed(phase, async move {
                 let (batches, _) = run_statements(ctx, &sql, &origin).await?;
@@ -262,18 +260,14 @@ impl<'a> HuntRun<'a> {
         phase: &str,
         template: &str,
     ) -> Result<Option<String>> {
-        use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
+        use datafusion::arrow::datatypes::{DataType, Float64Type};
         let (batches, _) = self.query(phase, template).await?;
         let Some(batch) = batches.iter().find(|b| b.num_rows() > 0) else {
             return Ok(None);
         };
         let column = batch.column(0);
-        if column.is_null(0) {
-            return Ok(None);
-        }
         if column.data_type().is_integer() {
-            let col = datafusion::arrow::compute::cast(column, &DataType::Int64)?;
-            return Ok(Some(col.as_primitive::<Int64Type>().value(0).to_string()));
+            return Ok(int_at(column, 0)?.map(|v| v.to_string()));
         }
         if !column.data_type().is_numeric() {
             bail!(
@@ -281,10 +275,26 @@ impl<'a> HuntRun<'a> {
                 column.data_type()
             );
         }
+        if column.is_null(0) {
+            return Ok(None);
+        }
         let col = datafusion::arrow::compute::cast(column, &DataType::Float64)?;
         let value = col.as_primitive::<Float64Type>().value(0);
         Ok(Some(format!("{value:?}")))
     }
+}
+
+/// Row `i` of an integer (or timestamp) column as an i64; `None` when null.
+///
+/// # Errors
+/// The column cannot be cast to Int64.
+pub fn int_at(column: &ArrayRef, i: usize) -> Result<Option<i64>> {
+    use datafusion::arrow::datatypes::{DataType, Int64Type};
+    if column.is_null(i) {
+        return Ok(None);
+    }
+    let col = datafusion::arrow::compute::cast(column, &DataType::Int64)?;
+    Ok(Some(col.as_primitive::<Int64Type>().value(i)))
 }
 
 /// One step of a hunt's plan.
@@ -372,7 +382,12 @@ impl HuntSpec {
     ///
     /// # Errors
     /// A failing step, or an empty table that must not be empty.
-    pub async fn run(&self, run: &mut HuntRun<'_>) -> Result<super::HuntOutput> {
+    /// Returns the findings step's rows and schema; values computed from the data are
+    /// left in `run.effective`.
+    pub async fn run(
+        &self,
+        run: &mut HuntRun<'_>,
+    ) -> Result<(Vec<RecordBatch>, SchemaRef)> {
         for (placeholder, param) in self.aliases {
             let Some(value) = run.params.get(param) else {
                 bail!(
@@ -424,18 +439,8 @@ impl HuntSpec {
                 }
             }
         }
-        let Some((batches, schema)) = findings else {
-            bail!("internal: {} has no findings step", self.name);
-        };
-        Ok(super::HuntOutput {
-            findings: super::Finding {
-                batches,
-                schema,
-                entity: self.entity.to_vec(),
-                score: self.score,
-                display: self.display.to_vec(),
-            },
-            effective: std::mem::take(&mut run.effective),
+        findings.ok_or_else(|| {
+            anyhow::anyhow!("internal: {} has no findings step", self.name)
         })
     }
 }

@@ -12,15 +12,14 @@
 //! `results/<hunt>/` never sees half a run, and a failed run leaves nothing visible
 //! (its partial folder is removed).
 
-use std::fs::{self, File};
+use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
-use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
+
+use crate::output::{Format, write_results};
 
 /// The stored-results root of one process (`BASE_S3_PATH`).
 #[derive(Debug, Clone)]
@@ -172,7 +171,7 @@ impl RunDir {
         batches: &[RecordBatch],
     ) -> Result<PathBuf> {
         let path = self.partial.join(format!("{name}.parquet"));
-        write_parquet(&path, schema, batches)?;
+        write_results(batches, schema, Format::Parquet, Some(&path))?;
         Ok(self.final_dir.join(format!("{name}.parquet")))
     }
 
@@ -207,85 +206,9 @@ impl Drop for RunDir {
     }
 }
 
-/// Writes batches as one zstd Parquet file, atomically.
-///
-/// # Errors
-/// IO or Parquet errors, naming the file.
-pub fn write_parquet(
-    path: &Path,
-    schema: &SchemaRef,
-    batches: &[RecordBatch],
-) -> Result<()> {
-    let tmp = path.with_extension("parquet.tmp");
-    let result = (|| -> Result<()> {
-        let file =
-            File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-        let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::default()))
-            .build();
-        let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(props))
-            .with_context(|| format!("writing {}", tmp.display()))?;
-        for batch in batches {
-            writer
-                .write(batch)
-                .with_context(|| format!("writing {}", tmp.display()))?;
-        }
-        writer
-            .close()
-            .with_context(|| format!("writing {}", tmp.display()))?;
-        fs::rename(&tmp, path)
-            .with_context(|| format!("renaming to {}", path.display()))?;
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
-}
-
-/// A new run id: UTC time to the second plus a random suffix, sortable by time.
-pub fn new_run_id() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let secs = now.as_secs() as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (y, m, d) = civil_from_days(days);
-    let suffix = (now.subsec_nanos() ^ std::process::id().rotate_left(16)) & 0xffff;
-    format!(
-        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z-{suffix:04x}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian (year, month, day).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn civil_dates_are_right() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(19_723), (2024, 1, 1));
-        assert_eq!(civil_from_days(20_513), (2026, 3, 1));
-        let id = new_run_id();
-        assert_eq!(id.len(), "20260101T000000Z-abcd".len(), "{id}");
-    }
 
     #[test]
     fn a_run_is_invisible_until_committed_and_vanishes_on_failure() {

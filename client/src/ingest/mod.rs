@@ -159,7 +159,7 @@ pub fn ingest_paths(
 }
 
 /// A run id: the UTC start time, then 32 random bits, e.g. `20240102T030405Z-1a2b3c4d`.
-fn new_run_id() -> String {
+pub(crate) fn new_run_id() -> String {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();

@@ -17,7 +17,7 @@
 
 mod baseline;
 mod cli;
-mod clock;
+pub(crate) mod clock;
 pub mod labels;
 mod lateral;
 mod ldap;
@@ -40,10 +40,6 @@ use std::time::{Duration, Instant};
 
 pub use cli::{LabGenerateArgs, run};
 
-/// Epoch nanoseconds as RFC 3339 UTC with milliseconds (the lab's time format).
-pub fn iso_time(ns: i64) -> String {
-    clock::iso(ns)
-}
 pub use labels::{Entity, GroundTruth, LabManifest, Label, LabelGroup};
 pub use options::{
     LabError, LabOptions, LabValidOptions, MAX_DAYS, MAX_EVENTS, MAX_HOSTS,

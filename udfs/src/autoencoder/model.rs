@@ -523,16 +523,11 @@ fn dense_layer(layer: &Layer, x: &[f32], act: Activation) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::autoencoder::params::AutoencoderParams;
     use crate::matrix::FeatureMatrix;
     use crate::sparse::SparseBuilder;
     use datafusion::arrow::array::Array;
 
-    fn params(json: &str) -> AutoencoderValidParams {
-        AutoencoderParams::from_json(json)
-            .and_then(AutoencoderParams::check)
-            .expect("valid test params")
-    }
+    use crate::autoencoder::params::test_params as params;
 
     fn dense_model() -> AutoencoderModel {
         let p = params(r#"{"hidden": [3, 2], "output": "linear"}"#);

@@ -461,6 +461,14 @@ pub fn with_use_gpu(json: &str) -> Option<String> {
     Some(Value::Object(map).to_string())
 }
 
+/// Checked parameters from JSON, for the module's tests.
+#[cfg(test)]
+pub(crate) fn test_params(json: &str) -> AutoencoderValidParams {
+    AutoencoderParams::from_json(json)
+        .and_then(AutoencoderParams::check)
+        .expect("valid test params")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,6 +16,7 @@ use super::params::{AutoencoderParams, AutoencoderValidParams};
 use super::train::{Sample, TrainReport, train};
 use crate::matrix::{ByteReader, ByteWriter, invalid};
 use crate::neural::Accelerator;
+use crate::sketch::{self, Pool};
 
 /// Version byte of the partial-state payload.
 const PARTIAL_VERSION: u8 = 1;
@@ -26,7 +27,7 @@ pub struct AutoencoderPartial {
     params: AutoencoderValidParams,
     shape: Option<(InputKind, usize)>,
     /// (key, encoded row) → multiplicity, in key order.
-    pool: BTreeMap<(u64, Box<[u64]>), u64>,
+    pool: Pool<u64>,
     pool_words: usize,
     n_rows: u64,
 }
@@ -89,22 +90,12 @@ impl AutoencoderPartial {
     }
 
     fn insert(&mut self, key: u64, row: &[u64], count: u64) {
-        let cap = self.params.max_rows;
-        if self.pool.len() >= cap
-            && let Some(((max_key, max_row), _)) = self.pool.last_key_value()
-            && (key, row) > (*max_key, &**max_row)
-        {
-            return;
-        }
-        let entry = self.pool.entry((key, row.into())).or_insert(0);
-        if *entry == 0 {
+        let done = sketch::insert(&mut self.pool, key, row, count, self.params.max_rows);
+        if done.new {
             self.pool_words += row.len();
         }
-        *entry += count;
-        if self.pool.len() > cap
-            && let Some(((_, row), _)) = self.pool.pop_last()
-        {
-            self.pool_words -= row.len();
+        if let Some(evicted) = done.evicted {
+            self.pool_words -= evicted.len();
         }
     }
 
@@ -266,11 +257,7 @@ mod tests {
     use crate::matrix::{FeatureMatrix, SeededRng};
     use crate::sparse::SparseBuilder;
 
-    fn params(json: &str) -> AutoencoderValidParams {
-        AutoencoderParams::from_json(json)
-            .and_then(AutoencoderParams::check)
-            .expect("valid test params")
-    }
+    use crate::autoencoder::params::test_params as params;
 
     /// 60 rows near a line in 4 dimensions, some repeated.
     fn rows(seed: u64) -> Vec<[f64; 4]> {

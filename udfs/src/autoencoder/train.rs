@@ -290,14 +290,9 @@ mod tests {
     use super::*;
     use crate::autoencoder::InputBatch;
     use crate::autoencoder::input::{encode_dense, encode_sparse};
-    use crate::autoencoder::params::AutoencoderParams;
     use crate::sparse::SparseBuilder;
 
-    fn params(json: &str) -> AutoencoderValidParams {
-        AutoencoderParams::from_json(json)
-            .and_then(AutoencoderParams::check)
-            .expect("valid test params")
-    }
+    use crate::autoencoder::params::test_params as params;
 
     fn fit(
         p: &AutoencoderValidParams,

@@ -22,6 +22,7 @@ use super::{IsolationForestError, IsolationForestModel, IsolationForestParams};
 use crate::matrix::{
     ByteReader, ByteWriter, FeatureMatrix, canonical_bits, hash_bits, invalid,
 };
+use crate::sketch::{self, Pool};
 
 /// Version byte of the [`IsolationForestPartial::to_bytes`] payload.
 const PARTIAL_VERSION: u8 = 1;
@@ -32,7 +33,7 @@ pub struct IsolationForestPartial {
     params: IsolationForestValidParams,
     n_cols: Option<usize>,
     /// (key, row bits) → multiplicity, in key order.
-    pool: BTreeMap<(u64, Box<[u64]>), u64>,
+    pool: Pool<u64>,
     n_rows: u64,
 }
 
@@ -88,17 +89,13 @@ impl IsolationForestPartial {
     }
 
     fn insert(&mut self, key: u64, bits: &[u64], count: u64) {
-        let cap = self.params.pool_capacity();
-        if self.pool.len() >= cap
-            && let Some(((max_key, max_bits), _)) = self.pool.last_key_value()
-            && (key, bits) > (*max_key, &**max_bits)
-        {
-            return;
-        }
-        *self.pool.entry((key, bits.into())).or_insert(0) += count;
-        if self.pool.len() > cap {
-            self.pool.pop_last();
-        }
+        sketch::insert(
+            &mut self.pool,
+            key,
+            bits,
+            count,
+            self.params.pool_capacity(),
+        );
     }
 
     /// Adds every row of `x`.

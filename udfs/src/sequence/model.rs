@@ -201,11 +201,7 @@ impl SequenceModel {
         let n_weights: usize = self.weights.tensors.iter().map(Vec::len).sum();
         let mut w = ByteWriter::with_capacity(256 + 4 * n_weights);
         w.u8(MODEL_VERSION);
-        let json = self.params.to_json();
-        w.u64(json.len() as u64);
-        for b in json.bytes() {
-            w.u8(b);
-        }
+        self.params.write_to(&mut w);
         w.u64(self.n_rows);
         w.f64(self.loss);
         w.u64(self.vocab.ids().len() as u64);
@@ -231,12 +227,7 @@ impl SequenceModel {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, SequenceError> {
         let mut r = ByteReader::new(bytes);
         r.version(MODEL_VERSION)?;
-        let n = r.count(1, "parameter length")?;
-        let json: Vec<u8> = (0..n).map(|_| r.u8()).collect::<Result<_, _>>()?;
-        let json =
-            String::from_utf8(json).map_err(|_| invalid("parameters (not UTF-8)"))?;
-        let params = SequenceValidParams::from_json(&json)
-            .map_err(|e| invalid(format!("parameters: {e}")))?;
+        let params = SequenceValidParams::read_from(&mut r)?;
         let n_rows = r.u64()?;
         let loss = r.finite("training loss")?;
         let n = r.count(8, "vocabulary length")?;

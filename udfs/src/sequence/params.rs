@@ -4,6 +4,8 @@
 
 use serde_json::Value;
 
+use crate::matrix::{ByteReader, ByteWriter, DecodeError, invalid};
+
 /// Largest accepted `vocab_size`.
 pub const MAX_VOCAB_SIZE: usize = 4096;
 /// Largest accepted `embedding_dim` and `hidden_dim`.
@@ -269,6 +271,27 @@ pub(crate) fn weight_count(
 pub struct SequenceValidParams(SequenceParams);
 
 impl SequenceValidParams {
+    /// Writes the parameters (length-prefixed canonical JSON) into a model or state.
+    pub(crate) fn write_to(&self, w: &mut ByteWriter) {
+        let json = self.to_json();
+        w.u64(json.len() as u64);
+        for b in json.bytes() {
+            w.u8(b);
+        }
+    }
+
+    /// Reads parameters written by [`SequenceValidParams::write_to`].
+    ///
+    /// # Errors
+    /// Truncated input, bad UTF-8, or parameters that do not check.
+    pub(crate) fn read_from(r: &mut ByteReader<'_>) -> Result<Self, DecodeError> {
+        let n = r.count(1, "parameter length")?;
+        let json: Vec<u8> = (0..n).map(|_| r.u8()).collect::<Result<_, _>>()?;
+        let json =
+            String::from_utf8(json).map_err(|_| invalid("parameters (not UTF-8)"))?;
+        Self::from_json(&json).map_err(|e| invalid(format!("parameters: {e}")))
+    }
+
     /// Output classes including the three reserved tokens.
     pub fn vocab_size(&self) -> usize {
         self.0.vocab_size

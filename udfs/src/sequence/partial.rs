@@ -21,6 +21,7 @@ use super::train::train;
 use super::vocab::Vocabulary;
 use crate::matrix::{ByteReader, ByteWriter, DecodeError, hash_bits, invalid};
 use crate::neural::{Accelerator, guarded, training_device};
+use crate::sketch::{self, Pool};
 
 /// Version byte of the [`SequencePartial::to_bytes`] payload.
 const PARTIAL_VERSION: u8 = 1;
@@ -43,7 +44,7 @@ pub struct SequencePartial {
     params: SequenceValidParams,
     accelerator: Accelerator,
     /// (hash, sequence) → rows, in hash order.
-    pool: BTreeMap<(u64, Box<[i64]>), u64>,
+    pool: Pool<i64>,
     /// (hash, event id) → events.
     ids: BTreeMap<(u64, i64), u64>,
     n_rows: u64,
@@ -156,17 +157,7 @@ impl SequencePartial {
     }
 
     fn insert_sequence(&mut self, key: u64, ids: &[i64], count: u64) {
-        let cap = self.params.max_sequences();
-        if self.pool.len() >= cap
-            && let Some(((max_key, max_ids), _)) = self.pool.last_key_value()
-            && (key, ids) > (*max_key, &**max_ids)
-        {
-            return;
-        }
-        *self.pool.entry((key, ids.into())).or_insert(0) += count;
-        if self.pool.len() > cap {
-            self.pool.pop_last();
-        }
+        sketch::insert(&mut self.pool, key, ids, count, self.params.max_sequences());
     }
 
     /// Merges `other` into `self`; the result is independent of merge order and
@@ -240,11 +231,7 @@ impl SequencePartial {
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut w = ByteWriter::with_capacity(64 + self.pool.len() * 16);
         w.u8(PARTIAL_VERSION);
-        let json = self.params.to_json();
-        w.u64(json.len() as u64);
-        for b in json.bytes() {
-            w.u8(b);
-        }
+        self.params.write_to(&mut w);
         w.u64(self.n_rows);
         put_varint(&mut w, self.ids.len() as u64);
         for (&(_, id), &count) in &self.ids {
@@ -271,12 +258,7 @@ impl SequencePartial {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, SequenceError> {
         let mut r = ByteReader::new(bytes);
         r.version(PARTIAL_VERSION)?;
-        let n = r.count(1, "parameter length")?;
-        let json: Vec<u8> = (0..n).map(|_| r.u8()).collect::<Result<_, _>>()?;
-        let json =
-            String::from_utf8(json).map_err(|_| invalid("parameters (not UTF-8)"))?;
-        let params = SequenceValidParams::from_json(&json)
-            .map_err(|e| invalid(format!("parameters: {e}")))?;
+        let params = SequenceValidParams::read_from(&mut r)?;
         let mut out = Self::new(&params);
         let seed = params.seed();
         out.n_rows = r.u64()?;
