@@ -1,10 +1,13 @@
 //! Embedded Ballista (`huntsman sql`'s default) against plain DataFusion on the same
 //! scan + filter + group-by over a multi-file Parquet dataset.
 //!
-//! `cargo bench -p huntsman --bench sql_embedded [-- ROWS]` (default 5,000,000 rows).
+//! `cargo bench --workspace --bench sql_embedded [-- ROWS] [--s3]` (default 5,000,000 rows).
 //! Writes the dataset to a temp directory, runs each query five times per engine after one
 //! warm-up run, and prints the median times and the ratio. Both engines use the same
 //! number of partitions (the CPU count).
+//!
+//! With `--s3` it also starts a Garage S3 server on loopback (as the tests do), uploads
+//! the same files, and compares DataFusion scanning them from local files and from S3.
 
 use std::fs::File;
 use std::path::Path;
@@ -159,7 +162,8 @@ fn main() -> anyhow::Result<()> {
         let tables = check_tables(&[TableSource {
             name: "events".into(),
             location: location.clone(),
-        }])?;
+        }])
+        .await?;
         let embedded = connect(&Cluster::Embedded { parallelism: None }).await?;
         println!("embedded cluster start-up: {:.1?}", start.elapsed());
         register_tables(&embedded, &tables).await?;
@@ -178,6 +182,73 @@ fn main() -> anyhow::Result<()> {
                 ballista.as_secs_f64() / df.as_secs_f64()
             );
         }
+        if std::env::args().any(|a| a == "--s3") {
+            s3_comparison(dir.path(), &plain).await?;
+        }
         Ok(())
     })
+}
+
+/// The same queries over the same files, from local disk and from Garage on loopback.
+async fn s3_comparison(dir: &Path, local: &SessionContext) -> anyhow::Result<()> {
+    use huntsman_udfs::objstore::{S3Settings, StoreRegistry};
+    use object_store::ObjectStoreExt;
+    let garage_dir = tempfile::tempdir()?;
+    let garage = huntsman_tests::s3::Garage::start(garage_dir.path())?;
+    let vars: std::collections::HashMap<String, String> =
+        garage.env().into_iter().collect();
+    let registry = Arc::new(StoreRegistry::new(S3Settings::from_vars(|n| {
+        vars.get(n).cloned()
+    })));
+    let start = Instant::now();
+    let mut bytes = 0;
+    for f in 0..FILES {
+        let name = format!("part-{f}.parquet");
+        let store: Arc<dyn datafusion::execution::object_store::ObjectStoreRegistry> =
+            registry.clone();
+        let url = url::Url::parse(&format!("s3://lake/bench/{name}"))?;
+        let object = store.get_store(&url)?;
+        let data = std::fs::read(dir.join(&name))?;
+        bytes += data.len();
+        object
+            .put(
+                &object_store::path::Path::from(format!("bench/{name}")),
+                data.into(),
+            )
+            .await?;
+    }
+    println!(
+        "\nuploaded {:.1} MiB to Garage on loopback in {:.1?}",
+        bytes as f64 / (1 << 20) as f64,
+        start.elapsed()
+    );
+    let runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
+        .with_object_store_registry(registry)
+        .build_arc()?;
+    let state =
+        datafusion::execution::session_state::SessionStateBuilder::new_from_existing(
+            huntsman_session_state(huntsman_session_config())?,
+        )
+        .with_runtime_env(runtime)
+        .build();
+    let remote = SessionContext::new_with_state(state);
+    huntsman_udfs::session::register_all_on_context(&remote);
+    remote
+        .register_parquet("events", "s3://lake/bench/", ParquetReadOptions::default())
+        .await?;
+    println!(
+        "{:<20} {:>12} {:>12} {:>8}",
+        "query", "local files", "s3 loopback", "ratio"
+    );
+    for (name, sql) in QUERIES {
+        let disk = median(local, sql).await?;
+        let s3 = median(&remote, sql).await?;
+        println!(
+            "{name:<20} {:>10.0}ms {:>10.0}ms {:>7.2}x",
+            disk.as_secs_f64() * 1e3,
+            s3.as_secs_f64() * 1e3,
+            s3.as_secs_f64() / disk.as_secs_f64()
+        );
+    }
+    Ok(())
 }

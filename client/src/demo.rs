@@ -68,7 +68,8 @@ pub async fn run(cluster: &Cluster, data: &str, args: &DemoArgs) -> Result<()> {
     let tables = check_tables(&[TableSource {
         name: EVENTS_TABLE.into(),
         location: location.clone(),
-    }])?;
+    }])
+    .await?;
     let ctx = connect(cluster).await?;
     register_tables(&ctx, &tables).await?;
     eprintln!("hunting for regular outbound callers in {location}\n");

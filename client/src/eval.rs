@@ -15,12 +15,13 @@ use anyhow::{Context, Result, bail};
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
-use datafusion::prelude::{ParquetReadOptions, SessionContext};
+use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 use serde::Serialize;
 
 use crate::hunt::params::Params;
 use crate::hunt::store::{MANIFEST, Store};
 use crate::lab::{Entity, GroundTruth, Label};
+use crate::location::Location;
 
 /// Output format of `huntsman eval`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -171,13 +172,10 @@ struct Scored {
     flagged: bool,
 }
 
-async fn read_run(dir: &Path) -> Result<(serde_json::Value, Vec<Scored>)> {
+async fn read_run(dir: &Location) -> Result<(serde_json::Value, Vec<Scored>)> {
     let manifest_path = dir.join(MANIFEST);
-    let manifest: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(&manifest_path)
-            .with_context(|| format!("reading {}", manifest_path.display()))?,
-    )
-    .with_context(|| format!("parsing {}", manifest_path.display()))?;
+    let manifest: serde_json::Value = serde_json::from_slice(&manifest_path.get().await?)
+        .with_context(|| format!("parsing {manifest_path}"))?;
     let entity: Vec<String> = manifest["results"]["entity"]
         .as_array()
         .map(|a| {
@@ -191,25 +189,25 @@ async fn read_run(dir: &Path) -> Result<(serde_json::Value, Vec<Scored>)> {
         .unwrap_or("score")
         .to_string();
     if entity.is_empty() {
-        bail!("{}: no entity columns listed", manifest_path.display());
+        bail!("{manifest_path}: no entity columns listed");
     }
     let findings = dir.join("findings.parquet");
-    let ctx = SessionContext::new();
+    let ctx = SessionContext::new_with_state(
+        huntsman_udfs::session::huntsman_session_state(SessionConfig::new())
+            .context("building a local session")?,
+    );
     let batches = ctx
-        .read_parquet(
-            findings.to_string_lossy().as_ref(),
-            ParquetReadOptions::default(),
-        )
+        .read_parquet(findings.table_url(), ParquetReadOptions::default())
         .await
-        .with_context(|| format!("reading {}", findings.display()))?
+        .with_context(|| format!("reading {findings}"))?
         .collect()
         .await
-        .with_context(|| format!("reading {}", findings.display()))?;
+        .with_context(|| format!("reading {findings}"))?;
     let mut rows = Vec::new();
     for batch in &batches {
         rows.extend(
             scored_rows(batch, &entity, &score_col)
-                .with_context(|| format!("reading {}", findings.display()))?,
+                .with_context(|| format!("reading {findings}"))?,
         );
     }
     Ok((manifest, rows))
@@ -340,7 +338,7 @@ pub async fn run(args: &EvalArgs) -> Result<()> {
     let store = Store::open(params.text("BASE_S3_PATH")?)?;
     let mut results = BTreeMap::new();
     for hunt in crate::hunt::HuntName::All.expand() {
-        let runs = store.completed_runs(hunt)?;
+        let runs = store.completed_runs(hunt).await?;
         let run_id = match &args.run {
             Some(id) if runs.contains(id) => id.clone(),
             Some(_) => continue,
@@ -352,21 +350,20 @@ pub async fn run(args: &EvalArgs) -> Result<()> {
         let dir = store.results_dir(hunt).join(&run_id);
         let (_, rows) = read_run(&dir).await?;
         let metrics = evaluate(hunt, &run_id, &rows, &truth);
-        let pictures = args
-            .pictures
-            .clone()
-            .unwrap_or_else(|| store.root().join("eval"))
-            .join(hunt)
-            .join(&run_id);
-        write_pictures(&pictures, hunt, &metrics, &rows, &truth)?;
+        let pictures = match &args.pictures {
+            Some(dir) => Location::Local(dir.clone()),
+            None => store.root().join("eval"),
+        }
+        .join(&format!("{hunt}/{run_id}"));
+        write_pictures(&pictures, hunt, &metrics, &rows, &truth).await?;
         results.insert(hunt.to_string(), metrics);
     }
     if results.is_empty() {
         match &args.run {
-            Some(id) => bail!("no completed run {id} under {}", store.root().display()),
+            Some(id) => bail!("no completed run {id} under {}", store.root()),
             None => bail!(
                 "no completed hunt runs under {} (run `huntsman hunt` first)",
-                store.root().display()
+                store.root()
             ),
         }
     }
@@ -536,27 +533,20 @@ fn scores_svg(hunt: &str, rows: &[Scored], malicious: &BTreeSet<String>) -> Stri
     svg
 }
 
-fn write_pictures(
-    dir: &Path,
+async fn write_pictures(
+    dir: &Location,
     hunt: &str,
     metrics: &Metrics,
     rows: &[Scored],
     truth: &GroundTruth,
 ) -> Result<()> {
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("creating {}", dir.display()))?;
     let (malicious, _, _) = labelled(hunt, truth);
     for (name, text) in [
         ("confusion.svg", confusion_svg(hunt, metrics)),
         ("scores.svg", scores_svg(hunt, rows, &malicious)),
         ("metrics.json", serde_json::to_string_pretty(metrics)?),
     ] {
-        let path = dir.join(name);
-        let tmp = dir.join(format!(".{name}.tmp"));
-        std::fs::write(&tmp, text)
-            .with_context(|| format!("writing {}", tmp.display()))?;
-        std::fs::rename(&tmp, &path)
-            .with_context(|| format!("writing {}", path.display()))?;
+        dir.join(name).put(text.into_bytes()).await?;
     }
     Ok(())
 }

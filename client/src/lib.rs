@@ -19,6 +19,7 @@ pub mod eval;
 pub mod hunt;
 pub mod ingest;
 pub mod lab;
+pub mod location;
 pub mod output;
 pub mod sql;
 pub mod tables;

@@ -114,7 +114,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Sql(args) => {
             let (sql, origin) = args.source()?;
             let cluster = cli.cluster()?;
-            let tables = check_tables(&cli.table_sources()?)?;
+            let tables = check_tables(&cli.table_sources()?).await?;
             let ctx = connect(&cluster).await?;
             register_tables(&ctx, &tables).await?;
             let (batches, schema) = run_statements(&ctx, &sql, &origin).await?;
@@ -129,7 +129,9 @@ async fn run(cli: Cli) -> Result<()> {
             huntsman::hunt::run(&cli.cluster()?, &cli.data, args).await
         }
         Command::Eval(args) => huntsman::eval::run(args).await,
-        Command::Lab(LabCommand::Generate(args)) => huntsman::lab::run(args.clone()),
+        Command::Lab(LabCommand::Generate(args)) => {
+            huntsman::lab::run(args.clone()).await
+        }
         Command::Demo(args) => {
             huntsman::demo::run(&cli.cluster()?, &cli.data, args).await
         }

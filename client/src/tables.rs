@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
+use huntsman_udfs::objstore::{describe, is_object_url};
+
+use crate::location::Location;
 
 /// The table every hunt reads.
 pub const EVENTS_TABLE: &str = "events";
@@ -71,19 +74,84 @@ pub struct CheckedTable {
 /// # Errors
 /// Names the table and the path: missing path, no Parquet files, or a file that is not
 /// Parquet.
-pub fn check_tables(sources: &[TableSource]) -> Result<Vec<CheckedTable>> {
-    sources
+pub async fn check_tables(sources: &[TableSource]) -> Result<Vec<CheckedTable>> {
+    let mut checked = Vec::with_capacity(sources.len());
+    for source in sources {
+        let location = if is_object_url(&source.location) {
+            check_object_location(&source.location).await
+        } else {
+            check_location(&source.location)
+        }
+        .with_context(|| format!("table {}", source.name))?;
+        checked.push(CheckedTable {
+            name: source.name.clone(),
+            location,
+            given: source.location.clone(),
+        });
+    }
+    Ok(checked)
+}
+
+/// Checks an `s3://` location: the bucket answers, the prefix holds Parquet files, and
+/// each file starts and ends with the Parquet magic. Returns the URL with a trailing `/`
+/// for a prefix.
+async fn check_object_location(location: &str) -> Result<String> {
+    let root =
+        Location::parse(location).with_context(|| format!("data path {location}"))?;
+    if is_glob(location) {
+        return Ok(location.to_string());
+    }
+    let listed = root
+        .list()
+        .await
+        .with_context(|| format!("data path {location}"))?;
+    let files: Vec<_> = listed
         .iter()
-        .map(|source| {
-            let location = check_location(&source.location)
-                .with_context(|| format!("table {}", source.name))?;
-            Ok(CheckedTable {
-                name: source.name.clone(),
-                location,
-                given: source.location.clone(),
-            })
+        .filter(|f| f.relative.is_empty() || f.relative.ends_with(".parquet"))
+        .filter(|f| {
+            !f.relative
+                .split('/')
+                .any(|c| c.starts_with('.') || c.starts_with('_'))
         })
-        .collect()
+        .collect();
+    if files.is_empty() {
+        bail!(
+            "data path {location} holds no .parquet files (an empty or missing prefix; \
+             set --data or DATA_PATH)"
+        );
+    }
+    let Location::Object(object) = &root else {
+        bail!("internal: {location} is not an object location");
+    };
+    for file in &files {
+        let key = if file.relative.is_empty() {
+            object.clone()
+        } else {
+            object.join(&file.relative)
+        };
+        if file.size < 12 {
+            bail!(
+                "{} is not a Parquet file (only {} bytes)",
+                key.url,
+                file.size
+            );
+        }
+        let ranges = [0..4, file.size - 4..file.size];
+        let magic = key
+            .store
+            .get_ranges(&key.path, &ranges)
+            .await
+            .map_err(|e| anyhow::anyhow!("reading {}: {}", key.url, describe(&e)))?;
+        if magic.iter().any(|m| m.as_ref() != b"PAR1") {
+            bail!("{} is not a Parquet file (no PAR1 magic bytes)", key.url);
+        }
+    }
+    let single = files.len() == 1 && files[0].relative.is_empty();
+    let mut text = location.to_string();
+    if !single && !text.ends_with('/') {
+        text.push('/');
+    }
+    Ok(text)
 }
 
 /// Registers tables that passed [`check_tables`].
@@ -113,13 +181,13 @@ fn is_glob(location: &str) -> bool {
 
 /// Checks a local location and returns it in the absolute form executors can open.
 fn check_location(location: &str) -> Result<String> {
-    if let Some(scheme) = ["s3://", "s3a://", "gs://", "az://", "http://", "https://"]
+    if let Some(scheme) = ["gs://", "az://", "http://", "https://"]
         .iter()
         .find(|s| location.starts_with(**s))
     {
         bail!(
-            "{location}: {scheme} data paths are not supported by this build yet; \
-             use a local folder"
+            "{location}: {scheme} data paths are not supported; use a local folder, \
+             s3:// or s3a://"
         );
     }
     let location = location.strip_prefix("file://").unwrap_or(location);

@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod data;
+pub mod s3;
 
 use std::fs::File;
 use std::net::TcpListener;
@@ -73,6 +74,20 @@ impl ManagedChild {
     /// # Errors
     /// The binary is missing or cannot be started.
     pub fn spawn(name: &str, bin: &str, args: &[String], log_dir: &Path) -> Result<Self> {
+        Self::spawn_with_env(name, bin, args, log_dir, &[])
+    }
+
+    /// [`ManagedChild::spawn`] with extra environment variables.
+    ///
+    /// # Errors
+    /// The binary is missing or cannot be started.
+    pub fn spawn_with_env(
+        name: &str,
+        bin: &str,
+        args: &[String],
+        log_dir: &Path,
+        env: &[(String, String)],
+    ) -> Result<Self> {
         let path = bin_path(bin)?;
         let log = log_dir.join(format!("{name}.log"));
         let out =
@@ -81,6 +96,7 @@ impl ManagedChild {
         let child = Command::new(&path)
             .args(args)
             .env("RUST_LOG", "info")
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
@@ -117,6 +133,11 @@ impl ManagedChild {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         let all: Vec<&str> = text.lines().collect();
         all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
+    /// The process's name in the harness.
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// The whole log.
@@ -162,10 +183,24 @@ impl TestCluster {
     /// # Errors
     /// A binary is missing, a process dies, or registration takes longer than 60 s.
     pub fn start(work: &Path, executors: usize, vcores: usize) -> Result<Self> {
+        Self::start_with_env(work, executors, vcores, &[])
+    }
+
+    /// [`TestCluster::start`] with extra environment variables for every process (object
+    /// store settings, for example).
+    ///
+    /// # Errors
+    /// A binary is missing, a process dies, or registration takes longer than 60 s.
+    pub fn start_with_env(
+        work: &Path,
+        executors: usize,
+        vcores: usize,
+        env: &[(String, String)],
+    ) -> Result<Self> {
         let logs = work.join("logs");
         std::fs::create_dir_all(&logs)?;
         let scheduler_port = free_port();
-        let scheduler = ManagedChild::spawn(
+        let scheduler = ManagedChild::spawn_with_env(
             "scheduler",
             "huntsman-scheduler",
             &[
@@ -177,6 +212,7 @@ impl TestCluster {
                 "127.0.0.1".into(),
             ],
             &logs,
+            env,
         )?;
         let mut cluster = Self {
             scheduler,
@@ -187,7 +223,7 @@ impl TestCluster {
         for i in 0..executors {
             let work_dir = work.join(format!("executor-{i}"));
             let health_port = free_port();
-            let child = ManagedChild::spawn(
+            let child = ManagedChild::spawn_with_env(
                 &format!("executor-{i}"),
                 "huntsman-executor",
                 &[
@@ -213,6 +249,7 @@ impl TestCluster {
                     "5".into(),
                 ],
                 &logs,
+                env,
             )?;
             cluster.executors.push(child);
             cluster.executor_health_ports.push(health_port);
@@ -271,12 +308,26 @@ impl TestCluster {
 /// # Errors
 /// The binary is missing, cannot start, or runs longer than `limit` (it is killed).
 pub fn run_client(args: &[&str], cwd: &Path, limit: Duration) -> Result<Output> {
+    run_client_with_env(args, cwd, limit, &[])
+}
+
+/// [`run_client`] with extra environment variables.
+///
+/// # Errors
+/// The binary is missing, cannot start, or runs longer than `limit` (it is killed).
+pub fn run_client_with_env(
+    args: &[&str],
+    cwd: &Path,
+    limit: Duration,
+    env: &[(String, String)],
+) -> Result<Output> {
     let path = bin_path("huntsman")?;
     let child = Command::new(&path)
         .args(args)
         .current_dir(cwd)
         .env_remove("DATA_PATH")
         .env_remove("HUNTSMAN_SCHEDULER")
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -23,6 +23,7 @@ pub mod matrix;
 pub mod model_io;
 pub mod net;
 pub mod neural;
+pub mod objstore;
 pub mod probe;
 pub mod scoring;
 pub mod sequence;

@@ -2,7 +2,8 @@
 //!
 //! A scoring function (`kmeans_distance(vec, model)`, `iforest_score(vec, model)`, …)
 //! receives its model as bytes (a literal, or a column holding the output of a `*_fit`
-//! aggregate joined onto the rows) or as a model URI (a local path or `file://` URL).
+//! aggregate joined onto the rows) or as a model URI (a local path, a `file://` URL, or an
+//! `s3://`/`s3a://` URL resolved with the executor's own S3 settings).
 //! Decoding a model can cost far more than scoring a batch, so each process keeps a small
 //! cache keyed by the model's checksum and length (read from its 12-byte header, see
 //! [`crate::model_io`]): identical models are decoded once per process, however many rows
@@ -90,16 +91,56 @@ pub enum BatchModels<M> {
     PerRow(Vec<Option<Arc<M>>>),
 }
 
-/// Reads a model file named by a URI: a local path or a `file://` URL.
-fn read_model_uri(function: &str, uri: &str) -> Result<Vec<u8>> {
+/// Reads a model named by a URI: a local path, a `file://` URL, or an `s3://`/`s3a://`
+/// URL. Models in object storage are fetched once per process and kept (the last
+/// [`OBJECT_MODEL_CACHE`] of them): Huntsman writes every run's models under a new run id
+/// and never rewrites one, so a URI always names the same bytes.
+fn read_model_uri(function: &str, uri: &str) -> Result<Arc<Vec<u8>>> {
+    if crate::objstore::is_object_url(uri) {
+        return read_object_model(function, uri);
+    }
     let path = uri.strip_prefix("file://").unwrap_or(uri);
     if uri.contains("://") && !uri.starts_with("file://") {
         return Err(exec_error(
             function,
-            format!("model URI {uri}: only local paths and file:// URLs are supported"),
+            format!(
+                "model URI {uri}: only local paths, file://, s3:// and s3a:// URLs are \
+                 supported"
+            ),
         ));
     }
-    std::fs::read(path).map_err(|e| exec_error(function, format!("model URI {uri}: {e}")))
+    std::fs::read(path)
+        .map(Arc::new)
+        .map_err(|e| exec_error(function, format!("model URI {uri}: {e}")))
+}
+
+/// How many object-store models a process keeps fetched.
+pub const OBJECT_MODEL_CACHE: usize = 16;
+
+fn read_object_model(function: &str, uri: &str) -> Result<Arc<Vec<u8>>> {
+    static FETCHED: Mutex<Vec<(String, Arc<Vec<u8>>)>> = Mutex::new(Vec::new());
+    let cached = {
+        let fetched = FETCHED.lock().unwrap_or_else(|p| p.into_inner());
+        fetched
+            .iter()
+            .find(|(u, _)| u == uri)
+            .map(|(_, b)| b.clone())
+    };
+    if let Some(bytes) = cached {
+        return Ok(bytes);
+    }
+    let bytes = Arc::new(
+        crate::objstore::read_blocking(uri)
+            .map_err(|e| exec_error(function, format!("model URI {e}")))?,
+    );
+    let mut fetched = FETCHED.lock().unwrap_or_else(|p| p.into_inner());
+    if !fetched.iter().any(|(u, _)| u == uri) {
+        if fetched.len() >= OBJECT_MODEL_CACHE {
+            fetched.remove(0);
+        }
+        fetched.push((uri.to_string(), bytes.clone()));
+    }
+    Ok(bytes)
 }
 
 /// The model-cache size of a session (`huntsman.model_cache_entries`).

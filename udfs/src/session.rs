@@ -37,7 +37,9 @@ pub fn huntsman_session_config() -> SessionConfig {
     config
 }
 
-/// The runtime environment (object stores, spill directory) for a session.
+/// The runtime environment (object stores, spill directory) for a session. Object-store
+/// URLs resolve through [`crate::objstore::registry`], built from this process's own
+/// environment.
 ///
 /// `spill_dir` is where operators spill when memory runs short; the executors pass their
 /// work directory, other processes the system temp directory.
@@ -48,7 +50,8 @@ pub fn huntsman_runtime_env(
     _config: &SessionConfig,
     spill_dir: Option<&Path>,
 ) -> Result<Arc<RuntimeEnv>> {
-    let mut builder = RuntimeEnvBuilder::new();
+    let mut builder =
+        RuntimeEnvBuilder::new().with_object_store_registry(crate::objstore::registry());
     if let Some(dir) = spill_dir {
         builder = builder.with_temp_file_path(dir);
     }

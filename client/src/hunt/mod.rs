@@ -32,9 +32,10 @@ use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 
 use crate::connect::{Cluster, connect};
+use crate::location::Location;
 use crate::output::{Format, schema_of, write_results};
 use crate::tables::{DEFAULT_DATA_PATH, TableSource, check_tables, register_tables};
-use columns::{ColumnMap, SOURCE_TABLE, prepare_events};
+use columns::{ColumnMap, ColumnReport, SOURCE_TABLE, prepare_events};
 use params::Params;
 use runner::{HuntRun, HuntSpec};
 use store::Store;
@@ -145,7 +146,8 @@ pub async fn run(cluster: &Cluster, data: &str, args: &HuntArgs) -> Result<()> {
     let tables = check_tables(&[TableSource {
         name: SOURCE_TABLE.into(),
         location: data.clone(),
-    }])?;
+    }])
+    .await?;
     let store = Store::open(params.text("BASE_S3_PATH")?)?;
     let ctx = connect(cluster).await?;
     if params.flag("USE_GPU")? {
@@ -239,7 +241,7 @@ async fn run_one(
         ctx,
         params,
         store,
-        data,
+        data: _,
         map,
         args,
     } = shared;
@@ -258,36 +260,88 @@ async fn run_one(
         None => *range.insert(data_range(ctx, args).await?),
     };
     let run_id = crate::ingest::new_run_id();
-    let dir = store.begin(hunt, &run_id)?;
+    let reuse = match &args.models {
+        Some(models) => Some(stored_models(store, hunt, models).await?),
+        None => None,
+    };
+    let dir = store.begin(hunt, &run_id).await?;
     let mut run = HuntRun::new(ctx, params, hunt, dir, args.show_sql, args.quiet);
-    if let Some(models) = &args.models {
-        let folder = std::path::Path::new(models);
-        let folder = if folder.is_dir() {
-            folder.to_path_buf()
-        } else {
-            store.models_dir(hunt).join(models)
-        };
-        if !folder.is_dir() {
-            bail!(
-                "{hunt}: --models {models}: no such run or models folder ({})",
-                folder.display()
-            );
+    run.reuse = reuse;
+    let outcome = execute(
+        &mut run,
+        spec,
+        shared,
+        &report,
+        range,
+        (started, &started_at),
+    )
+    .await;
+    let (batches, schema, flagged, final_dir) = match outcome {
+        Ok(done) => done,
+        Err(e) => {
+            run.dir.discard().await;
+            return Err(e);
         }
-        run.reuse = Some(
-            folder
-                .canonicalize()
-                .with_context(|| format!("--models {models}"))?,
+    };
+    let total: usize = batches.iter().map(|b| b.num_rows()).sum();
+    let top = params.int("TOP_N")?;
+    print_top(spec, &batches, &schema, top as usize, flagged).await?;
+    if !args.quiet {
+        eprintln!(
+            "{hunt}: {total} entities scored, {flagged} flagged, {:.1} s; results in {final_dir}\n",
+            started.elapsed().as_secs_f64(),
         );
     }
-    let (batches, schema) = spec.run(&mut run).await?;
-    let findings_path = run.dir.write_table("findings", &schema, &batches)?;
+    Ok(())
+}
+
+/// The models folder `--models` names: a local folder, an `s3://` prefix, or a run id of
+/// `hunt` in the store.
+async fn stored_models(store: &Store, hunt: &str, models: &str) -> Result<Location> {
+    let local = std::path::Path::new(models);
+    let folder = if local.is_dir() {
+        Location::Local(
+            local
+                .canonicalize()
+                .with_context(|| format!("--models {models}"))?,
+        )
+    } else if huntsman_udfs::objstore::is_object_url(models) {
+        Location::parse(models).with_context(|| format!("--models {models}"))?
+    } else {
+        store.models_dir(hunt).join(models)
+    };
+    let listed = folder
+        .list()
+        .await
+        .with_context(|| format!("{hunt}: --models {models}"))?;
+    if listed.is_empty() {
+        bail!("{hunt}: --models {models}: no such run or models folder ({folder})");
+    }
+    Ok(folder)
+}
+
+/// Runs a prepared hunt to its committed results: the phases, the findings, the manifest.
+async fn execute(
+    run: &mut HuntRun<'_>,
+    spec: &HuntSpec,
+    shared: Shared<'_>,
+    report: &ColumnReport,
+    range: DataRange,
+    (started, started_at): (Instant, &str),
+) -> Result<(Vec<RecordBatch>, SchemaRef, usize, Location)> {
+    let Shared {
+        params, data, args, ..
+    } = shared;
+    let hunt = spec.name;
+    let (batches, schema) = spec.run(run).await?;
+    let findings_path = run.dir.write_table("findings", &schema, &batches).await?;
     let total: usize = batches.iter().map(|b| b.num_rows()).sum();
     let flagged = count_flagged(&batches)?;
     let manifest = serde_json::json!({
         "format": "huntsman-run",
         "version": 1,
         "hunt": hunt,
-        "run_id": run_id,
+        "run_id": run.dir.final_dir().table_url().rsplit('/').next().unwrap_or_default(),
         "started": started_at,
         "finished": now_iso(),
         "seconds": started.elapsed().as_secs_f64(),
@@ -306,7 +360,7 @@ async fn run_one(
             .collect::<std::collections::BTreeMap<_, _>>(),
         "models": run.models,
         "results": {
-            "findings": findings_path.to_string_lossy(),
+            "findings": findings_path.table_url(),
             "entity": spec.entity,
             "score": spec.score,
             "rows": total,
@@ -314,17 +368,8 @@ async fn run_one(
         },
         "phases": run.timings,
     });
-    let final_dir = run.dir.commit(&manifest)?;
-    let top = params.int("TOP_N")?;
-    print_top(spec, &batches, &schema, top as usize, flagged).await?;
-    if !args.quiet {
-        eprintln!(
-            "{hunt}: {total} entities scored, {flagged} flagged, {:.1} s; results in {}\n",
-            started.elapsed().as_secs_f64(),
-            final_dir.display()
-        );
-    }
-    Ok(())
+    let final_dir = run.dir.commit(&manifest).await?;
+    Ok((batches, schema, flagged, final_dir))
 }
 
 /// Narrows the `events` view to `--since`/`--until`.

@@ -3,7 +3,6 @@
 //! written to the store and handed to scoring queries by location.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -14,7 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::params::Params;
 use super::store::RunDir;
-use crate::output::{Format, write_results};
+use crate::location::Location;
 use crate::sql::run_statements;
 
 /// Timing of one phase, for the manifest and the summary.
@@ -47,7 +46,7 @@ pub struct HuntRun<'a> {
     /// Print each statement before it runs.
     pub show_sql: bool,
     /// Score with the models stored in this folder instead of training new ones.
-    pub reuse: Option<PathBuf>,
+    pub reuse: Option<Location>,
     /// Values computed from the data (placeholder, value), for the manifest.
     pub effective: Vec<(String, String)>,
     quiet: bool,
@@ -168,20 +167,20 @@ impl<'a> HuntRun<'a> {
     ) -> Result<u64> {
         let (sql, origin) = self.prepare(phase, template)?;
         let ctx = self.ctx;
-        let path = self.dir.work_dir().join(format!("{name}.parquet"));
+        let location = self.dir.work_dir().join(&format!("{name}.parquet"));
         let table = name.to_string();
         self.timed(phase, async move {
             let (batches, schema) = run_statements(ctx, &sql, &origin).await?;
             let rows: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
-            write_results(&batches, &schema, Format::Parquet, Some(&path))?;
+            RunDir::write_parquet(&location, &schema, &batches).await?;
             let _ = ctx.deregister_table(&table);
             ctx.register_parquet(
                 &table,
-                &path.to_string_lossy(),
+                &location.table_url(),
                 ParquetReadOptions::default(),
             )
             .await
-            .with_context(|| format!("registering {}", path.display()))?;
+            .with_context(|| format!("registering {location}"))?;
             Ok((rows, rows))
         })
         .await
@@ -199,20 +198,16 @@ impl<'a> HuntRun<'a> {
         model: &str,
         placeholder: &str,
         template: &str,
-    ) -> Result<PathBuf> {
+    ) -> Result<Location> {
         if let Some(dir) = &self.reuse {
-            let path = dir.join(format!("{model}.hntm"));
-            let bytes = std::fs::read(&path).with_context(|| {
-                format!("{}: reading stored model {}", self.hunt, path.display())
+            let location = dir.join(&format!("{model}.hntm"));
+            let bytes = location.get().await.with_context(|| {
+                format!("{}: reading stored model {location}", self.hunt)
             })?;
             huntsman_udfs::model_io::verify(&bytes).with_context(|| {
-                format!(
-                    "{}: stored model {} is not usable",
-                    self.hunt,
-                    path.display()
-                )
+                format!("{}: stored model {location} is not usable", self.hunt)
             })?;
-            return Ok(self.use_model(model, placeholder, path));
+            return Ok(self.use_model(model, placeholder, location));
         }
         let (sql, origin) = self.prepare(phase, template)?;
         let ctx = self.ctx;
@@ -235,18 +230,23 @@ impl<'a> HuntRun<'a> {
                 Ok((binary.value(0).to_vec(), 1))
             })
             .await?;
-        let path = self.dir.write_model(model, &bytes)?;
-        Ok(self.use_model(model, placeholder, path))
+        let location = self.dir.write_model(model, &bytes).await?;
+        Ok(self.use_model(model, placeholder, location))
     }
 
-    fn use_model(&mut self, model: &str, placeholder: &str, path: PathBuf) -> PathBuf {
-        let location = path.to_string_lossy().into_owned();
+    fn use_model(
+        &mut self,
+        model: &str,
+        placeholder: &str,
+        location: Location,
+    ) -> Location {
+        let text = location.table_url();
         self.extra.insert(
             placeholder.to_string(),
-            format!("'{}'", location.replace('\'', "''")),
+            format!("'{}'", text.replace('\'', "''")),
         );
-        self.models.insert(model.to_string(), location);
-        path
+        self.models.insert(model.to_string(), text);
+        location
     }
 
     /// Runs `template` for a single number (first column of the first row) and returns

@@ -7,88 +7,106 @@
 //! <BASE_S3_PATH>/models/<hunt>/<run-id>/<model>.hntm
 //! ```
 //!
-//! A run is built in a hidden `.<run-id>.partial` folder beside its final place, the
-//! manifest is written last, and the folder is renamed into place: a reader listing
-//! `results/<hunt>/` never sees half a run, and a failed run leaves nothing visible
-//! (its partial folder is removed).
+//! A run is complete when its manifest exists; readers ([`Store::completed_runs`], `huntsman
+//! eval`) ignore runs without one.
+//!
+//! - In a local folder, a run is built in a hidden `.<run-id>.partial` folder beside its
+//!   final place, the manifest is written last and the folder is renamed into place: a
+//!   reader never sees half a run, and a failed run leaves nothing (its partial folder is
+//!   removed).
+//! - In object storage (`s3://`), which cannot rename a prefix, the parts are written at
+//!   their final keys and the manifest is written last, as one `PUT`. A failed run deletes
+//!   what it wrote; if the store is gone by then, what is left has no manifest and is
+//!   ignored. Intermediate tables go to `<BASE_S3_PATH>/scratch/<hunt>/<run-id>/` so that
+//!   remote executors can read them, and are deleted when the run ends.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 
+use crate::location::Location;
 use crate::output::{Format, write_results};
 
-/// The stored-results root of one process (`BASE_S3_PATH`).
+/// The stored-results root of one process (`BASE_S3_PATH`): a local folder or an
+/// `s3://` prefix.
 #[derive(Debug, Clone)]
 pub struct Store {
-    root: PathBuf,
+    root: Location,
 }
 
 impl Store {
-    /// Opens (and creates) the root folder.
+    /// Opens the root: a local folder is created; an object-store prefix is only parsed
+    /// (the first write tells whether the store is reachable).
     ///
     /// # Errors
-    /// An object-store URL (not supported by this build yet) or a folder that cannot be
-    /// created.
+    /// An unsupported URL, missing S3 settings, or a folder that cannot be created.
     pub fn open(base: &str) -> Result<Self> {
-        if base.contains("://") && !base.starts_with("file://") {
-            bail!(
-                "BASE_S3_PATH {base}: only local folders are supported by this build \
-                 (object storage arrives with the S3 issue)"
-            );
-        }
-        let base = base.strip_prefix("file://").unwrap_or(base);
-        fs::create_dir_all(base).with_context(|| format!("BASE_S3_PATH {base}"))?;
-        let root = Path::new(base)
-            .canonicalize()
-            .with_context(|| format!("BASE_S3_PATH {base}"))?;
+        let root =
+            Location::parse(base).with_context(|| format!("BASE_S3_PATH {base}"))?;
+        let root = match root {
+            Location::Local(path) => {
+                fs::create_dir_all(&path)
+                    .with_context(|| format!("BASE_S3_PATH {base}"))?;
+                Location::Local(
+                    path.canonicalize()
+                        .with_context(|| format!("BASE_S3_PATH {base}"))?,
+                )
+            }
+            object => object,
+        };
         Ok(Self { root })
     }
 
-    /// The root folder.
-    pub fn root(&self) -> &Path {
+    /// The root.
+    pub fn root(&self) -> &Location {
         &self.root
     }
 
-    /// Folder holding the runs of `hunt`.
-    pub fn results_dir(&self, hunt: &str) -> PathBuf {
-        self.root.join("results").join(hunt)
+    /// Where the runs of `hunt` are.
+    pub fn results_dir(&self, hunt: &str) -> Location {
+        self.root.join(&format!("results/{hunt}"))
     }
 
-    /// Folder holding the models of `hunt`, one subfolder per run.
-    pub fn models_dir(&self, hunt: &str) -> PathBuf {
-        self.root.join("models").join(hunt)
+    /// Where the models of `hunt` are, one folder per run.
+    pub fn models_dir(&self, hunt: &str) -> Location {
+        self.root.join(&format!("models/{hunt}"))
     }
 
-    /// Starts a run of `hunt`: a fresh partial folder and a models folder.
+    /// Starts a run of `hunt`.
     ///
     /// # Errors
-    /// The folders cannot be created.
-    pub fn begin(&self, hunt: &str, run_id: &str) -> Result<RunDir> {
-        let parent = self.results_dir(hunt);
-        let partial = parent.join(format!(".{run_id}.partial"));
-        let final_dir = parent.join(run_id);
-        if final_dir.exists() {
-            bail!(
-                "run {run_id} of {hunt} already exists at {}",
-                final_dir.display()
-            );
+    /// The run exists already, or the local folders cannot be created.
+    pub async fn begin(&self, hunt: &str, run_id: &str) -> Result<RunDir> {
+        let final_dir = self.results_dir(hunt).join(run_id);
+        if final_dir.join(MANIFEST).exists().await? {
+            bail!("run {run_id} of {hunt} already exists at {final_dir}");
         }
-        if partial.exists() {
-            fs::remove_dir_all(&partial)
-                .with_context(|| format!("removing {}", partial.display()))?;
-        }
-        fs::create_dir_all(partial.join("work"))
-            .with_context(|| format!("creating {}", partial.display()))?;
         let models = self.models_dir(hunt).join(run_id);
-        fs::create_dir_all(&models)
-            .with_context(|| format!("creating {}", models.display()))?;
+        let (staging, work) = match &self.root {
+            Location::Local(_) => {
+                let staging = self.results_dir(hunt).join(&format!(".{run_id}.partial"));
+                staging.remove_all().await?;
+                let work = staging.join("work");
+                for dir in [&work, &models] {
+                    if let Location::Local(path) = dir {
+                        fs::create_dir_all(path)
+                            .with_context(|| format!("creating {}", path.display()))?;
+                    }
+                }
+                (staging, work)
+            }
+            Location::Object(_) => (
+                final_dir.clone(),
+                self.root.join(&format!("scratch/{hunt}/{run_id}")),
+            ),
+        };
         Ok(RunDir {
-            partial,
+            staging,
             final_dir,
+            work,
             models,
             committed: false,
         })
@@ -97,23 +115,17 @@ impl Store {
     /// Run ids of `hunt` that completed (have a manifest), oldest first.
     ///
     /// # Errors
-    /// The results folder cannot be listed.
-    pub fn completed_runs(&self, hunt: &str) -> Result<Vec<String>> {
-        let dir = self.results_dir(hunt);
-        if !dir.exists() {
-            return Ok(Vec::new());
-        }
-        let mut runs = Vec::new();
-        for entry in
-            fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))?
-        {
-            let entry = entry.with_context(|| format!("listing {}", dir.display()))?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if !name.starts_with('.') && entry.path().join(MANIFEST).is_file() {
-                runs.push(name);
-            }
-        }
+    /// The results cannot be listed.
+    pub async fn completed_runs(&self, hunt: &str) -> Result<Vec<String>> {
+        let listed = self.results_dir(hunt).list().await?;
+        let mut runs: Vec<String> = listed
+            .iter()
+            .filter_map(|f| f.relative.strip_suffix(&format!("/{MANIFEST}")))
+            .filter(|run| !run.contains('/') && !run.starts_with('.'))
+            .map(String::from)
+            .collect();
         runs.sort();
+        runs.dedup();
         Ok(runs)
     }
 }
@@ -121,87 +133,156 @@ impl Store {
 /// File name of a run's manifest.
 pub const MANIFEST: &str = "manifest.json";
 
-/// A run being written. Dropped without [`RunDir::commit`], it removes its partial folder.
+/// A run being written. A local run dropped without [`RunDir::commit`] removes its
+/// partial folder; an object-store run needs [`RunDir::discard`] (deletion is a request).
 #[derive(Debug)]
 pub struct RunDir {
-    partial: PathBuf,
-    final_dir: PathBuf,
-    models: PathBuf,
+    /// Where parts are written (the hidden partial folder, or the final prefix).
+    staging: Location,
+    final_dir: Location,
+    work: Location,
+    models: Location,
     committed: bool,
 }
 
 impl RunDir {
-    /// Scratch folder for intermediate tables (removed before the run is committed).
-    pub fn work_dir(&self) -> PathBuf {
-        self.partial.join("work")
+    /// Where intermediate tables go (removed when the run ends).
+    pub fn work_dir(&self) -> &Location {
+        &self.work
     }
 
-    /// Where the run will be once committed.
-    pub fn final_dir(&self) -> &Path {
+    /// Where the run is once committed.
+    pub fn final_dir(&self) -> &Location {
         &self.final_dir
     }
 
-    /// Path of a model file (written atomically by [`RunDir::write_model`]).
-    pub fn model_path(&self, name: &str) -> PathBuf {
-        self.models.join(format!("{name}.hntm"))
+    /// The location of a model file.
+    pub fn model_location(&self, name: &str) -> Location {
+        self.models.join(&format!("{name}.hntm"))
     }
 
-    /// Writes model bytes atomically and returns the path.
+    /// Writes model bytes whole and returns their location.
     ///
     /// # Errors
-    /// IO errors, naming the file.
-    pub fn write_model(&self, name: &str, bytes: &[u8]) -> Result<PathBuf> {
-        let path = self.model_path(name);
-        let tmp = path.with_extension("hntm.tmp");
-        fs::write(&tmp, bytes)
-            .with_context(|| format!("writing model {}", tmp.display()))?;
-        fs::rename(&tmp, &path)
-            .with_context(|| format!("writing model {}", path.display()))?;
-        Ok(path)
+    /// The write fails; the message names the location.
+    pub async fn write_model(&self, name: &str, bytes: &[u8]) -> Result<Location> {
+        let location = self.model_location(name);
+        location
+            .put(bytes.to_vec())
+            .await
+            .with_context(|| format!("storing model {name}"))?;
+        Ok(location)
     }
 
-    /// Writes a result table as `<name>.parquet` inside the run.
+    /// Writes a table as Parquet to `location` (a local file directly; an object through
+    /// a local temporary file and a multipart upload).
     ///
     /// # Errors
-    /// IO or Parquet errors, naming the file.
-    pub fn write_table(
+    /// IO, Parquet or store errors, naming the location.
+    pub async fn write_parquet(
+        location: &Location,
+        schema: &SchemaRef,
+        batches: &[RecordBatch],
+    ) -> Result<()> {
+        match location {
+            Location::Local(path) => {
+                write_results(batches, schema, Format::Parquet, Some(path))
+            }
+            Location::Object(_) => {
+                let tmp = local_temp("table.parquet");
+                let result = async {
+                    write_results(batches, schema, Format::Parquet, Some(&tmp))?;
+                    location.upload(&tmp).await
+                }
+                .await;
+                let _ = fs::remove_file(&tmp);
+                result
+            }
+        }
+    }
+
+    /// Writes a result table as `<name>.parquet` in the run and returns its final
+    /// location.
+    ///
+    /// # Errors
+    /// IO, Parquet or store errors, naming the location.
+    pub async fn write_table(
         &self,
         name: &str,
         schema: &SchemaRef,
         batches: &[RecordBatch],
-    ) -> Result<PathBuf> {
-        let path = self.partial.join(format!("{name}.parquet"));
-        write_results(batches, schema, Format::Parquet, Some(&path))?;
-        Ok(self.final_dir.join(format!("{name}.parquet")))
+    ) -> Result<Location> {
+        let file = format!("{name}.parquet");
+        Self::write_parquet(&self.staging.join(&file), schema, batches).await?;
+        Ok(self.final_dir.join(&file))
     }
 
-    /// Writes the manifest, removes the scratch folder and renames the run into place.
+    /// Removes the intermediate tables, writes the manifest (last) and, in a local
+    /// folder, renames the run into place.
     ///
     /// # Errors
-    /// IO errors, naming the path.
-    pub fn commit(mut self, manifest: &serde_json::Value) -> Result<PathBuf> {
-        let work = self.work_dir();
-        if work.exists() {
-            fs::remove_dir_all(&work)
-                .with_context(|| format!("removing {}", work.display()))?;
+    /// IO or store errors, naming the location; the run is then not complete.
+    pub async fn commit(&mut self, manifest: &serde_json::Value) -> Result<Location> {
+        if let Err(e) = self.work.remove_all().await {
+            tracing::warn!("removing intermediate tables: {e:#}");
         }
         let text =
             serde_json::to_string_pretty(manifest).context("encoding the manifest")?;
-        let path = self.partial.join(MANIFEST);
-        fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
-        fs::rename(&self.partial, &self.final_dir).with_context(|| {
-            format!("moving the run into place at {}", self.final_dir.display())
-        })?;
+        self.staging
+            .join(MANIFEST)
+            .put(text.into_bytes())
+            .await
+            .context("writing the run manifest")?;
+        if let (Location::Local(from), Location::Local(to)) =
+            (&self.staging, &self.final_dir)
+        {
+            fs::rename(from, to).with_context(|| {
+                format!("moving the run into place at {}", to.display())
+            })?;
+        }
         self.committed = true;
         Ok(self.final_dir.clone())
     }
+
+    /// Removes what an unfinished run wrote (its parts, models and intermediate tables).
+    /// When the store cannot be reached the leftovers stay, without a manifest, and a
+    /// warning names them.
+    pub async fn discard(&mut self) {
+        if self.committed {
+            return;
+        }
+        for location in [&self.staging, &self.work, &self.models] {
+            if let Err(e) = location.remove_all().await {
+                eprintln!(
+                    "huntsman: could not remove the unfinished run's files at {location} \
+                     ({e:#}); they have no manifest, so no reader takes them for a run"
+                );
+            }
+        }
+        self.committed = true;
+    }
+}
+
+/// A fresh local temporary file path (not created).
+pub fn local_temp(name: &str) -> PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    std::env::temp_dir().join(format!(
+        "huntsman-{}-{}-{name}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ))
 }
 
 impl Drop for RunDir {
     fn drop(&mut self) {
-        if !self.committed {
-            let _ = fs::remove_dir_all(&self.partial);
-            let _ = fs::remove_dir_all(&self.models);
+        if self.committed {
+            return;
+        }
+        for location in [&self.staging, &self.models] {
+            if let Location::Local(path) = location {
+                let _ = fs::remove_dir_all(path);
+            }
         }
     }
 }
@@ -210,38 +291,41 @@ impl Drop for RunDir {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_run_is_invisible_until_committed_and_vanishes_on_failure() {
+    #[tokio::test]
+    async fn a_run_is_invisible_until_committed_and_vanishes_on_failure() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path().to_str().unwrap()).unwrap();
+        let Location::Local(root) = store.root().clone() else {
+            panic!("local")
+        };
         {
-            let run = store.begin("c2-beacon", "r1").unwrap();
-            run.write_model("m", b"bytes").unwrap();
-            assert!(store.completed_runs("c2-beacon").unwrap().is_empty());
+            let run = store.begin("c2-beacon", "r1").await.unwrap();
+            run.write_model("m", b"bytes").await.unwrap();
+            assert!(store.completed_runs("c2-beacon").await.unwrap().is_empty());
             // dropped without commit: a failed run
         }
-        assert!(store.completed_runs("c2-beacon").unwrap().is_empty());
-        assert!(!store.root().join("models/c2-beacon/r1").exists());
+        assert!(store.completed_runs("c2-beacon").await.unwrap().is_empty());
+        assert!(!root.join("models/c2-beacon/r1").exists());
         assert_eq!(
-            fs::read_dir(store.results_dir("c2-beacon"))
+            fs::read_dir(root.join("results/c2-beacon"))
                 .unwrap()
                 .count(),
             0
         );
 
-        let run = store.begin("c2-beacon", "r2").unwrap();
-        let model = run.write_model("m", b"bytes").unwrap();
-        let final_dir = run.commit(&serde_json::json!({"ok": true})).unwrap();
-        assert_eq!(store.completed_runs("c2-beacon").unwrap(), vec!["r2"]);
-        assert!(final_dir.join(MANIFEST).is_file());
-        assert!(!final_dir.join("work").exists());
-        assert_eq!(fs::read(model).unwrap(), b"bytes");
-        assert!(store.begin("c2-beacon", "r2").is_err());
+        let mut run = store.begin("c2-beacon", "r2").await.unwrap();
+        let model = run.write_model("m", b"bytes").await.unwrap();
+        let final_dir = run.commit(&serde_json::json!({"ok": true})).await.unwrap();
+        assert_eq!(store.completed_runs("c2-beacon").await.unwrap(), vec!["r2"]);
+        assert!(final_dir.join(MANIFEST).exists().await.unwrap());
+        assert!(!final_dir.join("work").exists().await.unwrap());
+        assert_eq!(model.get().await.unwrap(), b"bytes");
+        assert!(store.begin("c2-beacon", "r2").await.is_err());
     }
 
     #[test]
-    fn object_store_urls_are_refused_clearly() {
-        let err = Store::open("s3://bucket/x").unwrap_err().to_string();
-        assert!(err.contains("s3://bucket/x"), "{err}");
+    fn unsupported_urls_are_refused_clearly() {
+        let err = format!("{:#}", Store::open("gs://bucket/x").unwrap_err());
+        assert!(err.contains("gs://bucket/x"), "{err}");
     }
 }

@@ -5,7 +5,9 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context as _;
+use anyhow::{Context as _, bail};
+
+use crate::location::Location;
 
 use super::{LabOptions, generate};
 
@@ -25,9 +27,10 @@ pub struct LabGenerateArgs {
     /// Seed; the same seed and flags give byte-identical output [default: 42]
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// Output folder: events go to <OUT>/events/, labels to <OUT>/labels/ [default: ./data]
+    /// Output folder or s3:// prefix: events go to <OUT>/events/, labels to <OUT>/labels/
+    /// [default: ./data]
     #[arg(long, default_value = "./data")]
-    pub out: PathBuf,
+    pub out: String,
     /// Scenarios to inject, comma separated, each NAME or NAME:INTENSITY; `all` or `none`
     /// [default: ad-enum,c2-beacon,process-anomaly,widespread-attack]
     #[arg(
@@ -74,12 +77,60 @@ impl From<&LabGenerateArgs> for LabOptions {
 /// # Errors
 /// Invalid flags, a non-empty output folder without `--overwrite`, or an IO error, with the
 /// output folder named.
-pub fn run(args: LabGenerateArgs) -> anyhow::Result<()> {
+pub async fn run(args: LabGenerateArgs) -> anyhow::Result<()> {
     let opts = LabOptions::from(&args)
         .check()
         .context("invalid lab options")?;
-    let summary = generate(&opts, &args.out, args.overwrite)
-        .with_context(|| format!("generating the lab in {}", args.out.display()))?;
+    if !huntsman_udfs::objstore::is_object_url(&args.out) {
+        let out = PathBuf::from(&args.out);
+        let summary =
+            tokio::task::spawn_blocking(move || generate(&opts, &out, args.overwrite))
+                .await
+                .context("lab generator")?
+                .with_context(|| format!("generating the lab in {}", args.out))?;
+        println!("{summary}");
+        return Ok(());
+    }
+    // Object storage: generate in a local scratch folder, then upload every file (events
+    // first, the labels last), each as one object completed only when whole.
+    let root = Location::parse(&args.out)?;
+    let existing = root
+        .list()
+        .await
+        .with_context(|| format!("checking {}", args.out))?;
+    let ours = |f: &&crate::location::Listed| {
+        f.relative.starts_with("events/") || f.relative.starts_with("labels/")
+    };
+    if existing.iter().any(|f| ours(&f)) {
+        if !args.overwrite {
+            bail!(
+                "{} already holds events/ or labels/; pass --overwrite to replace them",
+                args.out
+            );
+        }
+        root.join("events").remove_all().await?;
+        root.join("labels").remove_all().await?;
+    }
+    let scratch = crate::hunt::store::local_temp("lab");
+    let result = async {
+        let dir = scratch.clone();
+        let summary = tokio::task::spawn_blocking(move || generate(&opts, &dir, true))
+            .await
+            .context("lab generator")??;
+        let local = Location::Local(scratch.clone());
+        let mut files = local.list().await?;
+        files.sort_by_key(|f| f.relative.starts_with("labels/"));
+        for file in &files {
+            root.join(&file.relative)
+                .upload(&scratch.join(&file.relative))
+                .await?;
+        }
+        anyhow::Ok(summary)
+    }
+    .await;
+    let _ = std::fs::remove_dir_all(&scratch);
+    let summary =
+        result.with_context(|| format!("generating the lab in {}", args.out))?;
     println!("{summary}");
     Ok(())
 }
@@ -100,7 +151,7 @@ mod tests {
         let cli = Cli::try_parse_from(["lab"]).expect("parses");
         let opts = LabOptions::from(&cli.args);
         assert_eq!(opts, LabOptions::default());
-        assert_eq!(cli.args.out, PathBuf::from("./data"));
+        assert_eq!(cli.args.out, "./data");
     }
 
     #[test]
