@@ -2,8 +2,9 @@
 //! run time, with one access key and one bucket; and [`CutProxy`], a TCP relay in front of
 //! it that plays a store going away in the middle of a run.
 //!
-//! The Garage binary is `$HUNTSMAN_GARAGE`, else `garage` on `PATH`, else the one `.ci/run`
-//! installs (`$HOME/.cache/huntsman/garage/bin/garage`).
+//! The Garage binary is `$HUNTSMAN_GARAGE`, else `garage` on `PATH`, else the one in
+//! `$HOME/.cache/huntsman/garage/bin/`, which is installed there (`cargo install`, once per
+//! machine) when missing.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -22,10 +23,15 @@ pub const ACCESS_KEY: &str = "GK5e1f0c2a9b7d3e4f6a8b0c1d";
 /// The bucket every test writes to.
 pub const BUCKET: &str = "lake";
 
-/// Finds the Garage binary.
+/// The Garage release the tests run against.
+pub const GARAGE_VERSION: &str = "2.5.0";
+
+/// Finds the Garage binary, installing it once per machine when none is there (so that
+/// `cargo test --workspace` needs nothing else on a fresh machine; `.ci/run` installs it
+/// up front).
 ///
 /// # Errors
-/// None is installed; the message says how to install it.
+/// None is installed and `cargo install` fails; the message says how to install it.
 pub fn garage_binary() -> Result<PathBuf> {
     if let Some(path) = std::env::var_os("HUNTSMAN_GARAGE") {
         return Ok(PathBuf::from(path));
@@ -41,14 +47,42 @@ pub fn garage_binary() -> Result<PathBuf> {
     let home = std::env::var_os("HOME")
         .map(PathBuf::from)
         .unwrap_or_default();
-    let installed = home.join(".cache/huntsman/garage/bin/garage");
+    let root = home.join(".cache/huntsman/garage");
+    let installed = root.join("bin/garage");
+    static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _once = INSTALL.lock().unwrap_or_else(|p| p.into_inner());
     if installed.is_file() {
         return Ok(installed);
     }
-    bail!(
-        "no Garage binary: .ci/run installs it with `cargo install garage --locked --root \
-         $HOME/.cache/huntsman/garage`, or set HUNTSMAN_GARAGE"
-    )
+    eprintln!(
+        "installing Garage {GARAGE_VERSION} into {} (once per machine)",
+        root.display()
+    );
+    let status =
+        Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+            .args([
+                "install",
+                "garage",
+                "--locked",
+                "--version",
+                GARAGE_VERSION,
+                "--root",
+            ])
+            .arg(&root)
+            .env(
+                "CARGO_TARGET_DIR",
+                home.join(".cache/huntsman/garage-target"),
+            )
+            .status()
+            .context("running cargo install garage")?;
+    if !status.success() || !installed.is_file() {
+        bail!(
+            "no Garage binary and `cargo install garage --locked --version {GARAGE_VERSION} \
+             --root {}` failed ({status}); install it or set HUNTSMAN_GARAGE",
+            root.display()
+        );
+    }
+    Ok(installed)
 }
 
 /// A running single-node Garage with bucket [`BUCKET`] and key [`ACCESS_KEY`].
