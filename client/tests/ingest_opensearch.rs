@@ -946,6 +946,19 @@ async fn secrets_never_show() {
     let mut api_key = common.clone();
     api_key.extend(["--api-key-env".into(), "MY_KEY".into()]);
     let help = vec!["ingest".to_string(), "opensearch".into(), "--help".into()];
+    let mut no_password = common.clone();
+    no_password.extend([
+        "--user".into(),
+        "alice".into(),
+        "--password-env".into(),
+        "UNSET_VAR_X".into(),
+    ]);
+    let output = tokio::task::spawn_blocking(move || run(no_password))
+        .await
+        .expect("joined");
+    let text = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    assert!(text.contains("UNSET_VAR_X is not set"), "{text}");
     for args in [basic, api_key, help] {
         let is_help = args.contains(&"--help".to_string());
         let output = tokio::task::spawn_blocking(move || run(args))
@@ -1003,4 +1016,76 @@ async fn throughput() {
         bytes as f64 / 1e6,
         n as f64 / secs
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_stop_at_once_with_the_servers_reason() {
+    let d = Double::start(docs(0, 10, T0, 1)).await;
+    d.state().always = Some(401);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let err = ingest_opensearch(&options(&d), dir.path())
+        .await
+        .expect_err("refused");
+    let msg = err.to_string();
+    assert!(matches!(err, OpenSearchError::Refused { .. }), "{msg}");
+    assert!(msg.contains("401") && msg.contains("test_failure"), "{msg}");
+    // One try only: authentication does not fix itself.
+    assert_eq!(d.state().authorizations.len(), 1);
+    assert!(checkpoints(dir.path()).is_empty());
+}
+
+/// `--every` pulls, waits, and stops on SIGTERM between pulls with exit code 0.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_runs_on_a_schedule_and_stops_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    let all = docs(0, 50, T0, 1);
+    let d = Double::start(all.clone()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().to_path_buf();
+    let url = d.url.clone();
+    let (status, stdout) = tokio::task::spawn_blocking(move || {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_huntsman"))
+            .args([
+                "ingest",
+                "opensearch",
+                "--url",
+                &url,
+                "--index",
+                "winlogbeat-*",
+            ])
+            .arg("--out")
+            .arg(&out)
+            .args(["--every", "1h"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("starts");
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let mut text = String::new();
+        // The first pull's report, then the wait.
+        for line in lines.by_ref() {
+            let line = line.expect("line");
+            text.push_str(&line);
+            text.push('\n');
+            if line.starts_with("next pull in") {
+                break;
+            }
+        }
+        let killed = std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(killed.success());
+        for line in lines {
+            text.push_str(&line.expect("line"));
+            text.push('\n');
+        }
+        (child.wait().expect("waits"), text)
+    })
+    .await
+    .expect("joined");
+    assert!(status.success(), "{status:?}\n{stdout}");
+    assert!(stdout.contains("ingested 50 events"), "{stdout}");
+    assert!(stdout.contains("stopping"), "{stdout}");
+    assert_lake_is(dir.path(), &all);
 }

@@ -146,7 +146,8 @@ pub(crate) enum Reply {
     Fatal(StatusCode, String),
 }
 
-/// The HTTP client for one source.
+/// The HTTP client for one source (cheap to clone: the connection pool is shared).
+#[derive(Clone)]
 pub(crate) struct Http {
     client: reqwest::Client,
     base: String,

@@ -320,11 +320,16 @@ pub async fn ingest_opensearch(
         next_part: 0,
         txn_docs: 0,
         pit: None,
+        pit_filters: Vec::new(),
         search_after: None,
+        prefetch: None,
         parts: Vec::new(),
         stats: OpenSearchReport::default(),
     };
     let result = pull.run().await;
+    if let Some((_, next)) = pull.prefetch.take() {
+        next.abort();
+    }
     if let Some(pit) = pull.pit.take() {
         pull.close_pit(pit).await;
     }
@@ -379,7 +384,12 @@ struct Pull<'a> {
     next_part: u64,
     txn_docs: u64,
     pit: Option<String>,
+    /// The query's filters, fixed for the life of a PIT.
+    pit_filters: Vec<Value>,
     search_after: Option<Vec<Value>>,
+    /// The next page's request, sent while the current page is written: its body and
+    /// its reply.
+    prefetch: Option<(Vec<u8>, tokio::task::JoinHandle<Reply>)>,
     parts: Vec<PathBuf>,
     stats: OpenSearchReport,
 }
@@ -530,6 +540,7 @@ impl Pull<'_> {
         self.stats.pits_opened += 1;
         self.pit = Some(id);
         self.search_after = None;
+        self.pit_filters = self.base_filters();
         Ok(())
     }
 
@@ -550,19 +561,23 @@ impl Pull<'_> {
     }
 
     fn search_body(&self) -> Vec<u8> {
+        self.body_with(self.pit.as_deref(), self.search_after.as_deref())
+    }
+
+    fn body_with(&self, pit: Option<&str>, after: Option<&[Value]>) -> Vec<u8> {
         let f = &self.opts.checkpoint_field;
         let mut body = json!({
             "size": self.opts.page_size,
-            "pit": {"id": self.pit, "keep_alive": self.opts.keep_alive},
+            "pit": {"id": pit, "keep_alive": self.opts.keep_alive},
             "sort": [
                 {f: {"order": "asc", "numeric_type": "date", "unmapped_type": "date"}},
                 {"_id": "asc"},
             ],
-            "query": {"bool": {"filter": self.base_filters()}},
+            "query": {"bool": {"filter": self.pit_filters}},
             "track_total_hits": false,
         });
-        if let Some(after) = &self.search_after {
-            body["search_after"] = Value::Array(after.clone());
+        if let Some(after) = after {
+            body["search_after"] = Value::Array(after.to_vec());
         }
         body.to_string().into_bytes()
     }
@@ -572,9 +587,23 @@ impl Pull<'_> {
         let body = self.search_body();
         let what = self.http.describe(&Method::POST, "/_search");
         let mut attempts = Attempts::new(&opts.retry, what.clone());
+        let mut prefetched = match self.prefetch.take() {
+            Some((b, reply)) if b == body => Some(reply),
+            Some((_, reply)) => {
+                reply.abort();
+                None
+            }
+            None => None,
+        };
         let result = loop {
             self.stats.requests += 1;
-            match self.http.send(Method::POST, "/_search", body.clone()).await {
+            let reply = match prefetched.take() {
+                Some(reply) => reply.await.unwrap_or_else(|e| {
+                    Reply::Retry(format!("the request task failed: {e}"), None)
+                }),
+                None => self.http.send(Method::POST, "/_search", body.clone()).await,
+            };
+            match reply {
                 Reply::Ok(bytes) => {
                     let reason = match parse_page(&bytes, self.idx) {
                         Err(e) => format!("unreadable response (truncated?): {e}"),
@@ -591,7 +620,10 @@ impl Pull<'_> {
                                 .unwrap_or("no reason given")
                         ),
                         Ok(page) if page.timed_out => "the search timed out".into(),
-                        Ok(page) => break self.consume(page).map(Fetched::Hits),
+                        Ok(page) => {
+                            self.prefetch_after(&page);
+                            break self.consume(page).map(Fetched::Hits);
+                        }
                     };
                     attempts.failed(reason, None, &opts.index).await?;
                 }
@@ -609,6 +641,21 @@ impl Pull<'_> {
         };
         self.stats.retries += attempts.retries;
         result
+    }
+
+    /// Sends the request for the page after `page` (unless it is empty, the end), so that
+    /// the server works while this page is mapped and written.
+    fn prefetch_after(&mut self, page: &Page<'_>) {
+        let Some(last) = page.hits.last() else {
+            return;
+        };
+        let pit = page.pit_id.as_deref().or(self.pit.as_deref());
+        let body = self.body_with(pit, Some(&last.sort));
+        let http = self.http.clone();
+        let sent = body.clone();
+        let reply =
+            tokio::spawn(async move { http.send(Method::POST, "/_search", sent).await });
+        self.prefetch = Some((body, reply));
     }
 
     /// Maps and writes a page's hits; returns how many hits it had.
