@@ -4,7 +4,7 @@
 //! 5xx, an expired point in time, a body cut off mid-way, failed shards.
 //!
 //! The double implements what the client uses: `POST /<pattern>/_search/point_in_time`,
-//! `POST /_search` with `pit`, `size`, `sort` (the field ascending, then `_id`),
+//! `POST /_search` with `pit`, `size`, `sort` (the field ascending, then `_index`, `_id`),
 //! `search_after` and a `bool` filter of `exists`, `range` (`gte`, epoch millis), `term`
 //! and `match_all`, and `DELETE /_search/point_in_time`. A PIT is a snapshot of the
 //! documents when it was opened, as in OpenSearch.
@@ -309,7 +309,9 @@ impl Double {
                     .filter(|d| d.index.starts_with(prefix))
                     .cloned()
                     .collect();
-                snapshot.sort_by(|a, b| (a.ts, &a.id).cmp(&(b.ts, &b.id)));
+                snapshot.sort_by(|a, b| {
+                    (a.ts, &a.index, &a.id).cmp(&(b.ts, &b.index, &b.id))
+                });
                 st.pits_opened += 1;
                 let id = format!("pit-{}", st.pits_opened);
                 st.pits.insert(id.clone(), Arc::new(snapshot));
@@ -493,16 +495,23 @@ fn search(st: &State, body: &Value) -> Response {
         );
     };
     let sort = &body["sort"];
-    if sort[0]["@timestamp"]["order"] != "asc" || sort[1]["_id"] != "asc" {
+    if sort[0]["@timestamp"]["order"] != "asc"
+        || sort[1]["_index"] != "asc"
+        || sort[2]["_id"] != "asc"
+    {
         return error_body(400, "parsing_exception", &format!("unexpected sort {sort}"));
     }
     let size = body["size"].as_u64().unwrap_or(10) as usize;
     let start = match body["search_after"].as_array() {
         Some(after) => {
-            let (Some(ts), Some(id)) = (after[0].as_i64(), after[1].as_str()) else {
+            let (Some(ts), Some(index), Some(id)) =
+                (after[0].as_i64(), after[1].as_str(), after[2].as_str())
+            else {
                 return error_body(400, "parsing_exception", "bad search_after");
             };
-            pit.partition_point(|d| (d.ts, d.id.as_str()) <= (ts, id))
+            pit.partition_point(|d| {
+                (d.ts, d.index.as_str(), d.id.as_str()) <= (ts, index, id)
+            })
         }
         None => 0,
     };
@@ -528,8 +537,8 @@ fn search(st: &State, body: &Value) -> Response {
             out.push(',');
         }
         out.push_str(&format!(
-            r#"{{"_index":"{}","_id":"{}","_score":null,"_source":{},"sort":[{},"{}"]}}"#,
-            d.index, d.id, d.source, d.ts, d.id
+            r#"{{"_index":"{}","_id":"{}","_score":null,"_source":{},"sort":[{},"{}","{}"]}}"#,
+            d.index, d.id, d.source, d.ts, d.index, d.id
         ));
     }
     out.push_str("]}}");

@@ -3,18 +3,20 @@
 //!
 //! The pull follows the OpenSearch 2.x REST API (point in time needs 2.4; written against
 //! 2.11+): a point in time (PIT) is opened on the index pattern, pages of hits sorted by
-//! the checkpoint field and `_id` are read with `search_after`, and the PIT is deleted at
-//! the end. Each hit's `_source` is a winlogbeat 7/8 document, mapped by the same parser
-//! as `ingest files`; a document that does not map is a rejection located by its `_index`
-//! and `_id`, and the pull goes on.
+//! the checkpoint field, `_index` and `_id` are read with `search_after`, and the PIT is
+//! deleted at the end. Each hit's `_source` is a winlogbeat 7/8 document, mapped by the
+//! same parser as `ingest files`; a document that does not map is a rejection located by
+//! its `_index` and `_id`, and the pull goes on.
 //!
-//! Resumption never relies on the `_id` tiebreaker, which is only used to page within one
-//! PIT: what is kept is the high-water mark (the checkpoint field's last value) and the
-//! documents seen at exactly that mark. A new PIT (the old one expired, or the next run)
-//! asks for `field >= mark` and skips those documents. Events are written in transactions
-//! of `commit_every` documents: parts go to temporary files, then a journal names them and
-//! the new checkpoint, then the parts are renamed and the checkpoint written (see
-//! [`checkpoint`]). A crash at any point leaves the lake and the checkpoint consistent.
+//! Resumption never relies on the `_index`/`_id` tiebreaker, which only pages within one
+//! PIT (resuming after it would skip documents indexed later at the same time whose ids
+//! sort lower): what is kept is the high-water mark (the checkpoint field's last value)
+//! and the documents seen at exactly that mark. A new PIT (the old one expired, or the
+//! next run) asks for `field >= mark` and skips those documents. Events are written in
+//! transactions of `commit_every` documents: parts go to temporary files, then a journal
+//! names them and the new checkpoint, then the parts are renamed and the checkpoint
+//! written (see [`checkpoint`]). A crash at any point leaves the lake and the checkpoint
+//! consistent.
 
 pub mod checkpoint;
 mod cli;
@@ -571,6 +573,7 @@ impl Pull<'_> {
             "pit": {"id": pit, "keep_alive": self.opts.keep_alive},
             "sort": [
                 {f: {"order": "asc", "numeric_type": "date", "unmapped_type": "date"}},
+                {"_index": "asc"},
                 {"_id": "asc"},
             ],
             "query": {"bool": {"filter": self.pit_filters}},
