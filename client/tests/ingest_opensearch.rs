@@ -1098,3 +1098,22 @@ async fn every_runs_on_a_schedule_and_stops_on_sigterm() {
     assert!(stdout.contains("stopping"), "{stdout}");
     assert_lake_is(dir.path(), &all);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pit_that_keeps_vanishing_is_a_clear_error() {
+    let d = Double::start(docs(0, 100, T0, 1)).await;
+    {
+        let mut st = d.state();
+        for n in 1..=20 {
+            st.faults.insert(n, Fault::ExpirePits);
+        }
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let err = ingest_opensearch(&options(&d), dir.path())
+        .await
+        .expect_err("gives up");
+    let msg = err.to_string();
+    assert!(msg.contains("point in time vanished"), "{msg}");
+    assert!(all_files(&dir.path().join("events")).is_empty());
+    assert!(checkpoints(dir.path()).is_empty());
+}

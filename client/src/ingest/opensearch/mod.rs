@@ -407,12 +407,16 @@ enum Fetched {
 impl Pull<'_> {
     async fn run(&mut self) -> Result<(), OpenSearchError> {
         let mut pit_losses = 0;
+        let mut first_loss = Instant::now();
         loop {
             if self.pit.is_none() {
                 self.open_pit().await?;
             }
             match self.fetch().await? {
                 Fetched::PitGone => {
+                    if pit_losses == 0 {
+                        first_loss = Instant::now();
+                    }
                     pit_losses += 1;
                     tracing::warn!(
                         "the point in time expired or was lost; reopening from the \
@@ -424,7 +428,7 @@ impl Pull<'_> {
                             what: self.http.describe(&Method::POST, "/_search"),
                             index: self.opts.index.clone(),
                             attempts: pit_losses,
-                            secs: 0.0,
+                            secs: first_loss.elapsed().as_secs_f64(),
                             last: format!(
                                 "the point in time vanished {pit_losses} times in a row \
                                  (is keep_alive {} too short?)",
