@@ -489,7 +489,7 @@ impl LakeWriter {
     /// When a part cannot be written, finished or renamed; the temporary files left are
     /// removed.
     pub(crate) fn commit(self) -> Result<Vec<PathBuf>, IngestError> {
-        publish(self.finish()?)
+        publish(self.finish()?, true)
     }
 }
 
@@ -498,9 +498,12 @@ impl LakeWriter {
 /// being rolled forward a second time).
 ///
 /// # Errors
-/// When a rename fails; the temporary files not yet renamed are then removed.
+/// When a rename fails; the temporary files not yet renamed are then removed if
+/// `remove_on_error` (a journal that names them keeps them instead, to be rolled forward
+/// later).
 pub(crate) fn publish(
     parts: Vec<(PathBuf, PathBuf)>,
+    remove_on_error: bool,
 ) -> Result<Vec<PathBuf>, IngestError> {
     let mut done = Vec::with_capacity(parts.len());
     let mut rest = parts.into_iter();
@@ -510,9 +513,11 @@ pub(crate) fn publish(
                 done.push(path);
                 continue;
             }
-            let _ = std::fs::remove_file(&tmp);
-            for (tmp, _) in rest {
+            if remove_on_error {
                 let _ = std::fs::remove_file(&tmp);
+                for (tmp, _) in rest {
+                    let _ = std::fs::remove_file(&tmp);
+                }
             }
             return Err(IngestError::Io { path, source });
         }

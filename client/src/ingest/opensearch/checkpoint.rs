@@ -270,7 +270,7 @@ impl Store {
     /// Renames a journal's parts (only), for a simulated crash between the two steps.
     pub(crate) fn rename_parts_only(&self) -> Result<(), OpenSearchError> {
         if let Some(j) = read_json::<Journal>(&self.journal_path)? {
-            publish(self.part_paths(&j)?)?;
+            publish(self.part_paths(&j)?, false)?;
         }
         Ok(())
     }
@@ -298,7 +298,7 @@ impl Store {
     }
 
     fn roll_forward(&self, j: Journal) -> Result<Vec<PathBuf>, OpenSearchError> {
-        let parts = publish(self.part_paths(&j)?)?;
+        let parts = publish(self.part_paths(&j)?, false)?;
         write_json(&self.checkpoint_path, &j.checkpoint)?;
         remove(&self.journal_path)?;
         Ok(parts)

@@ -760,7 +760,13 @@ impl Pull<'_> {
         if crash == Some(CrashPoint::BeforeJournal) {
             return Err(OpenSearchError::Crash(CrashPoint::BeforeJournal));
         }
-        self.store.write_journal(&pending, &cp)?;
+        if let Err(e) = self.store.write_journal(&pending, &cp) {
+            // No journal names them: they would never be renamed.
+            for (tmp, _) in &pending {
+                let _ = std::fs::remove_file(tmp);
+            }
+            return Err(e);
+        }
         match crash {
             Some(CrashPoint::AfterJournal) => {
                 return Err(OpenSearchError::Crash(CrashPoint::AfterJournal));
