@@ -174,6 +174,8 @@ struct State {
     /// Every request answers this status.
     always: Option<u16>,
     authorizations: Vec<Option<String>>,
+    /// Time spent answering (building and sending responses), for the measurement.
+    busy: Duration,
 }
 
 #[derive(Clone)]
@@ -244,6 +246,7 @@ impl Double {
                 return;
             };
             let auth = headers.get("authorization").cloned();
+            let started = std::time::Instant::now();
             let resp = self.handle(&method, &target, &body, auth);
             let reason = match resp.status {
                 200 => "OK",
@@ -269,7 +272,9 @@ impl Double {
             } else {
                 &resp.body[..]
             };
-            if sock.write_all(body).await.is_err() || resp.truncate {
+            let failed = sock.write_all(body).await.is_err();
+            self.state().busy += started.elapsed();
+            if failed || resp.truncate {
                 let _ = sock.shutdown().await;
                 return;
             }
@@ -1004,7 +1009,8 @@ async fn secrets_never_show() {
 }
 
 /// Events/s of the whole path (HTTP, parse, Parquet) against the double, which runs in
-/// the same process and shares the cores. Run in release:
+/// the same process and shares the cores; the process's CPU time and the double's share
+/// of it are printed too. Run in release:
 /// `cargo test --release --workspace --test ingest_opensearch -- --ignored --nocapture`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement, run by hand in release"]
@@ -1016,17 +1022,38 @@ async fn throughput() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut o = options(&d);
     o.page_size = 5_000;
+    let cpu0 = process_cpu_secs();
     let start = std::time::Instant::now();
     let r = pull(&o, dir.path()).await;
     let secs = start.elapsed().as_secs_f64();
+    let cpu = process_cpu_secs().zip(cpu0).map(|(b, a)| b - a);
     assert_eq!(r.ingest.events(), n as u64);
+    let double = d.state().busy.as_secs_f64();
     println!(
-        "opensearch double: {n} events ({:.0} MB of _source) in {secs:.2} s: {:.0} events/s",
+        "opensearch double: {n} events ({:.0} MB of _source) in {secs:.2} s wall: {:.0} \
+         events/s; process CPU {} s, of which the double answering about {double:.2} s",
         bytes as f64 / 1e6,
-        n as f64 / secs
+        n as f64 / secs,
+        cpu.map_or("?".into(), |c| format!("{c:.2}")),
     );
+    if let Some(cpu) = cpu {
+        println!(
+            "client CPU (process minus the double): about {:.0} events per CPU-second",
+            n as f64 / (cpu - double).max(1e-9)
+        );
+    }
 }
 
+/// User plus system CPU seconds of this process, from /proc (Linux only).
+fn process_cpu_secs() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let ticks: f64 =
+        fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refusals_stop_at_once_with_the_servers_reason() {
     let d = Double::start(docs(0, 10, T0, 1)).await;
