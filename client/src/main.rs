@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use huntsman::connect::{Cluster, connect};
 use huntsman::demo::DemoArgs;
 use huntsman::ingest::IngestFilesArgs;
+use huntsman::ingest::opensearch::IngestOpenSearchArgs;
 use huntsman::lab::LabGenerateArgs;
 use huntsman::output::{schema_of, write_results};
 use huntsman::sql::{SqlArgs, run_statements};
@@ -62,6 +63,9 @@ enum Command {
 enum IngestCommand {
     /// JSON lines (winlogbeat 6/7/8, nxlog flat; .gz too) and EVTX files.
     Files(IngestFilesArgs),
+    /// Pull winlogbeat documents from OpenSearch, incrementally (checkpoint in the lake).
+    #[command(name = "opensearch")]
+    OpenSearch(Box<IngestOpenSearchArgs>),
 }
 
 #[derive(Debug, Subcommand)]
@@ -140,6 +144,15 @@ async fn run(cli: Cli) -> Result<()> {
             if report.has_errors() {
                 anyhow::bail!(
                     "some inputs could not be ingested (see the report above); \
+                     everything else was written"
+                );
+            }
+            Ok(())
+        }
+        Command::Ingest(IngestCommand::OpenSearch(args)) => {
+            if huntsman::ingest::opensearch::run_opensearch(args).await? {
+                anyhow::bail!(
+                    "some documents could not be ingested (see the report above); \
                      everything else was written"
                 );
             }

@@ -454,7 +454,7 @@ fn mixed_good_and_bad_lines_keep_the_good_and_name_the_bad() {
     let got: Vec<(Location, RejectKind)> = file
         .examples
         .iter()
-        .map(|r| (r.location, r.rejection.kind))
+        .map(|r| (r.location.clone(), r.rejection.kind))
         .collect();
     assert_eq!(
         got,

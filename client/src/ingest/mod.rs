@@ -5,7 +5,8 @@
 //! [`crate::lab::schema`]), so this module maps each shape onto it and writes zstd Parquet
 //! under `<out>/events/day=YYYY-MM-DD/`, the same lake `huntsman lab generate` writes.
 //! It streams: memory is bounded by the batch size, not the input size. It does not own
-//! the schema (the lab does), shipping from OpenSearch, or incremental checkpoints.
+//! the schema (the lab does). [`opensearch`] pulls from OpenSearch into the same lake,
+//! incrementally, with a checkpoint kept in the lake.
 //!
 //! Every record read is either ingested or rejected with its file, line and reason; a
 //! file that cannot be read to its end is reported and the run goes on. See
@@ -26,6 +27,7 @@
 
 mod cli;
 mod input;
+pub mod opensearch;
 mod parse;
 mod paths;
 mod record;

@@ -93,7 +93,7 @@ impl<'de> Visitor<'de> for ValVisitor {
 }
 
 /// An object key, borrowed where it holds no escapes.
-struct Key<'a>(Cow<'a, str>);
+pub(crate) struct Key<'a>(pub(crate) Cow<'a, str>);
 
 impl<'de> de::Deserialize<'de> for Key<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

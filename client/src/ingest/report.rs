@@ -39,6 +39,8 @@ pub enum RejectKind {
     BadTimestamp,
     /// An EVTX record (or chunk) the parser could not read.
     BadEvtxRecord,
+    /// An OpenSearch hit without `_source` (disabled in the index mapping).
+    MissingSource,
 }
 
 impl RejectKind {
@@ -55,6 +57,7 @@ impl RejectKind {
             RejectKind::MissingTimestamp => "missing timestamp",
             RejectKind::BadTimestamp => "bad timestamp",
             RejectKind::BadEvtxRecord => "unreadable EVTX record",
+            RejectKind::MissingSource => "no _source",
         }
     }
 }
@@ -83,8 +86,8 @@ impl Rejection {
     }
 }
 
-/// Where in its file a record was.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Where in its file (or its OpenSearch index) a record was.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Location {
     /// 1-based line of a JSON-lines file.
     Line(u64),
@@ -93,6 +96,13 @@ pub enum Location {
     /// 1-based position of a record in an EVTX file, in the order the parser yields them
     /// (the EVTX record id is in the detail when known).
     Record(u64),
+    /// An OpenSearch document, by its index and id.
+    Document {
+        /// The hit's `_index`.
+        index: String,
+        /// The hit's `_id`.
+        id: String,
+    },
 }
 
 impl fmt::Display for Location {
@@ -101,6 +111,7 @@ impl fmt::Display for Location {
             Location::Line(n) => write!(f, "line {n}"),
             Location::Element(n) => write!(f, "element {n}"),
             Location::Record(n) => write!(f, "record {n}"),
+            Location::Document { index, id } => write!(f, "document {index}/{id}"),
         }
     }
 }

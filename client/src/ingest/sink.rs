@@ -439,20 +439,37 @@ impl LakeWriter {
             path: tmp.clone(),
             source,
         })?;
-        sink.into_inner().map_err(|e| IngestError::Io {
+        let file = sink.into_inner().map_err(|e| IngestError::Io {
             path: tmp.clone(),
             source: e.into_error(),
+        })?;
+        // On disk before anything (a journal, a rename) can name it as complete.
+        file.sync_all().map_err(|source| IngestError::Io {
+            path: tmp.clone(),
+            source,
         })?;
         Ok(())
     }
 
-    /// Writes what is buffered, finishes every part and renames them all to their final
-    /// names. Returns the final paths.
+    /// Numbers this writer's parts from `n` on, so that several writers of one run (one
+    /// per OpenSearch transaction) never pick the same name.
+    pub(crate) fn first_part(mut self, n: u64) -> Self {
+        self.next_part = n;
+        self
+    }
+
+    /// The number the next part would get.
+    pub(crate) fn next_part(&self) -> u64 {
+        self.next_part
+    }
+
+    /// Writes what is buffered and finishes every part under its temporary name, flushed
+    /// to disk. Returns the `(temporary, final)` paths; from here on the caller owns the
+    /// temporary files (see [`publish`]).
     ///
     /// # Errors
-    /// When a part cannot be written, finished or renamed; the temporary files left are
-    /// removed.
-    pub(crate) fn commit(mut self) -> Result<Vec<PathBuf>, IngestError> {
+    /// When a part cannot be written or finished; the temporary files are removed.
+    pub(crate) fn finish(mut self) -> Result<Vec<(PathBuf, PathBuf)>, IngestError> {
         self.flush_builders()?;
         let mut days: Vec<i64> = self.days.keys().copied().collect();
         days.sort_unstable();
@@ -461,18 +478,52 @@ impl LakeWriter {
                 self.finish_part(part)?;
             }
         }
-        let mut done = Vec::with_capacity(self.finished.len());
-        while let Some((tmp, path)) = self.finished.pop() {
-            if let Err(source) = std::fs::rename(&tmp, &path) {
-                self.finished.push((tmp, path.clone()));
-                return Err(IngestError::Io { path, source });
-            }
-            done.push(path);
-        }
-        done.reverse();
         self.committed = true;
-        Ok(done)
+        Ok(std::mem::take(&mut self.finished))
     }
+
+    /// Writes what is buffered, finishes every part and renames them all to their final
+    /// names. Returns the final paths.
+    ///
+    /// # Errors
+    /// When a part cannot be written, finished or renamed; the temporary files left are
+    /// removed.
+    pub(crate) fn commit(self) -> Result<Vec<PathBuf>, IngestError> {
+        publish(self.finish()?, true)
+    }
+}
+
+/// Renames finished parts from their temporary to their final names, in order. A part
+/// whose temporary file is gone but whose final file exists counts as renamed (a journal
+/// being rolled forward a second time).
+///
+/// # Errors
+/// When a rename fails; the temporary files not yet renamed are then removed if
+/// `remove_on_error` (a journal that names them keeps them instead, to be rolled forward
+/// later).
+pub(crate) fn publish(
+    parts: Vec<(PathBuf, PathBuf)>,
+    remove_on_error: bool,
+) -> Result<Vec<PathBuf>, IngestError> {
+    let mut done = Vec::with_capacity(parts.len());
+    let mut rest = parts.into_iter();
+    while let Some((tmp, path)) = rest.next() {
+        if let Err(source) = std::fs::rename(&tmp, &path) {
+            if source.kind() == std::io::ErrorKind::NotFound && path.exists() {
+                done.push(path);
+                continue;
+            }
+            if remove_on_error {
+                let _ = std::fs::remove_file(&tmp);
+                for (tmp, _) in rest {
+                    let _ = std::fs::remove_file(&tmp);
+                }
+            }
+            return Err(IngestError::Io { path, source });
+        }
+        done.push(path);
+    }
+    Ok(done)
 }
 
 impl Drop for LakeWriter {
