@@ -105,12 +105,7 @@ impl Location {
     pub async fn put(&self, bytes: Vec<u8>) -> Result<()> {
         match self {
             Self::Local(path) => {
-                if let Some(parent) = path.parent() {
-                    tokio::fs::create_dir_all(parent)
-                        .await
-                        .with_context(|| format!("creating {}", parent.display()))?;
-                }
-                let tmp = hidden_tmp(path);
+                let tmp = prepare_local(path).await?;
                 tokio::fs::write(&tmp, bytes)
                     .await
                     .with_context(|| format!("writing {}", tmp.display()))?;
@@ -135,12 +130,7 @@ impl Location {
     pub async fn upload(&self, source: &Path) -> Result<()> {
         match self {
             Self::Local(path) => {
-                if let Some(parent) = path.parent() {
-                    tokio::fs::create_dir_all(parent)
-                        .await
-                        .with_context(|| format!("creating {}", parent.display()))?;
-                }
-                let tmp = hidden_tmp(path);
+                let tmp = prepare_local(path).await?;
                 tokio::fs::copy(source, &tmp).await.with_context(|| {
                     format!("copying {} to {}", source.display(), tmp.display())
                 })?;
@@ -294,6 +284,17 @@ impl Location {
             }
         }
     }
+}
+
+/// Creates the parent folder of `path` and returns the hidden temporary name it is
+/// written under before the rename.
+async fn prepare_local(path: &Path) -> Result<PathBuf> {
+    if let Some(parent) = path.parent() {
+        tokio::fs::create_dir_all(parent)
+            .await
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    Ok(hidden_tmp(path))
 }
 
 fn hidden_tmp(path: &Path) -> PathBuf {

@@ -349,3 +349,17 @@ pub fn run_client_with_env(
         }
     }
 }
+
+/// The standard output of a command that must have succeeded.
+///
+/// # Panics
+/// When it failed: the message names `what` and shows its standard error.
+pub fn succeeded(out: &Output, what: &str) -> String {
+    assert!(
+        out.status.success(),
+        "{what} failed ({:?}):\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

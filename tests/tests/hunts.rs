@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use huntsman_tests::{TestCluster, run_client};
+use huntsman_tests::{TestCluster, run_client, succeeded as ok};
 use serde_json::Value;
 
 /// Small neural networks and few steps: debug builds train them in seconds.
@@ -34,16 +34,6 @@ const HUNTS: [&str; 5] = [
     "process-anomaly",
     "widespread-attack",
 ];
-
-fn ok(out: &std::process::Output, what: &str) -> String {
-    assert!(
-        out.status.success(),
-        "{what} failed ({:?}):\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 fn hunt_all(work: &Path, data: &str, store: &str, scheduler: Option<&str>) {
     let base = format!("BASE_S3_PATH={store}");

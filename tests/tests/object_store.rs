@@ -8,7 +8,7 @@ use std::process::Output;
 use std::time::Duration;
 
 use huntsman_tests::s3::{BUCKET, CutProxy, Garage};
-use huntsman_tests::{TestCluster, free_port, run_client_with_env};
+use huntsman_tests::{TestCluster, free_port, run_client_with_env, succeeded as ok};
 use serde_json::Value;
 
 const LIMIT: Duration = Duration::from_secs(600);
@@ -17,16 +17,6 @@ const FAIL_LIMIT: Duration = Duration::from_secs(90);
 
 fn run(args: &[&str], work: &Path, env: &[(String, String)], limit: Duration) -> Output {
     run_client_with_env(args, work, limit, env).expect("huntsman ran")
-}
-
-fn ok(out: &Output, what: &str) -> String {
-    assert!(
-        out.status.success(),
-        "{what} failed ({:?}):\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn fails(out: &Output, what: &str) -> String {
