@@ -140,7 +140,7 @@ async fn run(cli: Cli) -> Result<()> {
             huntsman::demo::run(&cli.cluster()?, &cli.data, args).await
         }
         Command::Ingest(IngestCommand::Files(args)) => {
-            let report = huntsman::ingest::run_files(args.clone())?;
+            let report = huntsman::ingest::run_files(args.clone()).await?;
             if report.has_errors() {
                 anyhow::bail!(
                     "some inputs could not be ingested (see the report above); \

@@ -106,6 +106,44 @@ fn lab_hunt_and_models_live_in_s3_through_a_cluster_and_embedded() {
     );
     assert!(again.contains("--overwrite"), "{again}");
 
+    // Real logs ingested into the bucket hold the same events as ingested to disk.
+    let otrf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/datasets/otrf");
+    let otrf = otrf.to_str().expect("utf8");
+    ok(
+        &run(
+            &["ingest", "files", "--out", "s3://lake/otrf", otrf],
+            work,
+            &env,
+            LIMIT,
+        ),
+        "ingest files to s3",
+    );
+    let otrf_local = work.join("otrf");
+    let otrf_local = otrf_local.to_str().expect("utf8");
+    ok(
+        &run(
+            &["ingest", "files", "--out", otrf_local, otrf],
+            work,
+            &[],
+            LIMIT,
+        ),
+        "ingest files locally",
+    );
+    let per_channel = "SELECT winlog_channel, winlog_event_id, count(*) AS n FROM events \
+                       GROUP BY 1, 2 ORDER BY 1, 2";
+    let sql_over = |data: &str| {
+        let out = run(
+            &["--data", data, "sql", "--format", "csv", per_channel],
+            work,
+            &env,
+            LIMIT,
+        );
+        ok(&out, "counting ingested events")
+    };
+    let in_bucket = sql_over("s3://lake/otrf/events");
+    assert_eq!(in_bucket, sql_over(&format!("{otrf_local}/events")));
+    assert!(in_bucket.lines().count() > 3, "{in_bucket}");
+
     let mut cluster =
         TestCluster::start_with_env(work, 2, 2, &env).expect("cluster starts");
     let url = cluster.url();

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
+use crate::location::Location;
+
 use super::{DEFAULT_BATCH_SIZE, IngestOptions, IngestReport, ingest_paths};
 
 /// Ingest JSON-lines (winlogbeat 6/7/8, nxlog flat; optionally .gz) and EVTX files into
@@ -14,14 +16,15 @@ pub struct IngestFilesArgs {
     /// glob patterns (*, ?, **)
     #[arg(required = true, value_name = "PATH")]
     pub inputs: Vec<PathBuf>,
-    /// Lake folder: events go to <OUT>/events/day=YYYY-MM-DD/ [default: ./data]
+    /// Lake folder or s3:// prefix: events go to <OUT>/events/day=YYYY-MM-DD/
+    /// [default: ./data]
     #[arg(
         long,
         value_name = "OUT",
         default_value = "./data",
         hide_default_value = true
     )]
-    pub out: PathBuf,
+    pub out: String,
     /// Rows per batch and per Parquet row group; memory grows with it [default: 65536]
     #[arg(long, value_name = "N", default_value_t = DEFAULT_BATCH_SIZE,
           hide_default_value = true)]
@@ -31,15 +34,60 @@ pub struct IngestFilesArgs {
 /// Runs `huntsman ingest files`: ingests, prints the summary to standard output and
 /// returns the report. The caller exits with 2 when [`IngestReport::has_errors`].
 ///
+/// An `s3://` lake is written through a local scratch lake: the parts are uploaded when
+/// the whole ingest has finished, each as one object; if an upload fails, the parts already
+/// uploaded are deleted again, so the lake gains all of the run's events or none.
+///
 /// # Errors
 /// When the options are invalid or the lake cannot be written (never for bad inputs, which
 /// are in the report).
-pub fn run_files(args: IngestFilesArgs) -> anyhow::Result<IngestReport> {
+pub async fn run_files(args: IngestFilesArgs) -> anyhow::Result<IngestReport> {
     let opts = IngestOptions::default().batch_size(args.batch_size);
-    let report = ingest_paths(&args.inputs, &args.out, &opts)
-        .with_context(|| format!("ingesting into {}", args.out.display()))?;
-    print!("{report}");
-    Ok(report)
+    if !huntsman_udfs::objstore::is_object_url(&args.out) {
+        let out = PathBuf::from(&args.out);
+        let report =
+            tokio::task::spawn_blocking(move || ingest_paths(&args.inputs, &out, &opts))
+                .await
+                .context("ingest")?
+                .with_context(|| format!("ingesting into {}", args.out))?;
+        print!("{report}");
+        return Ok(report);
+    }
+    let lake = Location::parse(&args.out)?;
+    let scratch = crate::hunt::store::local_temp("ingest");
+    let result = async {
+        let dir = scratch.clone();
+        let inputs = args.inputs.clone();
+        let report =
+            tokio::task::spawn_blocking(move || ingest_paths(&inputs, &dir, &opts))
+                .await
+                .context("ingest")??;
+        let parts = Location::Local(scratch.join("events")).list().await?;
+        let mut uploaded: Vec<Location> = Vec::new();
+        for part in &parts {
+            let target = lake.join(&format!("events/{}", part.relative));
+            let sent = target
+                .upload(&scratch.join("events").join(&part.relative))
+                .await;
+            if let Err(e) = sent {
+                for done in &uploaded {
+                    let _ = done.remove_all().await;
+                }
+                return Err(e);
+            }
+            uploaded.push(target);
+        }
+        print!("{report}");
+        println!(
+            "uploaded {} part files to {}/events/",
+            parts.len(),
+            args.out
+        );
+        anyhow::Ok(report)
+    }
+    .await;
+    let _ = std::fs::remove_dir_all(&scratch);
+    result.with_context(|| format!("ingesting into {}", args.out))
 }
 
 #[cfg(test)]
@@ -56,7 +104,7 @@ mod tests {
     #[test]
     fn defaults_match_the_library() {
         let cli = Cli::try_parse_from(["ingest", "a.json", "logs/*.gz"]).expect("parses");
-        assert_eq!(cli.args.out, PathBuf::from("./data"));
+        assert_eq!(cli.args.out, "./data");
         assert_eq!(cli.args.batch_size, IngestOptions::default().batch_size);
         assert_eq!(cli.args.inputs.len(), 2);
     }
