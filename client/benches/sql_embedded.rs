@@ -202,12 +202,12 @@ async fn s3_comparison(dir: &Path, local: &SessionContext) -> anyhow::Result<()>
     })));
     let start = Instant::now();
     let mut bytes = 0;
+    let object = datafusion::execution::object_store::ObjectStoreRegistry::get_store(
+        registry.as_ref(),
+        &url::Url::parse("s3://lake/")?,
+    )?;
     for f in 0..FILES {
         let name = format!("part-{f}.parquet");
-        let store: Arc<dyn datafusion::execution::object_store::ObjectStoreRegistry> =
-            registry.clone();
-        let url = url::Url::parse(&format!("s3://lake/bench/{name}"))?;
-        let object = store.get_store(&url)?;
         let data = std::fs::read(dir.join(&name))?;
         bytes += data.len();
         object

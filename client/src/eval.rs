@@ -192,10 +192,11 @@ async fn read_run(dir: &Location) -> Result<(serde_json::Value, Vec<Scored>)> {
         bail!("{manifest_path}: no entity columns listed");
     }
     let findings = dir.join("findings.parquet");
-    let ctx = SessionContext::new_with_state(
-        huntsman_udfs::session::huntsman_session_state(SessionConfig::new())
-            .context("building a local session")?,
-    );
+    // A plain local session; only its object stores (for s3:// results) are Huntsman's.
+    let config = SessionConfig::new();
+    let runtime = huntsman_udfs::session::huntsman_runtime_env(&config, None)
+        .context("building a local session")?;
+    let ctx = SessionContext::new_with_config_rt(config, runtime);
     let batches = ctx
         .read_parquet(findings.table_url(), ParquetReadOptions::default())
         .await

@@ -172,6 +172,35 @@ impl Location {
         }
     }
 
+    /// Copies every file below the local folder `source` to the same relative paths
+    /// below this location and returns how many were copied. Files whose relative path
+    /// `last` accepts are copied after all others (labels after the events they describe).
+    /// If a copy fails, the files already copied are removed again, so the destination
+    /// gains all of them or none (as far as the store lets the removal through).
+    ///
+    /// # Errors
+    /// Listing the source or a copy fails; the message names the file.
+    pub async fn upload_dir(
+        &self,
+        source: &Path,
+        last: impl Fn(&str) -> bool,
+    ) -> Result<usize> {
+        let mut files = Location::Local(source.to_path_buf()).list().await?;
+        files.sort_by_key(|f| last(&f.relative));
+        let mut copied: Vec<Location> = Vec::with_capacity(files.len());
+        for file in &files {
+            let target = self.join(&file.relative);
+            if let Err(e) = target.upload(&source.join(&file.relative)).await {
+                for done in &copied {
+                    let _ = done.remove_all().await;
+                }
+                return Err(e);
+            }
+            copied.push(target);
+        }
+        Ok(copied.len())
+    }
+
     /// Reads the whole file or object.
     ///
     /// # Errors

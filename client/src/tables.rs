@@ -10,9 +10,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
+use futures::{StreamExt, TryStreamExt};
 use huntsman_udfs::objstore::{describe, is_object_url};
 
-use crate::location::Location;
+use crate::location::{Listed, Location};
 
 /// The table every hunt reads.
 pub const EVENTS_TABLE: &str = "events";
@@ -123,29 +124,34 @@ async fn check_object_location(location: &str) -> Result<String> {
     let Location::Object(object) = &root else {
         bail!("internal: {location} is not an object location");
     };
-    for file in &files {
+    // Two small range reads per file; several files at once, so a lake of many parts
+    // does not pay one round trip after another before the query starts.
+    let check = |file: &Listed| {
         let key = if file.relative.is_empty() {
             object.clone()
         } else {
             object.join(&file.relative)
         };
-        if file.size < 12 {
-            bail!(
-                "{} is not a Parquet file (only {} bytes)",
-                key.url,
-                file.size
-            );
+        let size = file.size;
+        async move {
+            if size < 12 {
+                bail!("{} is not a Parquet file (only {size} bytes)", key.url);
+            }
+            let magic = key
+                .store
+                .get_ranges(&key.path, &[0..4, size - 4..size])
+                .await
+                .map_err(|e| anyhow::anyhow!("reading {}: {}", key.url, describe(&e)))?;
+            if magic.iter().any(|m| m.as_ref() != b"PAR1") {
+                bail!("{} is not a Parquet file (no PAR1 magic bytes)", key.url);
+            }
+            Ok(())
         }
-        let ranges = [0..4, file.size - 4..file.size];
-        let magic = key
-            .store
-            .get_ranges(&key.path, &ranges)
-            .await
-            .map_err(|e| anyhow::anyhow!("reading {}: {}", key.url, describe(&e)))?;
-        if magic.iter().any(|m| m.as_ref() != b"PAR1") {
-            bail!("{} is not a Parquet file (no PAR1 magic bytes)", key.url);
-        }
-    }
+    };
+    futures::stream::iter(files.iter().map(|f| check(f)))
+        .buffer_unordered(8)
+        .try_collect::<Vec<()>>()
+        .await?;
     let single = files.len() == 1 && files[0].relative.is_empty();
     let mut text = location.to_string();
     if !single && !text.ends_with('/') {

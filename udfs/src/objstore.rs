@@ -333,13 +333,21 @@ impl ObjectLocation {
     /// # Errors
     /// Not an object-store URL, no bucket, or no usable S3 settings.
     pub fn parse(location: &str) -> std::result::Result<Self, String> {
+        Self::parse_with(location, |url| {
+            registry().get_store(url).map_err(|e| strip_df(&e))
+        })
+    }
+
+    /// Parses `s3://bucket/key` with the client `store_for` gives for its URL.
+    fn parse_with(
+        location: &str,
+        store_for: impl FnOnce(&Url) -> std::result::Result<Arc<dyn ObjectStore>, String>,
+    ) -> std::result::Result<Self, String> {
         let url = Url::parse(location).map_err(|e| format!("{location}: {e}"))?;
         if !S3_SCHEMES.contains(&url.scheme()) {
             return Err(format!("{location}: not an s3:// or s3a:// URL"));
         }
-        let store = registry()
-            .get_store(&url)
-            .map_err(|e| format!("{location}: {}", strip_df(&e)))?;
+        let store = store_for(&url).map_err(|e| format!("{location}: {e}"))?;
         let path = ObjectPath::from_url_path(url.path())
             .map_err(|e| format!("{location}: {e}"))?;
         Ok(Self {
@@ -381,12 +389,8 @@ fn strip_df(e: &DataFusionError) -> String {
 pub fn read_blocking(location: &str) -> std::result::Result<Vec<u8>, String> {
     use tokio::runtime::{Handle, RuntimeFlavor};
     async fn get(loc: ObjectLocation) -> std::result::Result<Vec<u8>, String> {
-        let result = loc.store.get(&loc.path).await;
-        let bytes = match result {
-            Ok(r) => r.bytes().await,
-            Err(e) => Err(e),
-        };
-        bytes
+        let read = async { loc.store.get(&loc.path).await?.bytes().await };
+        read.await
             .map(|b| b.to_vec())
             .map_err(|e| format!("{}: {}", loc.url, describe(&e)))
     }
@@ -397,17 +401,12 @@ pub fn read_blocking(location: &str) -> std::result::Result<Vec<u8>, String> {
         }
         _ => {
             // A client is tied to the runtime that first drives its connections, so the
-            // shared one is not used from a throw-away runtime.
-            let url = Url::parse(location).map_err(|e| format!("{location}: {e}"))?;
-            let bucket = url.host_str().unwrap_or_default().to_string();
-            let store = registry().settings().build(&bucket)?;
-            let path = ObjectPath::from_url_path(url.path())
-                .map_err(|e| format!("{location}: {e}"))?;
-            let loc = ObjectLocation {
-                url: location.to_string(),
-                store,
-                path,
-            };
+            // shared one is not used from a throw-away runtime: this read gets its own.
+            let loc = ObjectLocation::parse_with(location, |url| {
+                registry()
+                    .settings()
+                    .build(url.host_str().unwrap_or_default())
+            })?;
             std::thread::scope(|s| {
                 s.spawn(|| {
                     tokio::runtime::Builder::new_current_thread()

@@ -92,56 +92,57 @@ pub enum BatchModels<M> {
 }
 
 /// Reads a model named by a URI: a local path, a `file://` URL, or an `s3://`/`s3a://`
-/// URL. Models in object storage are fetched once per process and kept (the last
-/// [`OBJECT_MODEL_CACHE`] of them): Huntsman writes every run's models under a new run id
-/// and never rewrites one, so a URI always names the same bytes.
+/// URL. The bytes of the last [`URI_MODEL_CACHE`] URIs are kept, so a model is read once
+/// per process, not once per batch. A local file is re-read when its length or
+/// modification time changes (one `stat` per batch); an object is fetched once, since
+/// Huntsman writes every run's models under a new run id and never rewrites one.
 fn read_model_uri(function: &str, uri: &str) -> Result<Arc<Vec<u8>>> {
-    if crate::objstore::is_object_url(uri) {
-        return read_object_model(function, uri);
-    }
+    static READ: Mutex<Vec<UriEntry>> = Mutex::new(Vec::new());
+    let failed = |e: String| exec_error(function, format!("model URI {e}"));
+    let object = crate::objstore::is_object_url(uri);
     let path = uri.strip_prefix("file://").unwrap_or(uri);
-    if uri.contains("://") && !uri.starts_with("file://") {
-        return Err(exec_error(
-            function,
-            format!(
-                "model URI {uri}: only local paths, file://, s3:// and s3a:// URLs are \
-                 supported"
-            ),
-        ));
+    if !object && uri.contains("://") && !uri.starts_with("file://") {
+        return Err(failed(format!(
+            "{uri}: only local paths, file://, s3:// and s3a:// URLs are supported"
+        )));
     }
-    std::fs::read(path)
-        .map(Arc::new)
-        .map_err(|e| exec_error(function, format!("model URI {uri}: {e}")))
-}
-
-/// How many object-store models a process keeps fetched.
-pub const OBJECT_MODEL_CACHE: usize = 16;
-
-fn read_object_model(function: &str, uri: &str) -> Result<Arc<Vec<u8>>> {
-    static FETCHED: Mutex<Vec<(String, Arc<Vec<u8>>)>> = Mutex::new(Vec::new());
+    let stamp = if object {
+        None
+    } else {
+        let meta = std::fs::metadata(path).map_err(|e| failed(format!("{uri}: {e}")))?;
+        Some((meta.len(), meta.modified().ok()))
+    };
     let cached = {
-        let fetched = FETCHED.lock().unwrap_or_else(|p| p.into_inner());
-        fetched
-            .iter()
-            .find(|(u, _)| u == uri)
-            .map(|(_, b)| b.clone())
+        let read = READ.lock().unwrap_or_else(|p| p.into_inner());
+        read.iter()
+            .find(|(u, s, _)| u == uri && *s == stamp)
+            .map(|(_, _, b)| b.clone())
     };
     if let Some(bytes) = cached {
         return Ok(bytes);
     }
-    let bytes = Arc::new(
-        crate::objstore::read_blocking(uri)
-            .map_err(|e| exec_error(function, format!("model URI {e}")))?,
-    );
-    let mut fetched = FETCHED.lock().unwrap_or_else(|p| p.into_inner());
-    if !fetched.iter().any(|(u, _)| u == uri) {
-        if fetched.len() >= OBJECT_MODEL_CACHE {
-            fetched.remove(0);
-        }
-        fetched.push((uri.to_string(), bytes.clone()));
+    let bytes = Arc::new(if object {
+        crate::objstore::read_blocking(uri).map_err(failed)?
+    } else {
+        std::fs::read(path).map_err(|e| failed(format!("{uri}: {e}")))?
+    });
+    let mut read = READ.lock().unwrap_or_else(|p| p.into_inner());
+    read.retain(|(u, _, _)| u != uri);
+    if read.len() >= URI_MODEL_CACHE {
+        read.remove(0);
     }
+    read.push((uri.to_string(), stamp, bytes.clone()));
     Ok(bytes)
 }
+
+/// A local file's identity for the URI cache: length and modification time.
+type FileStamp = (u64, Option<std::time::SystemTime>);
+
+/// A cached model file: its URI, its stamp (local files only) and its bytes.
+type UriEntry = (String, Option<FileStamp>, Arc<Vec<u8>>);
+
+/// How many model URIs a process keeps the bytes of.
+pub const URI_MODEL_CACHE: usize = 16;
 
 /// The model-cache size of a session (`huntsman.model_cache_entries`).
 pub fn cache_capacity(config: &datafusion::config::ConfigOptions) -> usize {

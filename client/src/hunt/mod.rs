@@ -341,7 +341,7 @@ async fn execute(
         "format": "huntsman-run",
         "version": 1,
         "hunt": hunt,
-        "run_id": run.dir.final_dir().table_url().rsplit('/').next().unwrap_or_default(),
+        "run_id": run.dir.run_id(),
         "started": started_at,
         "finished": now_iso(),
         "seconds": started.elapsed().as_secs_f64(),

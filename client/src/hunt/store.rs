@@ -104,6 +104,7 @@ impl Store {
             ),
         };
         Ok(RunDir {
+            run_id: run_id.to_string(),
             staging,
             final_dir,
             work,
@@ -137,6 +138,7 @@ pub const MANIFEST: &str = "manifest.json";
 /// partial folder; an object-store run needs [`RunDir::discard`] (deletion is a request).
 #[derive(Debug)]
 pub struct RunDir {
+    run_id: String,
     /// Where parts are written (the hidden partial folder, or the final prefix).
     staging: Location,
     final_dir: Location,
@@ -146,6 +148,11 @@ pub struct RunDir {
 }
 
 impl RunDir {
+    /// The run's id.
+    pub fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
     /// Where intermediate tables go (removed when the run ends).
     pub fn work_dir(&self) -> &Location {
         &self.work

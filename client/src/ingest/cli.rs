@@ -62,27 +62,12 @@ pub async fn run_files(args: IngestFilesArgs) -> anyhow::Result<IngestReport> {
             tokio::task::spawn_blocking(move || ingest_paths(&inputs, &dir, &opts))
                 .await
                 .context("ingest")??;
-        let parts = Location::Local(scratch.join("events")).list().await?;
-        let mut uploaded: Vec<Location> = Vec::new();
-        for part in &parts {
-            let target = lake.join(&format!("events/{}", part.relative));
-            let sent = target
-                .upload(&scratch.join("events").join(&part.relative))
-                .await;
-            if let Err(e) = sent {
-                for done in &uploaded {
-                    let _ = done.remove_all().await;
-                }
-                return Err(e);
-            }
-            uploaded.push(target);
-        }
+        let parts = lake
+            .join("events")
+            .upload_dir(&scratch.join("events"), |_| false)
+            .await?;
         print!("{report}");
-        println!(
-            "uploaded {} part files to {}/events/",
-            parts.len(),
-            args.out
-        );
+        println!("uploaded {parts} part files to {}/events/", args.out);
         anyhow::Ok(report)
     }
     .await;

@@ -117,14 +117,8 @@ pub async fn run(args: LabGenerateArgs) -> anyhow::Result<()> {
         let summary = tokio::task::spawn_blocking(move || generate(&opts, &dir, true))
             .await
             .context("lab generator")??;
-        let local = Location::Local(scratch.clone());
-        let mut files = local.list().await?;
-        files.sort_by_key(|f| f.relative.starts_with("labels/"));
-        for file in &files {
-            root.join(&file.relative)
-                .upload(&scratch.join(&file.relative))
-                .await?;
-        }
+        root.upload_dir(&scratch, |f| f.starts_with("labels/"))
+            .await?;
         anyhow::Ok(summary)
     }
     .await;
