@@ -1,13 +1,16 @@
 //! Embedded Ballista (`huntsman sql`'s default) against plain DataFusion on the same
 //! scan + filter + group-by over a multi-file Parquet dataset.
 //!
-//! `cargo bench --workspace --bench sql_embedded [-- ROWS] [--s3]` (default 5,000,000 rows).
+//! `cargo bench --workspace --bench sql_embedded [-- ROWS] [--s3] [--scheduler df://HOST:PORT]`
+//! (default 5,000,000 rows).
 //! Writes the dataset to a temp directory, runs each query five times per engine after one
 //! warm-up run, and prints the median times and the ratio. Both engines use the same
 //! number of partitions (the CPU count).
 //!
 //! With `--s3` it also starts a Garage S3 server on loopback (as the tests do), uploads
 //! the same files, and compares DataFusion scanning them from local files and from S3.
+//! With `--scheduler` it also runs the queries on that cluster (its executors must see
+//! the bench's temp directory, so run them on this machine).
 
 use std::fs::File;
 use std::path::Path;
@@ -133,11 +136,17 @@ async fn median(ctx: &SessionContext, sql: &str) -> datafusion::error::Result<Du
 }
 
 fn main() -> anyhow::Result<()> {
-    let rows: usize = std::env::args()
-        .skip(1)
-        .find(|a| !a.starts_with('-'))
-        .and_then(|a| a.parse().ok())
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let rows: usize = args
+        .iter()
+        .find_map(|a| a.parse().ok())
         .unwrap_or(5_000_000);
+    let scheduler = args
+        .iter()
+        .position(|a| a == "--scheduler")
+        .and_then(|i| args.get(i + 1))
+        .map(|url| Cluster::from_option(Some(url)))
+        .transpose()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -168,19 +177,45 @@ fn main() -> anyhow::Result<()> {
         println!("embedded cluster start-up: {:.1?}", start.elapsed());
         register_tables(&embedded, &tables).await?;
 
+        let remote = match &scheduler {
+            Some(cluster) => {
+                let ctx = connect(cluster).await?;
+                register_tables(&ctx, &tables).await?;
+                Some(ctx)
+            }
+            None => None,
+        };
+
         println!(
-            "{:<20} {:>12} {:>12} {:>8}",
-            "query", "datafusion", "embedded", "ratio"
+            "{:<20} {:>12} {:>12} {:>8}{}",
+            "query",
+            "datafusion",
+            "embedded",
+            "ratio",
+            if remote.is_some() {
+                "       remote    ratio"
+            } else {
+                ""
+            }
         );
         for (name, sql) in QUERIES {
             let df = median(&plain, sql).await?;
             let ballista = median(&embedded, sql).await?;
-            println!(
+            let mut line = format!(
                 "{name:<20} {:>10.0}ms {:>10.0}ms {:>7.2}x",
                 df.as_secs_f64() * 1e3,
                 ballista.as_secs_f64() * 1e3,
                 ballista.as_secs_f64() / df.as_secs_f64()
             );
+            if let Some(ctx) = &remote {
+                let t = median(ctx, sql).await?;
+                line += &format!(
+                    " {:>10.0}ms {:>7.2}x",
+                    t.as_secs_f64() * 1e3,
+                    t.as_secs_f64() / df.as_secs_f64()
+                );
+            }
+            println!("{line}");
         }
         if std::env::args().any(|a| a == "--s3") {
             s3_comparison(dir.path(), &plain).await?;

@@ -1,16 +1,20 @@
 //! Connecting to a cluster: an embedded Ballista scheduler and executor in this process
-//! (the default), or a remote scheduler given as `df://host:port`.
+//! (the default, see [`crate::embedded`]), or a remote scheduler given as
+//! `df://host:port`.
 //!
 //! Both paths build their session from [`huntsman_udfs::session`], then register
 //! Huntsman's functions again on the returned context: Ballista replaces the client's
 //! function lists when it upgrades a session.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use ballista::prelude::SessionContextExt;
 use datafusion::prelude::{SessionConfig, SessionContext};
+
+use crate::embedded::EmbeddedCluster;
 use huntsman_udfs::probe::wait_for_answer;
 use huntsman_udfs::session::{
     huntsman_session_config, huntsman_session_state, register_all_on_context,
@@ -110,17 +114,8 @@ pub fn client_config(cluster: &Cluster) -> SessionConfig {
             .unwrap_or_else(|| {
                 std::thread::available_parallelism().map_or(1, |n| n.get())
             })
-            .max(1)
-            .to_string();
-        let options = config.options_mut();
-        for key in [
-            "ballista.standalone.parallelism",
-            "datafusion.execution.target_partitions",
-        ] {
-            if let Err(e) = options.set(key, &slots) {
-                tracing::warn!("cannot set {key}: {e}");
-            }
-        }
+            .max(1);
+        config = config.with_target_partitions(slots);
     }
     config
 }
@@ -131,13 +126,24 @@ pub fn client_config(cluster: &Cluster) -> SessionConfig {
 /// A remote scheduler that does not answer within [`SCHEDULER_PROBE_TIMEOUT`], or a
 /// failure to start the embedded cluster.
 pub async fn connect(cluster: &Cluster) -> Result<SessionContext> {
-    let state = huntsman_session_state(client_config(cluster))
-        .context("building the session state")?;
+    let config = client_config(cluster);
     let ctx = match cluster {
-        Cluster::Embedded { .. } => SessionContext::standalone_with_state(state)
-            .await
-            .context("starting the embedded scheduler and executor")?,
+        Cluster::Embedded { .. } => {
+            let slots = config.target_partitions();
+            let embedded = EmbeddedCluster::start(&config, slots)
+                .await
+                .context("starting the embedded scheduler and executor")?;
+            let url = embedded.scheduler_url();
+            // The context keeps the cluster running: it stops with the last user.
+            let state = huntsman_session_state(config.with_extension(Arc::new(embedded)))
+                .context("building the session state")?;
+            SessionContext::remote_with_state(&url, state)
+                .await
+                .context("connecting to the embedded scheduler")?
+        }
         Cluster::Remote(url) => {
+            let state =
+                huntsman_session_state(config).context("building the session state")?;
             wait_for_answer(&url.host_port(), "/healthz", SCHEDULER_PROBE_TIMEOUT)
                 .await
                 .with_context(|| format!("cannot reach the scheduler at {url}"))?;

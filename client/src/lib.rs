@@ -12,9 +12,11 @@
 //! # Ok(()) }
 //! ```
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod connect;
 pub mod demo;
+pub mod embedded;
 pub mod eval;
 pub mod hunt;
 pub mod ingest;

@@ -1,5 +1,6 @@
 //! `huntsman`: the command line. Parses flags, reads `.env`, and hands each subcommand
 //! to its module in the library.
+#![forbid(unsafe_code)]
 
 use std::process::ExitCode;
 

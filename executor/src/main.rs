@@ -1,4 +1,5 @@
 //! `huntsman-executor`: parse flags, set up logging, run the executor.
+#![forbid(unsafe_code)]
 
 use std::path::PathBuf;
 use std::process::ExitCode;

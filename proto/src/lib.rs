@@ -14,6 +14,7 @@
 //! assert_eq!(ModelEnvelope::decode(bytes.as_slice()).unwrap(), env);
 //! ```
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 #[allow(missing_docs)] // generated code: the .proto file carries the documentation
 mod generated {

@@ -12,6 +12,7 @@
 //! # }
 //! ```
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 use std::future::Future;
 use std::net::SocketAddr;

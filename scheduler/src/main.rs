@@ -1,4 +1,5 @@
 //! `huntsman-scheduler`: parse flags, set up logging, start the scheduler.
+#![forbid(unsafe_code)]
 
 use std::process::ExitCode;
 

@@ -6,6 +6,7 @@
 //! directory: build them first with `cargo build --workspace --bins` (or run
 //! `cargo test --workspace`, which the README's test command does after building them).
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod data;
 pub mod s3;

@@ -14,6 +14,7 @@
 
 pub mod autoencoder;
 pub mod config;
+mod cpu;
 pub mod error;
 pub mod features;
 pub mod fit;

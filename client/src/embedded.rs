@@ -1,0 +1,303 @@
+//! The embedded cluster: a Ballista scheduler and one executor inside the client process,
+//! on loopback ports chosen at start-up.
+//!
+//! Ballista's own standalone mode (`SessionContext::standalone_with_state`) runs its
+//! executor in pull mode: the executor asks the scheduler for work every 50 ms when idle
+//! and reports a finished task only with its next request. A two-stage query then waits
+//! out several polling intervals. Here the scheduler pushes tasks to the executor the
+//! moment they become runnable and the executor reports each task as it finishes, as in
+//! a remote cluster started from the `huntsman-scheduler` and `huntsman-executor`
+//! binaries. Both halves build their sessions from [`huntsman_udfs::session`], like
+//! those binaries.
+//!
+//! The executor's work directory (shuffle files) is a temporary directory removed when
+//! the last [`EmbeddedCluster`] handle is dropped.
+
+use std::net::{Ipv4Addr, SocketAddr, TcpListener as StdListener};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use arrow_flight::flight_service_server::FlightServiceServer;
+use ballista_core::extension::SessionConfigExt;
+use ballista_core::serde::BallistaCodec;
+use ballista_core::serde::protobuf::ExecutorRegistration;
+use ballista_core::serde::protobuf::scheduler_grpc_client::SchedulerGrpcClient;
+use ballista_core::serde::protobuf::scheduler_grpc_server::SchedulerGrpcServer;
+use ballista_core::serde::scheduler::{
+    ExecutorOperatingSystemSpecification, ExecutorSpecification,
+};
+use ballista_core::utils::{GrpcServerConfig, create_grpc_server};
+use ballista_core::{BALLISTA_PROTOCOL_VERSION, ConfigProducer, RuntimeProducer};
+use ballista_executor::executor::Executor;
+use ballista_executor::executor_process::ExecutorProcessConfig;
+use ballista_executor::executor_server;
+use ballista_executor::flight_service::BallistaFlightService;
+use ballista_executor::health::ExecutorHealth;
+use ballista_executor::metrics::LoggingMetricsCollector;
+use ballista_executor::shutdown::ShutdownNotifier;
+use ballista_scheduler::cluster::BallistaCluster;
+use ballista_scheduler::config::SchedulerConfig;
+use ballista_scheduler::metrics::default_metrics_collector;
+use ballista_scheduler::scheduler_server::SchedulerServer;
+use datafusion::prelude::SessionConfig;
+use huntsman_udfs::session::{
+    huntsman_function_registry, huntsman_runtime_env, huntsman_session_state,
+};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::server::Router;
+
+/// How often the embedded executor tells the scheduler it is alive. Push mode reports
+/// tasks as they finish, so this only keeps the executor registered.
+const HEARTBEAT_SECONDS: u64 = 30;
+
+/// Attempts at finding a free executor gRPC port (the port is chosen before the server
+/// binds it, so another process may take it in between).
+const PORT_ATTEMPTS: usize = 5;
+
+/// A running embedded cluster. Dropping the last clone stops its executor's task runner
+/// and removes the work directory.
+#[derive(Clone)]
+pub struct EmbeddedCluster {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    scheduler: SocketAddr,
+    work_dir: tempfile::TempDir,
+    shutdown: ShutdownNotifier,
+    servers: Vec<JoinHandle<()>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        for server in &self.servers {
+            server.abort();
+        }
+        // Ends the executor's heartbeat and task-runner loops.
+        let _ = self.shutdown.notify_shutdown.send(());
+    }
+}
+
+impl std::fmt::Debug for EmbeddedCluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbeddedCluster")
+            .field("scheduler", &self.inner.scheduler)
+            .field("work_dir", &self.inner.work_dir.path())
+            .finish()
+    }
+}
+
+impl EmbeddedCluster {
+    /// Starts a scheduler and one executor with `slots` task slots.
+    ///
+    /// # Errors
+    /// No loopback port can be bound, the work directory cannot be created, or the
+    /// executor cannot register with the scheduler.
+    pub async fn start(config: &SessionConfig, slots: usize) -> Result<Self> {
+        let work_dir = tempfile::Builder::new()
+            .prefix("huntsman-embedded-")
+            .tempdir()
+            .context("creating the embedded executor's work directory")?;
+        let mut servers = Vec::new();
+        let scheduler = start_scheduler(config, &mut servers).await?;
+        let shutdown = ShutdownNotifier::new();
+        start_executor(
+            config,
+            scheduler,
+            work_dir.path(),
+            slots.max(1),
+            &shutdown,
+            &mut servers,
+        )
+        .await?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                scheduler,
+                work_dir,
+                shutdown,
+                servers,
+            }),
+        })
+    }
+
+    /// The scheduler's address, `df://127.0.0.1:<port>`.
+    pub fn scheduler_url(&self) -> String {
+        format!("df://{}", self.inner.scheduler)
+    }
+
+    /// Where the executor keeps shuffle files.
+    pub fn work_dir(&self) -> &Path {
+        self.inner.work_dir.path()
+    }
+}
+
+fn codec(config: &SessionConfig) -> BallistaCodec {
+    BallistaCodec::new(
+        config.ballista_logical_extension_codec(),
+        config.ballista_physical_extension_codec(),
+    )
+}
+
+async fn start_scheduler(
+    config: &SessionConfig,
+    servers: &mut Vec<JoinHandle<()>>,
+) -> Result<SocketAddr> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .await
+        .context("binding the embedded scheduler to a loopback port")?;
+    let addr = listener.local_addr()?;
+    let defaults = config.clone();
+    let config_producer: ConfigProducer = Arc::new(move || defaults.clone());
+    let cluster = BallistaCluster::new_memory(
+        addr.to_string(),
+        Arc::new(huntsman_session_state),
+        config_producer,
+    );
+    let scheduler_config = SchedulerConfig {
+        bind_host: Ipv4Addr::LOCALHOST.to_string(),
+        bind_port: addr.port(),
+        external_host: Ipv4Addr::LOCALHOST.to_string(),
+        scheduling_policy: ballista_core::config::TaskSchedulingPolicy::PushStaged,
+        ..SchedulerConfig::default()
+    };
+    let metrics = default_metrics_collector().context("scheduler metrics")?;
+    let mut server = SchedulerServer::new(
+        addr.to_string(),
+        cluster,
+        codec(config),
+        Arc::new(scheduler_config),
+        metrics,
+    );
+    server
+        .init()
+        .await
+        .context("starting the embedded scheduler")?;
+    let limit = config.ballista_grpc_client_max_message_size();
+    let service = SchedulerGrpcServer::new(server)
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit);
+    let router = create_grpc_server(&GrpcServerConfig::default()).add_service(service);
+    servers.push(serve(router, listener, "scheduler"));
+    Ok(addr)
+}
+
+async fn start_executor(
+    config: &SessionConfig,
+    scheduler: SocketAddr,
+    work_dir: &Path,
+    slots: usize,
+    shutdown: &ShutdownNotifier,
+    servers: &mut Vec<JoinHandle<()>>,
+) -> Result<()> {
+    let work = work_dir.to_string_lossy().into_owned();
+    let flight = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .await
+        .context("binding the embedded executor's Flight port")?;
+    let flight_port = flight.local_addr()?.port();
+    let limit = config.ballista_grpc_client_max_message_size();
+    let service = FlightServiceServer::new(BallistaFlightService::new(work.clone()))
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit);
+    let router = create_grpc_server(&GrpcServerConfig::default()).add_service(service);
+    servers.push(serve(router, flight, "executor's Flight server"));
+
+    let defaults = config.clone().upgrade_for_ballista();
+    let config_producer: ConfigProducer = Arc::new(move || defaults.clone());
+    let spill_dir: PathBuf = work_dir.to_path_buf();
+    let runtime_producer: RuntimeProducer =
+        Arc::new(move |config| huntsman_runtime_env(config, Some(&spill_dir)));
+    let registry = Arc::new(
+        huntsman_function_registry().context("building the executor's functions")?,
+    );
+
+    let mut last_error = None;
+    for _ in 0..PORT_ATTEMPTS {
+        let grpc_port = free_loopback_port()?;
+        let metadata = ExecutorRegistration {
+            id: ballista_core::ids::new_instance_id(),
+            host: Some(Ipv4Addr::LOCALHOST.to_string()),
+            port: u32::from(flight_port),
+            grpc_port: u32::from(grpc_port),
+            specification: Some(
+                ExecutorSpecification::default()
+                    .with_vcores(slots as u32)
+                    .into(),
+            ),
+            os_info: Some(ExecutorOperatingSystemSpecification::default().into()),
+            ballista_protocol_version: BALLISTA_PROTOCOL_VERSION,
+        };
+        let executor = Arc::new(Executor::with_default_execution_engine(
+            metadata,
+            &work,
+            runtime_producer.clone(),
+            config_producer.clone(),
+            registry.clone(),
+            Arc::new(LoggingMetricsCollector::default()),
+            slots,
+        ));
+        let process = ExecutorProcessConfig {
+            bind_host: Ipv4Addr::LOCALHOST.to_string(),
+            port: flight_port,
+            grpc_port,
+            vcores: slots,
+            work_dir: Some(work.clone()),
+            executor_heartbeat_interval_seconds: HEARTBEAT_SECONDS,
+            ..ExecutorProcessConfig::default()
+        };
+        let client = SchedulerGrpcClient::connect(format!("http://{scheduler}"))
+            .await
+            .context("connecting the embedded executor to its scheduler")?
+            .max_decoding_message_size(limit)
+            .max_encoding_message_size(limit);
+        // Push mode stops the executor through this channel; the embedded executor
+        // lives as long as the cluster handle instead.
+        let (stop, _stopped) = tokio::sync::mpsc::channel(1);
+        match executor_server::startup(
+            client,
+            Arc::new(process),
+            executor,
+            codec(config),
+            stop,
+            shutdown,
+            ExecutorHealth::new(),
+        )
+        .await
+        {
+            Ok(server) => {
+                servers.push(tokio::spawn(async move {
+                    if let Ok(Err(e)) = server.await {
+                        tracing::error!("embedded executor stopped: {e}");
+                    }
+                }));
+                return Ok(());
+            }
+            Err(e) => last_error = Some(e),
+        }
+    }
+    match last_error {
+        Some(e) => Err(anyhow::Error::new(e).context("starting the embedded executor")),
+        None => bail!("starting the embedded executor: no attempt made"),
+    }
+}
+
+/// Serves `router` on `listener` until the task is aborted.
+fn serve(router: Router, listener: TcpListener, what: &'static str) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let served = router
+            .serve_with_incoming(TcpListenerStream::new(listener))
+            .await;
+        if let Err(e) = served {
+            tracing::error!("embedded {what} stopped: {e}");
+        }
+    })
+}
+
+/// A loopback port nothing listens on right now.
+fn free_loopback_port() -> Result<u16> {
+    let probe = StdListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .context("finding a free loopback port for the embedded executor")?;
+    Ok(probe.local_addr()?.port())
+}
