@@ -46,8 +46,7 @@ use huntsman_udfs::session::{
 };
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
-use tokio_stream::wrappers::TcpListenerStream;
-use tonic::transport::server::Router;
+use tonic::transport::server::{Router, TcpIncoming};
 
 /// How often the embedded executor tells the scheduler it is alive. Push mode reports
 /// tasks as they finish, so this only keeps the executor registered.
@@ -284,11 +283,14 @@ async fn start_executor(
 }
 
 /// Serves `router` on `listener` until the task is aborted.
+///
+/// Accepted connections get `TCP_NODELAY`: tonic sets it only on listeners it binds
+/// itself, and without it Nagle's algorithm and delayed acknowledgements hold small
+/// gRPC messages (a job's final status, a task launch) for up to 40 ms.
 fn serve(router: Router, listener: TcpListener, what: &'static str) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let served = router
-            .serve_with_incoming(TcpListenerStream::new(listener))
-            .await;
+        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+        let served = router.serve_with_incoming(incoming).await;
         if let Err(e) = served {
             tracing::error!("embedded {what} stopped: {e}");
         }
