@@ -303,3 +303,51 @@ fn free_loopback_port() -> Result<u16> {
         .context("finding a free loopback port for the embedded executor")?;
     Ok(probe.local_addr()?.port())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connect::{Cluster, connect};
+    use datafusion::arrow::array::{Array, Int64Array};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn runs_a_shuffled_query_and_removes_its_work_dir_when_dropped() {
+        let ctx = connect(&Cluster::Embedded {
+            parallelism: Some(2),
+        })
+        .await
+        .expect("embedded cluster starts");
+        // A group-by plans two stages with a shuffle between them.
+        let batches = ctx
+            .sql("SELECT k, count(*) AS n FROM (VALUES (1), (2), (1), (1)) t(k) GROUP BY k ORDER BY k")
+            .await
+            .expect("plans")
+            .collect()
+            .await
+            .expect("runs");
+        let counts: Vec<i64> = batches
+            .iter()
+            .flat_map(|b| {
+                let n = b
+                    .column(1)
+                    .as_any()
+                    .downcast_ref::<Int64Array>()
+                    .expect("counts");
+                (0..n.len()).map(|i| n.value(i)).collect::<Vec<_>>()
+            })
+            .collect();
+        assert_eq!(counts, vec![3, 1]);
+
+        let cluster = ctx
+            .state()
+            .config()
+            .get_extension::<EmbeddedCluster>()
+            .expect("the context holds its cluster");
+        let work_dir = cluster.work_dir().to_path_buf();
+        assert!(work_dir.is_dir());
+        assert!(cluster.scheduler_url().starts_with("df://127.0.0.1:"));
+        drop(cluster);
+        drop(ctx);
+        assert!(!work_dir.exists(), "{} left behind", work_dir.display());
+    }
+}
