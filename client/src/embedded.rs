@@ -17,7 +17,7 @@ use std::net::{Ipv4Addr, SocketAddr, TcpListener as StdListener};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use arrow_flight::flight_service_server::FlightServiceServer;
 use ballista_core::extension::SessionConfigExt;
 use ballista_core::serde::BallistaCodec;
@@ -212,8 +212,13 @@ async fn start_executor(
         huntsman_function_registry().context("building the executor's functions")?,
     );
 
-    let mut last_error = None;
-    for _ in 0..PORT_ATTEMPTS {
+    let scheduler = SchedulerGrpcClient::connect(format!("http://{scheduler}"))
+        .await
+        .context("connecting the embedded executor to its scheduler")?
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit);
+    let mut attempt = 1;
+    loop {
         let grpc_port = free_loopback_port()?;
         let metadata = ExecutorRegistration {
             id: ballista_core::ids::new_instance_id(),
@@ -246,16 +251,11 @@ async fn start_executor(
             executor_heartbeat_interval_seconds: HEARTBEAT_SECONDS,
             ..ExecutorProcessConfig::default()
         };
-        let client = SchedulerGrpcClient::connect(format!("http://{scheduler}"))
-            .await
-            .context("connecting the embedded executor to its scheduler")?
-            .max_decoding_message_size(limit)
-            .max_encoding_message_size(limit);
         // Push mode stops the executor through this channel; the embedded executor
         // lives as long as the cluster handle instead.
         let (stop, _stopped) = tokio::sync::mpsc::channel(1);
         match executor_server::startup(
-            client,
+            scheduler.clone(),
             Arc::new(process),
             executor,
             codec(config),
@@ -273,12 +273,16 @@ async fn start_executor(
                 }));
                 return Ok(());
             }
-            Err(e) => last_error = Some(e),
+            Err(e) if attempt == PORT_ATTEMPTS => {
+                return Err(
+                    anyhow::Error::new(e).context("starting the embedded executor")
+                );
+            }
+            Err(e) => {
+                tracing::debug!("embedded executor, attempt {attempt}: {e}");
+                attempt += 1;
+            }
         }
-    }
-    match last_error {
-        Some(e) => Err(anyhow::Error::new(e).context("starting the embedded executor")),
-        None => bail!("starting the embedded executor: no attempt made"),
     }
 }
 

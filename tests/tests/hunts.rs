@@ -282,40 +282,25 @@ fn bad_hunt_input_gets_a_clear_error_and_leaves_no_visible_run() {
     .expect("lab");
     ok(&out, "lab generate");
     let data = lab.join("events").display().to_string();
-    let err = failing(
-        &[
-            "--data",
-            &data,
-            "hunt",
-            "c2-beacon",
-            "--since",
-            "2099-01-01",
-            "--set",
-            &base,
-        ],
-        work.path(),
-    );
-    assert!(
-        err.contains("no events in the time range 2099-01-01"),
-        "{err}"
-    );
-    let err = failing(
-        &[
-            "--data",
-            &data,
-            "hunt",
-            "c2-beacon",
-            "--since",
-            "notadate",
-            "--set",
-            &base,
-        ],
-        work.path(),
-    );
-    assert!(
-        err.contains("--since notadate: not a date or time"),
-        "{err}"
-    );
+    for (since, expected) in [
+        ("2099-01-01", "no events in the time range 2099-01-01"),
+        ("notadate", "--since notadate: not a date or time"),
+    ] {
+        let err = failing(
+            &[
+                "--data",
+                &data,
+                "hunt",
+                "c2-beacon",
+                "--since",
+                since,
+                "--set",
+                &base,
+            ],
+            work.path(),
+        );
+        assert!(err.contains(expected), "{err}");
+    }
 
     // a corrupt stored model
     let models = work.path().join("models");

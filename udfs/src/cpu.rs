@@ -3,19 +3,12 @@
 //!
 //! The crate denies `unsafe` code except where such a kernel is called: calling a
 //! `#[target_feature]` function is `unsafe` because the CPU must support the features,
-//! which [`has_avx2_fma`] checks.
+//! which [`has_avx2_fma`] checks. The module exists on x86-64 only; elsewhere only
+//! the baseline kernels are built.
 
 /// True when the CPU supports AVX2 and FMA (every x86-64 server CPU since 2013–2015).
 /// The answer is cached by the standard library after the first call.
-#[cfg(target_arch = "x86_64")]
 pub(crate) fn has_avx2_fma() -> bool {
     std::arch::is_x86_feature_detected!("avx2")
         && std::arch::is_x86_feature_detected!("fma")
-}
-
-/// Not an x86-64 CPU: the baseline kernels are used.
-#[cfg(not(target_arch = "x86_64"))]
-#[allow(dead_code)]
-pub(crate) fn has_avx2_fma() -> bool {
-    false
 }

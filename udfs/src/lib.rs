@@ -14,6 +14,7 @@
 
 pub mod autoencoder;
 pub mod config;
+#[cfg(target_arch = "x86_64")]
 mod cpu;
 pub mod error;
 pub mod features;

@@ -118,6 +118,7 @@ impl NearestCentroid {
             12 => self.nearest_few::<12>(x, labels),
             13 => self.nearest_few::<13>(x, labels),
             14 => self.nearest_few::<14>(x, labels),
+            // 15: wider rows take the dot-product layout (`nearest` checks).
             _ => self.nearest_few::<15>(x, labels),
         }
     }
