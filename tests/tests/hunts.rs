@@ -160,27 +160,25 @@ fn five_hunts_on_a_cluster_and_embedded_agree_and_meet_the_thresholds() {
     hunt_all(work.path(), &data, &local_store, None);
 
     let eval = evaluate(work.path(), &labels, &remote_store);
-    // The hunts whose scenario the lab injects at this size find all of it, and flag
-    // almost nothing else; no hard negative is flagged.
-    for hunt in [
-        "ad-enum-kmeans",
-        "ad-enum-autoencoder",
-        "c2-beacon",
-        "widespread-attack",
-    ] {
+    // Every hunt finds all of its injected scenario and flags no hard negative; all but
+    // the process hunt flag almost nothing else.
+    for hunt in HUNTS {
         assert_eq!(metric(&eval, hunt, "recall"), 1.0, "{hunt} recall: {eval}");
-        assert!(
-            metric(&eval, hunt, "precision") >= 0.8,
-            "{hunt} precision: {eval}"
-        );
         assert_eq!(
             metric(&eval, hunt, "hard_negatives_flagged"),
             0.0,
             "{hunt} flagged a hard negative: {eval}"
         );
+        // A week of 150 k events holds a few benign lineages seen only twice (a user
+        // running ipconfig from a shell), which the process hunt flags with the
+        // intrusion; on the default 20 M-event lab it flags nothing benign.
+        let floor = if hunt == "process-anomaly" { 0.5 } else { 0.8 };
+        assert!(
+            metric(&eval, hunt, "precision") >= floor,
+            "{hunt} precision: {eval}"
+        );
     }
-    // The process hunt runs with toy-sized networks here; it must score every process
-    // and find some of the injected ones.
+    // The process hunt scores thousands of processes.
     let process = &eval["hunts"]["process-anomaly"];
     let scored: f64 = ["tp", "fp", "fn", "tn"]
         .iter()
@@ -190,7 +188,6 @@ fn five_hunts_on_a_cluster_and_embedded_agree_and_meet_the_thresholds() {
         scored > 1000.0,
         "process-anomaly scored too few processes: {eval}"
     );
-    assert!(metric(&eval, "process-anomaly", "tp") >= 1.0, "{eval}");
 
     let remote = flagged(work.path(), &remote_store);
     let local = flagged(work.path(), &local_store);

@@ -17,6 +17,7 @@ pub mod config;
 #[cfg(target_arch = "x86_64")]
 mod cpu;
 pub mod error;
+pub mod event_sequence;
 pub mod features;
 pub mod fit;
 pub mod iforest;
@@ -67,6 +68,7 @@ pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
 pub fn aggregate_functions() -> Vec<Arc<AggregateUDF>> {
     vec![
         timing::inter_arrival_stats_udaf(),
+        event_sequence::event_sequence_udaf(),
         features::idf_fit_udaf(),
         features::scaler_fit_udaf(),
         features::category_index_fit_udaf(),

@@ -45,6 +45,7 @@ const SHARED: [Step; 3] = [
 pub const KMEANS_SPEC: HuntSpec = HuntSpec {
     name: KMEANS,
     columns: COLUMNS,
+    folder: "ad-enum",
     files: &sql_files!(
         "ad-enum",
         "01_earliest",
@@ -115,6 +116,7 @@ pub const KMEANS_SPEC: HuntSpec = HuntSpec {
 pub const AUTOENCODER_SPEC: HuntSpec = HuntSpec {
     name: AUTOENCODER,
     columns: COLUMNS,
+    folder: "ad-enum",
     files: &sql_files!(
         "ad-enum",
         "01_earliest",

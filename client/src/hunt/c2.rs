@@ -26,6 +26,7 @@ pub const SPEC: HuntSpec = HuntSpec {
         "winlog_event_data_initiated",
         "winlog_event_data_queryname",
     ],
+    folder: "c2-beacon",
     files: &sql_files!(
         "c2-beacon",
         "01_entities",

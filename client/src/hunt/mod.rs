@@ -75,7 +75,7 @@ impl HuntName {
 #[derive(Debug, Clone, clap::Args)]
 pub struct HuntArgs {
     /// Which hunt to run.
-    #[arg(value_enum, required_unless_present = "list_params")]
+    #[arg(value_enum, required_unless_present_any = ["list_params", "export_sql"])]
     pub hunt: Option<HuntName>,
     /// Override a parameter: NAME=VALUE (repeatable; beats the environment and .env).
     #[arg(long = "set", value_name = "NAME=VALUE")]
@@ -86,6 +86,14 @@ pub struct HuntArgs {
     /// Print each SQL statement (parameters filled in) before it runs.
     #[arg(long)]
     pub show_sql: bool,
+    /// Run your own copies of the hunts' SQL: `<DIR>/<hunt folder>/<file>.sql` replaces
+    /// the built-in file of that name (see --export-sql); the manifest lists them.
+    #[arg(long, value_name = "DIR", env = "HUNTSMAN_SQL_DIR")]
+    pub sql_dir: Option<PathBuf>,
+    /// Write every hunt's built-in SQL files into DIR (as `<hunt folder>/<file>.sql`),
+    /// to copy and adapt with --sql-dir, then exit.
+    #[arg(long, value_name = "DIR", conflicts_with = "sql_dir")]
+    pub export_sql: Option<PathBuf>,
     /// Map the data's columns onto the hunts' names with this TOML file.
     #[arg(
         long = "columns",
@@ -125,9 +133,19 @@ pub async fn run(cluster: &Cluster, data: &str, args: &HuntArgs) -> Result<()> {
         print!("{}", params.describe());
         return Ok(());
     }
+    if let Some(dir) = &args.export_sql {
+        let written = export_sql(dir)?;
+        println!("wrote {written} SQL files under {}", dir.display());
+        return Ok(());
+    }
     let Some(selection) = args.hunt else {
-        bail!("name a hunt (or --list-params)");
+        bail!("name a hunt (or --list-params, --export-sql)");
     };
+    if let Some(dir) = &args.sql_dir
+        && !dir.is_dir()
+    {
+        bail!("--sql-dir {}: not a folder", dir.display());
+    }
     let map = match (&args.columns, &args.profile) {
         (Some(path), _) => ColumnMap::load(path)?,
         (None, Some(p)) => ColumnMap::profile(p)?,
@@ -195,6 +213,35 @@ pub async fn run(cluster: &Cluster, data: &str, args: &HuntArgs) -> Result<()> {
         .await?;
     }
     Ok(())
+}
+
+/// Writes every hunt's built-in SQL files under `dir`; returns how many.
+///
+/// # Errors
+/// A file that cannot be written, named; an existing file is never replaced.
+fn export_sql(dir: &std::path::Path) -> Result<usize> {
+    let mut written = std::collections::BTreeSet::new();
+    for spec in HUNTS {
+        let folder = dir.join(spec.folder);
+        std::fs::create_dir_all(&folder)
+            .with_context(|| format!("creating {}", folder.display()))?;
+        for (name, text) in spec.files {
+            let path = folder.join(format!("{name}.sql"));
+            if !written.insert(path.clone()) {
+                continue;
+            }
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+                .with_context(|| {
+                    format!("writing {} (it must not exist yet)", path.display())
+                })?;
+            std::io::Write::write_all(&mut file, text.as_bytes())
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
+    }
+    Ok(written.len())
 }
 
 /// `<data>/../labels` when it holds a ground truth (a generated lab's layout).
@@ -267,6 +314,7 @@ async fn run_one(
     let dir = store.begin(hunt, &run_id).await?;
     let mut run = HuntRun::new(ctx, params, hunt, dir, args.show_sql, args.quiet);
     run.reuse = reuse;
+    run.sql_dir.clone_from(&args.sql_dir);
     let outcome = execute(
         &mut run,
         spec,
@@ -358,6 +406,7 @@ async fn execute(
         "parameters": params.for_hunt(hunt),
         "effective": run.effective.iter().cloned()
             .collect::<std::collections::BTreeMap<_, _>>(),
+        "sql_overrides": run.sql_overrides,
         "models": run.models,
         "results": {
             "findings": findings_path.table_url(),

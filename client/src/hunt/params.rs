@@ -161,10 +161,10 @@ pub const PARAMS: &[ParamSpec] = &[
     ),
     p(
         "AD_DL_ANOMALY_THRESHOLD",
-        "0.01",
+        "0.02",
         POS,
         "ad-enum-autoencoder",
-        "Reconstruction MSE above which a user-week is flagged.",
+        "Reconstruction MSE above which a user-week is flagged (the original's 0.01 was for raw term counts; with term presence the MSE is about the share of the 1000 columns the model cannot explain).",
     ),
     p(
         "C2_KMEANS_K",
@@ -367,7 +367,14 @@ pub const PARAMS: &[ParamSpec] = &[
         "3.3",
         POS,
         "process-anomaly",
-        "Final score above which a process is flagged.",
+        "The original's flag: final_score above this sets final_flag.",
+    ),
+    p(
+        "PROCESS_SCORE_THRESHOLD",
+        "0.2",
+        POS,
+        "process-anomaly",
+        "Flag above this pa_score: 1 / processes sharing the lineage x (0.5 + behaviour / 2).",
     ),
     p(
         "WS_WINDOW_DURATION",

@@ -1,6 +1,8 @@
 //! Hunt 4 of HUNTS.md, `process-anomaly`: each process's time-ordered event sequence
 //! scored by an LSTM next-event model, its activity and rarity by one isolation forest
-//! over the whole data set, fused with an image-rarity boost.
+//! over the whole data set; flagged on how few processes share its lineage (parent image >
+//! image), weighted by the two models. The original's fusion with an image-rarity boost is
+//! kept as evidence.
 
 use super::runner::{HuntSpec, Step};
 
@@ -23,6 +25,7 @@ pub const SPEC: HuntSpec = HuntSpec {
         "winlog_event_data_destinationip",
         "winlog_event_data_queryname",
     ],
+    folder: "process-anomaly",
     files: &sql_files!(
         "process-anomaly",
         "01_processes",
@@ -73,14 +76,18 @@ pub const SPEC: HuntSpec = HuntSpec {
         },
     ],
     entity: &["processguid"],
-    score: "final_score",
+    score: "pa_score",
     display: &[
         "host",
         "image",
-        "final_score",
+        "pa_score",
+        "lineage_processes",
+        "lineage_hosts",
+        "behaviour",
         "seq_norm",
         "iforest",
         "rarity",
+        "final_score",
         "image_zscore",
         "event_sequence",
         "commandline",

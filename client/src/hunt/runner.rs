@@ -3,6 +3,7 @@
 //! written to the store and handed to scoring queries by location.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -49,6 +50,11 @@ pub struct HuntRun<'a> {
     pub reuse: Option<Location>,
     /// Values computed from the data (placeholder, value), for the manifest.
     pub effective: Vec<(String, String)>,
+    /// A folder of the hunter's own SQL files (`<DIR>/<folder>/<file>.sql`) that replace
+    /// the built-in ones of the same name.
+    pub sql_dir: Option<PathBuf>,
+    /// The replaced files, for the manifest.
+    pub sql_overrides: Vec<String>,
     quiet: bool,
 }
 
@@ -88,6 +94,8 @@ impl<'a> HuntRun<'a> {
             show_sql,
             reuse: None,
             effective: Vec::new(),
+            sql_dir: None,
+            sql_overrides: Vec::new(),
             quiet,
         }
     }
@@ -348,6 +356,8 @@ pub struct HuntSpec {
     pub name: &'static str,
     /// Columns it reads from `events`.
     pub columns: &'static [&'static str],
+    /// Its folder under `client/sql/hunts/` (and under `--sql-dir`).
+    pub folder: &'static str,
     /// Its SQL files, in order: (name, text).
     pub files: &'static [(&'static str, &'static str)],
     /// Placeholders shared SQL files use, bound to this hunt's parameters:
@@ -364,7 +374,7 @@ pub struct HuntSpec {
 }
 
 impl HuntSpec {
-    /// The text of one of the hunt's SQL files.
+    /// The built-in text of one of the hunt's SQL files.
     ///
     /// # Errors
     /// No such file (a bug in the spec).
@@ -376,6 +386,27 @@ impl HuntSpec {
             .ok_or_else(|| {
                 anyhow::anyhow!("internal: no SQL file {name} in {}", self.name)
             })
+    }
+
+    /// The text of one of the hunt's SQL files: the hunter's copy under the run's
+    /// `--sql-dir` when there is one, else the built-in file.
+    ///
+    /// # Errors
+    /// No such built-in file, or an override that exists but cannot be read.
+    fn text(&self, run: &mut HuntRun<'_>, name: &str) -> Result<String> {
+        let builtin = self.file(name)?;
+        let Some(dir) = &run.sql_dir else {
+            return Ok(builtin.to_string());
+        };
+        let path = dir.join(self.folder).join(format!("{name}.sql"));
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                run.sql_overrides.push(path.display().to_string());
+                Ok(text)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(builtin.to_string()),
+            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        }
     }
 
     /// Runs the plan.
@@ -407,7 +438,8 @@ impl HuntSpec {
                     file,
                     empty,
                 } => {
-                    let rows = run.materialize(phase, table, self.file(file)?).await?;
+                    let sql = self.text(run, file)?;
+                    let rows = run.materialize(phase, table, &sql).await?;
                     if rows == 0
                         && let Some(why) = empty
                     {
@@ -420,14 +452,16 @@ impl HuntSpec {
                     placeholder,
                     file,
                 } => {
-                    run.fit(phase, model, placeholder, self.file(file)?).await?;
+                    let sql = self.text(run, file)?;
+                    run.fit(phase, model, placeholder, &sql).await?;
                 }
                 Step::Value {
                     phase,
                     placeholder,
                     file,
                 } => {
-                    let value = run.scalar(phase, self.file(file)?).await?;
+                    let sql = self.text(run, file)?;
+                    let value = run.scalar(phase, &sql).await?;
                     let Some(value) = value else {
                         bail!("{}: phase {phase} returned no value", self.name);
                     };
@@ -435,7 +469,8 @@ impl HuntSpec {
                     run.effective.push((placeholder.to_string(), value));
                 }
                 Step::Findings { phase, file } => {
-                    findings = Some(run.query(phase, self.file(file)?).await?);
+                    let sql = self.text(run, file)?;
+                    findings = Some(run.query(phase, &sql).await?);
                 }
             }
         }

@@ -23,6 +23,7 @@ pub const SPEC: HuntSpec = HuntSpec {
         "winlog_event_data_destinationip",
         "winlog_event_data_initiated",
     ],
+    folder: "widespread-attack",
     files: &sql_files!(
         "widespread-attack",
         "01_windows",

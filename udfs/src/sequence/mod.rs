@@ -31,6 +31,7 @@
 //! See [`SequencePartial`] for how training data is merged across partitions,
 //! [`vocab`] for how ids become tokens and [`SequenceModel`] for the score.
 
+mod infer;
 mod model;
 mod network;
 mod params;

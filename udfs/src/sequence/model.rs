@@ -12,9 +12,10 @@
 //! model's checksum and the sequence remembers recent scores across batches.
 
 use std::collections::HashMap;
-use std::sync::{LazyLock, Mutex};
+use std::sync::{LazyLock, Mutex, OnceLock};
 
 use super::SequenceError;
+use super::infer::CpuNet;
 use super::network::{Batch, Dims, SeqNet, Weights};
 use super::params::SequenceValidParams;
 use super::vocab::Vocabulary;
@@ -43,6 +44,8 @@ pub struct SequenceModel {
     identity: (u64, usize),
     /// Networks already built on a device, reused by later batches.
     nets: Mutex<Vec<(Accelerator, SeqNet)>>,
+    /// The CPU scoring network, built on first use.
+    cpu: OnceLock<CpuNet>,
 }
 
 impl PartialEq for SequenceModel {
@@ -71,6 +74,7 @@ impl SequenceModel {
             loss,
             identity: (0, 0),
             nets: Mutex::new(Vec::new()),
+            cpu: OnceLock::new(),
         };
         let bytes = model.to_bytes();
         model.identity = (fnv1a64(&bytes), bytes.len());
@@ -138,7 +142,17 @@ impl SequenceModel {
                 None => missing.push(i),
             }
         }
-        if !missing.is_empty() {
+        if missing.is_empty() {
+        } else if accelerator == Accelerator::Cpu {
+            // Every missing sequence in one prefix trie: shared prefixes computed once.
+            let net = self.cpu_net()?;
+            let refs: Vec<&[u32]> =
+                missing.iter().map(|&i| distinct[i].as_slice()).collect();
+            for (&i, mean) in missing.iter().zip(net.score(&refs)) {
+                scores[i] = mean;
+                SCORE_CACHE.insert(self.cache_key(&distinct[i]), mean);
+            }
+        } else {
             missing.sort_by_key(|&i| (distinct[i].len(), i));
             let net = self.net(accelerator)?;
             let device = inference_device(accelerator)?;
@@ -179,6 +193,21 @@ impl SequenceModel {
             hash_bits(0x5eed_0001, bits()),
             hash_bits(0x5eed_0002, bits()),
         )
+    }
+
+    /// The CPU scoring network, built once per model.
+    fn cpu_net(&self) -> Result<&CpuNet, SequenceError> {
+        if let Some(net) = self.cpu.get() {
+            return Ok(net);
+        }
+        let net = CpuNet::new(self.dims(), &self.weights).map_err(|reason| {
+            SequenceError::Neural(crate::neural::NeuralError::Backend {
+                what: "loading the sequence model".into(),
+                accelerator: "CPU",
+                reason,
+            })
+        })?;
+        Ok(self.cpu.get_or_init(|| net))
     }
 
     /// The network on `backend`, built once per model and backend.
@@ -259,6 +288,7 @@ impl SequenceModel {
             loss,
             identity: (fnv1a64(bytes), bytes.len()),
             nets: Mutex::new(Vec::new()),
+            cpu: OnceLock::new(),
         })
     }
 }

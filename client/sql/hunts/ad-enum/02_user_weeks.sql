@@ -3,7 +3,11 @@
 -- Data: Directory Service event 1644 (expensive/inefficient LDAP searches logged by the
 -- domain controller); the query filter is in param2. Machine and anonymous accounts
 -- (ANONYMOUS LOGON, SYSTEM) are dropped. The week's queries are tokenised (LDAP
--- attribute names, values, operators' operands) and hashed into ${TF_DIM} term counts.
+-- attribute names, values, operators' operands) and the week's distinct terms hashed into
+-- ${TF_DIM} columns: which terms the account used, not how often. A slow enumeration
+-- hides a handful of reconnaissance queries among thousands of routine ones, and raw
+-- counts let the routine volume drown them (the original's weeks with few enumeration
+-- queries clustered with ordinary users); volume is its own feature.
 SELECT
   winlog_user_name                                                  AS user,
   (event_created - ${EARLIEST_NS}) / (${AD_WEEK_BUCKET_SIZE_DAYS} * 86400000000000) AS week,
@@ -11,7 +15,7 @@ SELECT
   count(DISTINCT winlog_event_data_param2)                          AS distinct_queries,
   min(event_created)                                                AS first_seen_ns,
   max(event_created)                                                AS last_seen_ns,
-  hash_tf(flatten(array_agg(tokenize(winlog_event_data_param2))), ${TF_DIM}) AS tf
+  hash_tf(array_distinct(flatten(array_agg(tokenize(winlog_event_data_param2)))), ${TF_DIM}) AS tf
 FROM events
 WHERE (event_code = '1644' OR winlog_event_id = 1644)
   AND winlog_user_name IS NOT NULL

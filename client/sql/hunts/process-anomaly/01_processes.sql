@@ -1,6 +1,7 @@
 -- Process anomaly: one row per process (Sysmon process GUID) with its event sequence in
--- time order (the original sorted the ids and lost the order), its activity counts, and
--- what it touched.
+-- time order (the original sorted the ids and lost the order; event_sequence keeps only
+-- the earliest PROCESS_MAX_SEQ_LEN per process while it aggregates), its activity counts,
+-- and what it touched.
 WITH ev AS (
   SELECT
     winlog_event_data_processguid      AS processguid,
@@ -30,7 +31,7 @@ SELECT
   sum(CASE WHEN event_id = 3 THEN 1 ELSE 0 END)               AS network_events,
   sum(CASE WHEN event_id = 22 THEN 1 ELSE 0 END)              AS dns_events,
   sum(CASE WHEN event_id = 11 THEN 1 ELSE 0 END)              AS file_events,
-  array_slice(array_agg(event_id ORDER BY event_created, event_id), 1, ${PROCESS_MAX_SEQ_LEN}) AS sequence,
+  event_sequence(event_created, event_id, ${PROCESS_MAX_SEQ_LEN})  AS sequence,
   array_remove_all(array_agg(DISTINCT destinationip), NULL)   AS destinations,
   array_remove_all(array_agg(DISTINCT queryname), NULL)       AS dns_names
 FROM ev

@@ -3,6 +3,8 @@
 SELECT
   p.*,
   coalesce(r.rarity, 0.0) AS rarity,
+  r.lineage_processes,
+  r.lineage_hosts,
   array_concat(
     make_array(
       ln(1 + CAST(p.events AS DOUBLE)), ln(1 + CAST(p.network_events AS DOUBLE)),

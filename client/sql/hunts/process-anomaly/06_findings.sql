@@ -1,8 +1,20 @@
--- Fusion, as the original: final = w_seq * seq_norm + w_if * iforest + w_rarity *
--- rarity_boost with rarity_boost = 1 / (1 + 0.0001 * instances of the image), plus the
--- per-image z-score of the combined score (computed but dropped by the original).
--- Per-image and global statistics are grouped aggregates joined back (not window
--- functions), so the plan distributes cleanly however the table is partitioned.
+-- Scores and flag.
+--
+-- The original's fusion is kept as final_score: w_seq * seq_norm + w_if * iforest +
+-- w_rarity * rarity_boost, rarity_boost = 1 / (1 + 0.0001 * instances of the image), with
+-- the per-image z-score of final_score it computed and dropped, and its flag
+-- (final_flag, above PROCESS_FINAL_ANOMALY_THRESHOLD). Its boost is close to 1 for any
+-- image with fewer than a few hundred processes and cannot lift a common image such as
+-- cmd.exe, so the flag depends on the data's size.
+--
+-- The hunt flags on
+--   pa_score = lineage_rarity * (0.5 + behaviour / 2)
+-- lineage_rarity = 1 / processes sharing the process's lineage (parent image > image)
+--                  (0 when its creation was not logged);
+-- behaviour      = (seq_norm + iforest) / 2, the two models' anomaly scores in [0, 1].
+-- The model term can at most halve the score: min-max normalisation puts some process
+-- at 0 however anomalous it is on small data. Per-image and global statistics are
+-- grouped aggregates joined back (not window functions), so the plan distributes cleanly.
 WITH scored AS (
   SELECT
     *,
@@ -26,10 +38,14 @@ fused AS (
       * coalesce((s.seq_loss - span.lo) / nullif(span.hi - span.lo, 0), 0.0)
       + ${PROCESS_IFOREST_WEIGHT} * coalesce(s.iforest, 0.0)
       + ${PROCESS_RARITY_WEIGHT} / (1.0 + 0.0001 * CAST(i.image_instances AS DOUBLE))
-                                                                           AS final_score
+                                                                           AS final_score,
+    coalesce(1.0 / CAST(s.lineage_processes AS DOUBLE), 0.0)               AS lineage_rarity
   FROM scored s
   JOIN instances i ON i.image = s.image
   CROSS JOIN span
+),
+behaved AS (
+  SELECT *, (seq_norm + coalesce(iforest, 0.0)) / 2.0 AS behaviour FROM fused
 ),
 per_image AS (
   SELECT image, avg(final_score) AS mean_score, stddev_pop(final_score) AS sd_score
@@ -40,10 +56,13 @@ SELECT
   f.processguid, f.host, f.image, f.commandline, f.parent_image, f.parent_commandline,
   f.first_seen_ns, f.events, f.network_events, f.dns_events, f.file_events,
   array_to_string(f.sequence, ' ') AS event_sequence,
-  f.destinations, f.dns_names, f.rarity, f.image_instances, f.seq_loss, f.seq_norm,
-  f.iforest, f.rarity_boost, f.final_score,
+  f.destinations, f.dns_names, f.rarity, f.lineage_processes, f.lineage_hosts,
+  f.image_instances, f.seq_loss,
+  f.seq_norm, f.iforest, f.behaviour, f.rarity_boost, f.final_score,
   coalesce((f.final_score - p.mean_score) / nullif(p.sd_score, 0), 0.0) AS image_zscore,
-  f.final_score > ${PROCESS_FINAL_ANOMALY_THRESHOLD} AS flagged
-FROM fused f
+  f.final_score > ${PROCESS_FINAL_ANOMALY_THRESHOLD}                   AS final_flag,
+  f.lineage_rarity * (0.5 + f.behaviour / 2.0)                         AS pa_score,
+  f.lineage_rarity * (0.5 + f.behaviour / 2.0) > ${PROCESS_SCORE_THRESHOLD} AS flagged
+FROM behaved f
 JOIN per_image p ON p.image = f.image
-ORDER BY f.final_score DESC, f.processguid
+ORDER BY pa_score DESC, f.final_score DESC, f.processguid
