@@ -453,7 +453,8 @@ mod tests {
         let rows = rows();
         for parts in [1, 4] {
             let ctx = ctx(&rows, parts).await;
-            for max_len in [1, 5, 128] {
+            // About 75 events per group: cut short, and longer than any group.
+            for max_len in [1, 5, 60, 500] {
                 let ours = column(
                     &ctx,
                     &format!(
@@ -471,7 +472,9 @@ mod tests {
                 .await;
                 assert_eq!(ours, reference, "max_len {max_len}, {parts} partitions");
                 assert!(ours.iter().all(|s| s.len() == max_len.min(s.len())));
-                assert!(ours.iter().any(|s| s.len() == max_len), "{max_len}");
+                if max_len <= 60 {
+                    assert!(ours.iter().any(|s| s.len() == max_len), "{max_len}");
+                }
             }
         }
     }
