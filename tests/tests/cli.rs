@@ -117,3 +117,94 @@ fn out_file_gets_the_rows_and_nothing_else_is_left() {
         .collect();
     assert_eq!(names.len(), 1, "temporary files left behind: {names:?}");
 }
+
+#[test]
+fn exported_sql_can_be_edited_and_run_in_place_of_the_built_in_files() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let sql = work.path().join("sql");
+    let sql_arg = sql.to_str().expect("utf8");
+    let out = ok_stdout(&["hunt", "--export-sql", sql_arg], work.path());
+    assert!(out.contains("SQL files"), "{out}");
+    let top = sql.join("ad-enum/03_top_queries.sql");
+    let text = std::fs::read_to_string(&top).expect("exported file");
+    assert!(text.contains("WHERE r <= 5"), "{text}");
+    // A second export never overwrites the hunter's edits.
+    let again = run_client(
+        &["hunt", "--export-sql", sql_arg],
+        work.path(),
+        Duration::from_secs(60),
+    )
+    .expect("client ran");
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("must not exist yet"));
+
+    // Keep only each week's most frequent query.
+    std::fs::write(&top, text.replace("WHERE r <= 5", "WHERE r <= 1")).expect("edit");
+    let lab = work.path().join("lab");
+    ok_stdout(
+        &[
+            "lab",
+            "generate",
+            "--out",
+            lab.to_str().expect("utf8"),
+            "--days",
+            "7",
+            "--events",
+            "20000",
+        ],
+        work.path(),
+    );
+    let store = work.path().join("store");
+    let base = format!("BASE_S3_PATH={}", store.display());
+    let events = lab.join("events");
+    ok_stdout(
+        &[
+            "--data",
+            events.to_str().expect("utf8"),
+            "hunt",
+            "ad-enum-kmeans",
+            "--quiet",
+            "--set",
+            &base,
+            "--sql-dir",
+            sql_arg,
+        ],
+        work.path(),
+    );
+    let runs = store.join("results/ad-enum-kmeans");
+    let run = std::fs::read_dir(&runs)
+        .expect("runs")
+        .flatten()
+        .find(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        .expect("a completed run");
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(run.path().join("manifest.json")).expect("manifest"),
+    )
+    .expect("json");
+    let overrides = manifest["sql_overrides"].as_array().expect("listed");
+    assert_eq!(overrides.len(), 1, "{manifest}");
+    assert!(
+        overrides[0]
+            .as_str()
+            .is_some_and(|p| p.ends_with("03_top_queries.sql")),
+        "{manifest}"
+    );
+    let sql_out = ok_stdout(
+        &[
+            "--data",
+            store
+                .join("results/ad-enum-kmeans")
+                .join(run.file_name())
+                .join("findings.parquet")
+                .to_str()
+                .expect("utf8"),
+            "sql",
+            "SELECT max(array_length(top_queries)) AS most FROM events",
+        ],
+        work.path(),
+    );
+    assert!(
+        sql_out.lines().any(|l| l.trim() == "1"),
+        "the edited file ran: {sql_out}"
+    );
+}

@@ -87,7 +87,8 @@ pub struct HuntArgs {
     #[arg(long)]
     pub show_sql: bool,
     /// Run your own copies of the hunts' SQL: `<DIR>/<hunt folder>/<file>.sql` replaces
-    /// the built-in file of that name (see --export-sql); the manifest lists them.
+    /// the built-in file of that name (see --export-sql); the manifest lists those that
+    /// differ.
     #[arg(long, value_name = "DIR", env = "HUNTSMAN_SQL_DIR")]
     pub sql_dir: Option<PathBuf>,
     /// Write every hunt's built-in SQL files into DIR (as `<hunt folder>/<file>.sql`),

@@ -53,7 +53,7 @@ pub struct HuntRun<'a> {
     /// A folder of the hunter's own SQL files (`<DIR>/<folder>/<file>.sql`) that replace
     /// the built-in ones of the same name.
     pub sql_dir: Option<PathBuf>,
-    /// The replaced files, for the manifest.
+    /// The files that differ from the built-in ones, for the manifest.
     pub sql_overrides: Vec<String>,
     quiet: bool,
 }
@@ -401,7 +401,9 @@ impl HuntSpec {
         let path = dir.join(self.folder).join(format!("{name}.sql"));
         match std::fs::read_to_string(&path) {
             Ok(text) => {
-                run.sql_overrides.push(path.display().to_string());
+                if text != builtin {
+                    run.sql_overrides.push(path.display().to_string());
+                }
                 Ok(text)
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(builtin.to_string()),
