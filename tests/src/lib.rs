@@ -312,6 +312,22 @@ pub fn run_client(args: &[&str], cwd: &Path, limit: Duration) -> Result<Output> 
     run_client_with_env(args, cwd, limit, &[])
 }
 
+/// Generates a simulated lab of `days` and about `events` events into `out` with
+/// `seed`, running the client from `cwd`.
+///
+/// # Panics
+/// When the client cannot run or the generation fails; the message shows its stderr.
+pub fn generate_lab(cwd: &Path, out: &Path, days: u32, events: u64, seed: u64) {
+    let (days, events, seed) = (days.to_string(), events.to_string(), seed.to_string());
+    let out_arg = out.to_str().expect("lab path is UTF-8");
+    let args = [
+        "lab", "generate", "--out", out_arg, "--days", &days, "--events", &events,
+        "--seed", &seed,
+    ];
+    let run = run_client(&args, cwd, Duration::from_secs(300)).expect("client ran");
+    succeeded(&run, "lab generate");
+}
+
 /// [`run_client`] with extra environment variables.
 ///
 /// # Errors

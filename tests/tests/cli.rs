@@ -141,19 +141,7 @@ fn exported_sql_can_be_edited_and_run_in_place_of_the_built_in_files() {
     // Keep only each week's most frequent query.
     std::fs::write(&top, text.replace("WHERE r <= 5", "WHERE r <= 1")).expect("edit");
     let lab = work.path().join("lab");
-    ok_stdout(
-        &[
-            "lab",
-            "generate",
-            "--out",
-            lab.to_str().expect("utf8"),
-            "--days",
-            "7",
-            "--events",
-            "20000",
-        ],
-        work.path(),
-    );
+    huntsman_tests::generate_lab(work.path(), &lab, 7, 20_000, 42);
     let store = work.path().join("store");
     let base = format!("BASE_S3_PATH={}", store.display());
     let events = lab.join("events");
@@ -192,12 +180,7 @@ fn exported_sql_can_be_edited_and_run_in_place_of_the_built_in_files() {
     let sql_out = ok_stdout(
         &[
             "--data",
-            store
-                .join("results/ad-enum-kmeans")
-                .join(run.file_name())
-                .join("findings.parquet")
-                .to_str()
-                .expect("utf8"),
+            run.path().join("findings.parquet").to_str().expect("utf8"),
             "sql",
             "SELECT max(array_length(top_queries)) AS most FROM events",
         ],

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use huntsman_tests::{TestCluster, run_client, succeeded as ok};
+use huntsman_tests::{TestCluster, generate_lab, run_client, succeeded as ok};
 use serde_json::Value;
 
 /// Small neural networks and few steps: debug builds train them in seconds.
@@ -131,17 +131,7 @@ fn metric(eval: &Value, hunt: &str, name: &str) -> f64 {
 fn five_hunts_on_a_cluster_and_embedded_agree_and_meet_the_thresholds() {
     let work = tempfile::tempdir().expect("tempdir");
     let lab = work.path().join("lab");
-    let lab_arg = lab.to_str().expect("utf8");
-    let out = run_client(
-        &[
-            "lab", "generate", "--out", lab_arg, "--days", "7", "--events", "150000",
-            "--seed", "7",
-        ],
-        work.path(),
-        Duration::from_secs(300),
-    )
-    .expect("lab generated");
-    ok(&out, "lab generate");
+    generate_lab(work.path(), &lab, 7, 150_000, 7);
     let data = lab.join("events").display().to_string();
     let labels = lab.join("labels").display().to_string();
 
@@ -260,24 +250,7 @@ fn bad_hunt_input_gets_a_clear_error_and_leaves_no_visible_run() {
 
     // an empty time range
     let lab = work.path().join("lab");
-    let out = run_client(
-        &[
-            "lab",
-            "generate",
-            "--out",
-            lab.to_str().expect("utf8"),
-            "--days",
-            "2",
-            "--events",
-            "20000",
-            "--seed",
-            "3",
-        ],
-        work.path(),
-        Duration::from_secs(300),
-    )
-    .expect("lab");
-    ok(&out, "lab generate");
+    generate_lab(work.path(), &lab, 2, 20_000, 3);
     let data = lab.join("events").display().to_string();
     for (since, expected) in [
         ("2099-01-01", "no events in the time range 2099-01-01"),

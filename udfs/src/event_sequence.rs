@@ -34,7 +34,8 @@ use crate::timing::TIMING_SECTION;
 
 const EVENT_SEQUENCE: &str = "event_sequence";
 
-/// The function's return type (and its partial state's list type): `List(Int64)`.
+/// The function's return type, and the type of both lists of its partial state:
+/// `List(Int64)`.
 fn id_list() -> DataType {
     DataType::List(Arc::new(Field::new_list_field(DataType::Int64, true)))
 }
@@ -71,9 +72,12 @@ impl AggregateUDFImpl for EventSequenceUdaf {
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        let ts = DataType::List(Arc::new(Field::new_list_field(DataType::Int64, true)));
         Ok(vec![
-            Arc::new(Field::new(format_state_name(args.name, "ts"), ts, true)),
+            Arc::new(Field::new(
+                format_state_name(args.name, "ts"),
+                id_list(),
+                true,
+            )),
             Arc::new(Field::new(
                 format_state_name(args.name, "ids"),
                 id_list(),
@@ -150,7 +154,6 @@ impl Kept {
         if self.events.len() > max_len {
             self.events.select_nth_unstable(max_len);
             self.events.truncate(max_len);
-            self.events.shrink_to(2 * max_len);
         }
     }
 
@@ -184,7 +187,11 @@ impl Groups {
     fn set_max_len(&mut self, column: &ArrayRef) -> Result<()> {
         let column = int64(column, "max_len")?;
         let Some(value) = column.iter().flatten().next() else {
-            return Ok(());
+            // No rows, or a null max_len: only the former is fine once it is known.
+            if column.is_empty() || self.max_len != 0 {
+                return Ok(());
+            }
+            return Err(exec_error(EVENT_SEQUENCE, "max_len must not be null"));
         };
         let Some(max_len) = usize::try_from(value).ok().filter(|&m| m > 0) else {
             return Err(exec_error(
@@ -205,28 +212,34 @@ impl Groups {
         Ok(())
     }
 
-    fn lists(&mut self, emit_to: EmitTo) -> (ListArray, ListArray) {
+    /// Finishes the emitted groups, handing each one's sorted events to `each`; returns
+    /// their lengths.
+    fn emit(
+        &mut self,
+        emit_to: EmitTo,
+        mut each: impl FnMut(&[(i64, i64)]),
+    ) -> Vec<usize> {
         let max_len = self.max_len.max(1);
         let mut taken = emit_to.take_needed(&mut self.groups);
-        let mut lengths = Vec::with_capacity(taken.len());
-        let mut ts = Vec::new();
-        let mut ids = Vec::new();
-        for kept in &mut taken {
-            let events = kept.finish(max_len);
-            lengths.push(events.len());
-            ts.extend(events.iter().map(|e| e.0));
-            ids.extend(events.iter().map(|e| e.1));
-        }
-        let list = |values: Vec<i64>| {
-            ListArray::new(
-                Arc::new(Field::new_list_field(DataType::Int64, true)),
-                OffsetBuffer::from_lengths(lengths.iter().copied()),
-                Arc::new(Int64Array::from(values)),
-                None,
-            )
-        };
-        (list(ts), list(ids))
+        taken
+            .iter_mut()
+            .map(|kept| {
+                let events = kept.finish(max_len);
+                each(events);
+                events.len()
+            })
+            .collect()
     }
+}
+
+/// A list array of `values` cut into `lengths`.
+fn int64_lists(lengths: &[usize], values: Vec<i64>) -> ListArray {
+    ListArray::new(
+        Arc::new(Field::new_list_field(DataType::Int64, true)),
+        OffsetBuffer::from_lengths(lengths.iter().copied()),
+        Arc::new(Int64Array::from(values)),
+        None,
+    )
 }
 
 impl GroupsAccumulator for Groups {
@@ -253,11 +266,18 @@ impl GroupsAccumulator for Groups {
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
-        Ok(Arc::new(self.lists(emit_to).1))
+        let mut ids = Vec::new();
+        let lengths = self.emit(emit_to, |events| ids.extend(events.iter().map(|e| e.1)));
+        Ok(Arc::new(int64_lists(&lengths, ids)))
     }
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
-        let (ts, ids) = self.lists(emit_to);
+        let (mut ts, mut ids) = (Vec::new(), Vec::new());
+        let lengths = self.emit(emit_to, |events| {
+            ts.extend(events.iter().map(|e| e.0));
+            ids.extend(events.iter().map(|e| e.1));
+        });
+        let (ts, ids) = (int64_lists(&lengths, ts), int64_lists(&lengths, ids));
         let max_len = i64::try_from(self.max_len).unwrap_or(i64::MAX);
         let max_len = Int64Array::from(vec![max_len; ts.len()]);
         Ok(vec![Arc::new(ts), Arc::new(ids), Arc::new(max_len)])
@@ -308,13 +328,9 @@ impl GroupsAccumulator for Groups {
         values: &[ArrayRef],
         opt_filter: Option<&BooleanArray>,
     ) -> Result<Vec<ArrayRef>> {
-        let [ts, _, max_len] = values else {
-            return Err(exec_error(EVENT_SEQUENCE, "expects (ts, id, max_len)"));
-        };
+        let rows = values.first().map_or(0, |v| v.len());
         let mut groups = Groups::default();
-        groups.set_max_len(max_len)?;
-        let rows: Vec<usize> = (0..ts.len()).collect();
-        groups.update_batch(values, &rows, opt_filter, ts.len())?;
+        groups.update_batch(values, &(0..rows).collect::<Vec<_>>(), opt_filter, rows)?;
         groups.state(EmitTo::All)
     }
 
@@ -496,17 +512,24 @@ mod tests {
     async fn bad_max_len_is_an_error_naming_the_function() {
         let ctx = SessionContext::new();
         ctx.register_udaf(event_sequence_udaf().as_ref().clone());
-        let err = ctx
-            .sql("SELECT event_sequence(ts, id, 0) FROM (VALUES (1, 2)) AS t(ts, id)")
-            .await
-            .expect("plan")
-            .collect()
-            .await
-            .expect_err("max_len 0");
-        let msg = err.to_string();
-        assert!(
-            msg.contains("event_sequence") && msg.contains("max_len"),
-            "{msg}"
-        );
+        // 0 keeps nothing; NULL would keep nothing silently: both are errors.
+        for (max_len, expected) in [("0", "at least 1"), ("NULL", "must not be null")] {
+            let sql = format!(
+                "SELECT event_sequence(ts, id, {max_len}) FROM (VALUES (1, 2)) AS t(ts, id)"
+            );
+            let err = ctx
+                .sql(&sql)
+                .await
+                .expect("plan")
+                .collect()
+                .await
+                .expect_err(max_len);
+            let msg = err.to_string();
+            assert!(
+                msg.contains("event_sequence") && msg.contains("max_len"),
+                "{msg}"
+            );
+            assert!(msg.contains(expected), "{msg}");
+        }
     }
 }

@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 
 use ndarray::linalg::general_mat_mul;
-use ndarray::{Array2, Axis};
+use ndarray::{Array2, Axis, s};
 
 use super::network::{Dims, Weights};
 use super::vocab::BOS;
@@ -81,128 +81,126 @@ impl CpuNet {
     /// non-empty and hold tokens below the vocabulary size.
     pub fn score(&self, sequences: &[&[u32]]) -> Vec<f64> {
         let trie = Trie::new(sequences);
-        let layers = self.w_hidden.len();
-        let h = self.hidden;
         // Cumulative loss from the root to each node.
         let mut cum = vec![0.0f64; trie.parent.len()];
-        // The previous level's states: per layer (h, c), rows in `row_of` order.
-        let mut prev: Vec<(Array2<f32>, Array2<f32>)> = Vec::new();
-        let mut row_of = vec![u32::MAX; trie.parent.len()];
-        for depth in 0..trie.levels.len() {
-            let internal: Vec<u32> = trie.levels[depth]
+        // Each internal node's row in its level's matrices.
+        let mut row_of = vec![0usize; trie.parent.len()];
+        // The previous level's per-layer states.
+        let mut prev: Vec<State> = Vec::new();
+        for (depth, level) in trie.levels.iter().enumerate() {
+            let internal: Vec<usize> = level
                 .iter()
-                .copied()
-                .filter(|&n| trie.has_child[n as usize])
+                .map(|&n| n as usize)
+                .filter(|&n| trie.has_child[n])
                 .collect();
-            let mut next: Vec<(Array2<f32>, Array2<f32>)> = (0..layers)
-                .map(|_| {
-                    (
-                        Array2::zeros((internal.len(), h)),
-                        Array2::zeros((internal.len(), h)),
-                    )
-                })
-                .collect();
-            let mut logp = Array2::<f32>::zeros((internal.len(), self.vocab));
-            for (c, chunk) in internal.chunks(CHUNK_ROWS).enumerate() {
-                let start = c * CHUNK_ROWS;
-                let parents: Vec<usize> = chunk
+            let tokens: Vec<usize> =
+                internal.iter().map(|&n| trie.token[n] as usize).collect();
+            // The root (depth 0) starts from zero states.
+            let parents: Option<Vec<usize>> = (depth > 0).then(|| {
+                internal
                     .iter()
-                    .map(|&n| match trie.parent[n as usize] {
-                        u32::MAX => usize::MAX,
-                        p => row_of[p as usize] as usize,
-                    })
-                    .collect();
-                let tokens: Vec<u32> =
-                    chunk.iter().map(|&n| trie.token[n as usize]).collect();
-                let token_rows: Vec<usize> = tokens.iter().map(|&t| t as usize).collect();
-                // The layer's input: none for the first (its input projection is
-                // precomputed per token), the layer below's new hidden state after.
-                let mut input: Option<Array2<f32>> = None;
-                for (l, state) in next.iter_mut().enumerate() {
-                    let mut gates = match input.take() {
-                        None => self.first.select(Axis(0), &token_rows),
-                        Some(x) => {
-                            let (w, b) = &self.upper[l - 1];
-                            let mut g =
-                                Array2::from_shape_fn((x.nrows(), 4 * h), |(_, j)| b[j]);
-                            general_mat_mul(1.0, &x, w, 1.0, &mut g);
-                            g
-                        }
-                    };
-                    let (h_prev, c_prev) = if depth == 0 {
-                        (None, None)
-                    } else {
-                        let (ph, pc) = &prev[l];
-                        (
-                            Some(ph.select(Axis(0), &parents)),
-                            Some(pc.select(Axis(0), &parents)),
-                        )
-                    };
-                    if let Some(hp) = &h_prev {
-                        general_mat_mul(1.0, hp, &self.w_hidden[l], 1.0, &mut gates);
-                    }
-                    let mut h_new = Array2::<f32>::zeros((chunk.len(), h));
-                    let mut c_new = Array2::<f32>::zeros((chunk.len(), h));
-                    for r in 0..chunk.len() {
-                        let g = gates.row(r);
-                        let g = g.as_slice().unwrap_or(&[]);
-                        let cp = c_prev.as_ref().map(|c| c.row(r));
-                        for j in 0..h {
-                            let i = sigmoid(g[j]);
-                            let f = sigmoid(g[h + j]);
-                            let cell = g[2 * h + j].tanh();
-                            let o = sigmoid(g[3 * h + j]);
-                            let old = cp.as_ref().map_or(0.0, |c| c[j]);
-                            let cv = f * old + i * cell;
-                            c_new[[r, j]] = cv;
-                            h_new[[r, j]] = o * cv.tanh();
-                        }
-                    }
-                    state
-                        .0
-                        .slice_mut(ndarray::s![start..start + chunk.len(), ..])
-                        .assign(&h_new);
-                    state
-                        .1
-                        .slice_mut(ndarray::s![start..start + chunk.len(), ..])
-                        .assign(&c_new);
-                    input = Some(h_new);
-                }
-                if let Some(top) = &input {
-                    let mut logits =
-                        Array2::from_shape_fn((chunk.len(), self.vocab), |(_, j)| {
-                            self.b_out[j]
-                        });
-                    general_mat_mul(1.0, top, &self.w_out, 1.0, &mut logits);
-                    for mut row in logits.rows_mut() {
-                        let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-                        let sum: f32 = row.iter().map(|&v| (v - max).exp()).sum();
-                        let log_z = max + sum.ln();
-                        row.iter_mut().for_each(|v| *v -= log_z);
-                    }
-                    logp.slice_mut(ndarray::s![start..start + chunk.len(), ..])
-                        .assign(&logits);
-                }
+                    .map(|&n| row_of[trie.parent[n] as usize])
+                    .collect()
+            });
+            let (states, logp) = self.level(&tokens, parents.as_deref(), &prev);
+            for (row, &n) in internal.iter().enumerate() {
+                row_of[n] = row;
             }
-            for (r, &n) in internal.iter().enumerate() {
-                row_of[n as usize] = r as u32;
+            for &child in trie.levels.get(depth + 1).map_or(&[][..], Vec::as_slice) {
+                let (child, parent) =
+                    (child as usize, trie.parent[child as usize] as usize);
+                let loss = -f64::from(logp[[row_of[parent], trie.token[child] as usize]]);
+                cum[child] = cum[parent] + loss;
             }
-            if let Some(children) = trie.levels.get(depth + 1) {
-                for &child in children {
-                    let p = trie.parent[child as usize] as usize;
-                    let loss = -f64::from(
-                        logp[[row_of[p] as usize, trie.token[child as usize] as usize]],
-                    );
-                    cum[child as usize] = cum[p] + loss;
-                }
-            }
-            prev = next;
+            prev = states;
         }
         sequences
             .iter()
             .zip(&trie.ends)
             .map(|(s, &end)| cum[end as usize] / s.len() as f64)
             .collect()
+    }
+
+    /// One trie level: the states after feeding `tokens` to nodes whose parents are
+    /// rows `parents` of `prev` (`None` at the root), and each node's log-probabilities
+    /// of the next token. Computed in chunks of rows to bound the scratch matrices.
+    fn level(
+        &self,
+        tokens: &[usize],
+        parents: Option<&[usize]>,
+        prev: &[State],
+    ) -> (Vec<State>, Array2<f32>) {
+        let rows = tokens.len();
+        let zeros = || Array2::<f32>::zeros((rows, self.hidden));
+        let mut states: Vec<State> =
+            self.w_hidden.iter().map(|_| (zeros(), zeros())).collect();
+        let mut logp = Array2::<f32>::zeros((rows, self.vocab));
+        for start in (0..rows).step_by(CHUNK_ROWS) {
+            let range = start..(start + CHUNK_ROWS).min(rows);
+            let parents = parents.map(|p| &p[range.clone()]);
+            // The layer's input: the first layer's projection is precomputed per token;
+            // each later layer takes the new hidden state of the one below.
+            let mut gates = self.first.select(Axis(0), &tokens[range.clone()]);
+            for (l, state) in states.iter_mut().enumerate() {
+                if let Some(parents) = parents {
+                    let (h, _) = &prev[l];
+                    general_mat_mul(
+                        1.0,
+                        &h.select(Axis(0), parents),
+                        &self.w_hidden[l],
+                        1.0,
+                        &mut gates,
+                    );
+                }
+                let c_prev = parents.map(|p| prev[l].1.select(Axis(0), p));
+                let (h, c) = cell(&gates, c_prev.as_ref());
+                state.0.slice_mut(s![range.clone(), ..]).assign(&h);
+                state.1.slice_mut(s![range.clone(), ..]).assign(&c);
+                if let Some((w, b)) = self.upper.get(l) {
+                    gates = Array2::from_shape_fn((h.nrows(), b.len()), |(_, j)| b[j]);
+                    general_mat_mul(1.0, &h, w, 1.0, &mut gates);
+                } else {
+                    let mut logits =
+                        Array2::from_shape_fn((h.nrows(), self.vocab), |(_, j)| {
+                            self.b_out[j]
+                        });
+                    general_mat_mul(1.0, &h, &self.w_out, 1.0, &mut logits);
+                    log_softmax_rows(&mut logits);
+                    logp.slice_mut(s![range.clone(), ..]).assign(&logits);
+                }
+            }
+        }
+        (states, logp)
+    }
+}
+
+/// One layer's (hidden, cell) state of a level's rows.
+type State = (Array2<f32>, Array2<f32>);
+
+/// The LSTM cell: gates `[rows, 4 hidden]` (input, forget, cell, output) and the
+/// previous cell state (`None`: zeros) → the new (hidden, cell) state.
+fn cell(gates: &Array2<f32>, c_prev: Option<&Array2<f32>>) -> State {
+    let hidden = gates.ncols() / 4;
+    let mut h = Array2::<f32>::zeros((gates.nrows(), hidden));
+    let mut c = Array2::<f32>::zeros((gates.nrows(), hidden));
+    for (r, g) in gates.outer_iter().enumerate() {
+        for j in 0..hidden {
+            let old = c_prev.map_or(0.0, |p| p[[r, j]]);
+            let cv =
+                sigmoid(g[hidden + j]) * old + sigmoid(g[j]) * g[2 * hidden + j].tanh();
+            c[[r, j]] = cv;
+            h[[r, j]] = sigmoid(g[3 * hidden + j]) * cv.tanh();
+        }
+    }
+    (h, c)
+}
+
+/// Turns each row of logits into log-probabilities.
+fn log_softmax_rows(logits: &mut Array2<f32>) {
+    for mut row in logits.rows_mut() {
+        let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+        let log_z = max + row.iter().map(|&v| (v - max).exp()).sum::<f32>().ln();
+        row.iter_mut().for_each(|v| *v -= log_z);
     }
 }
 

@@ -142,47 +142,54 @@ impl SequenceModel {
                 None => missing.push(i),
             }
         }
-        if missing.is_empty() {
-        } else if accelerator == Accelerator::Cpu {
+        let todo: Vec<&[u32]> = missing.iter().map(|&i| distinct[i].as_slice()).collect();
+        let computed = match accelerator {
+            _ if todo.is_empty() => Vec::new(),
             // Every missing sequence in one prefix trie: shared prefixes computed once.
-            let net = self.cpu_net()?;
-            let refs: Vec<&[u32]> =
-                missing.iter().map(|&i| distinct[i].as_slice()).collect();
-            for (&i, mean) in missing.iter().zip(net.score(&refs)) {
-                scores[i] = mean;
-                SCORE_CACHE.insert(self.cache_key(&distinct[i]), mean);
-            }
-        } else {
-            missing.sort_by_key(|&i| (distinct[i].len(), i));
-            let net = self.net(accelerator)?;
-            let device = inference_device(accelerator)?;
-            let mut start = 0;
-            while start < missing.len() {
-                let mut end = start + 1;
-                while end < missing.len()
-                    && end - start < INFER_ROWS
-                    && (end + 1 - start) * distinct[missing[end]].len() <= INFER_CELLS
-                {
-                    end += 1;
-                }
-                let chunk = &missing[start..end];
-                let batch =
-                    Batch::new(chunk.iter().map(|&i| (distinct[i].as_slice(), 1.0)));
-                let nll = guarded("sequence scoring", accelerator, || {
-                    read_f32(net.nll(&batch, &device))
-                })?;
-                for (r, &i) in chunk.iter().enumerate() {
-                    let len = distinct[i].len();
-                    let row = &nll[r * batch.steps..r * batch.steps + len];
-                    let mean =
-                        row.iter().map(|&v| f64::from(v)).sum::<f64>() / len as f64;
-                    scores[i] = mean;
-                    SCORE_CACHE.insert(self.cache_key(&distinct[i]), mean);
-                }
-                start = end;
-            }
+            Accelerator::Cpu => self.cpu_net()?.score(&todo),
+            Accelerator::Gpu => self.score_on_device(&todo, accelerator)?,
+        };
+        for (&i, mean) in missing.iter().zip(computed) {
+            scores[i] = mean;
+            SCORE_CACHE.insert(self.cache_key(&distinct[i]), mean);
         }
         Ok(rows.into_iter().map(|r| r.map(|i| scores[i])).collect())
+    }
+
+    /// The mean loss of each sequence on `accelerator`'s burn backend, in padded
+    /// batches of similar lengths.
+    fn score_on_device(
+        &self,
+        sequences: &[&[u32]],
+        accelerator: Accelerator,
+    ) -> Result<Vec<f64>, SequenceError> {
+        let mut order: Vec<usize> = (0..sequences.len()).collect();
+        order.sort_by_key(|&i| (sequences[i].len(), i));
+        let net = self.net(accelerator)?;
+        let device = inference_device(accelerator)?;
+        let mut means = vec![f64::NAN; sequences.len()];
+        let mut start = 0;
+        while start < order.len() {
+            let mut end = start + 1;
+            while end < order.len()
+                && end - start < INFER_ROWS
+                && (end + 1 - start) * sequences[order[end]].len() <= INFER_CELLS
+            {
+                end += 1;
+            }
+            let chunk = &order[start..end];
+            let batch = Batch::new(chunk.iter().map(|&i| (sequences[i], 1.0)));
+            let nll = guarded("sequence scoring", accelerator, || {
+                read_f32(net.nll(&batch, &device))
+            })?;
+            for (r, &i) in chunk.iter().enumerate() {
+                let row = &nll[r * batch.steps..r * batch.steps + sequences[i].len()];
+                means[i] =
+                    row.iter().map(|&v| f64::from(v)).sum::<f64>() / row.len() as f64;
+            }
+            start = end;
+        }
+        Ok(means)
     }
 
     fn cache_key(&self, tokens: &[u32]) -> CacheKey {

@@ -28,24 +28,25 @@ instances AS (
 span AS (
   SELECT min(seq_loss) AS lo, max(seq_loss) AS hi FROM scored
 ),
-fused AS (
+normalised AS (
   SELECT
     s.*,
     i.image_instances,
     coalesce((s.seq_loss - span.lo) / nullif(span.hi - span.lo, 0), 0.0)   AS seq_norm,
     1.0 / (1.0 + 0.0001 * CAST(i.image_instances AS DOUBLE))               AS rarity_boost,
-    ${PROCESS_SEQ_WEIGHT}
-      * coalesce((s.seq_loss - span.lo) / nullif(span.hi - span.lo, 0), 0.0)
-      + ${PROCESS_IFOREST_WEIGHT} * coalesce(s.iforest, 0.0)
-      + ${PROCESS_RARITY_WEIGHT} / (1.0 + 0.0001 * CAST(i.image_instances AS DOUBLE))
-                                                                           AS final_score,
     coalesce(1.0 / CAST(s.lineage_processes AS DOUBLE), 0.0)               AS lineage_rarity
   FROM scored s
   JOIN instances i ON i.image = s.image
   CROSS JOIN span
 ),
-behaved AS (
-  SELECT *, (seq_norm + coalesce(iforest, 0.0)) / 2.0 AS behaviour FROM fused
+fused AS (
+  SELECT
+    *,
+    ${PROCESS_SEQ_WEIGHT} * seq_norm + ${PROCESS_IFOREST_WEIGHT} * coalesce(iforest, 0.0)
+      + ${PROCESS_RARITY_WEIGHT} * rarity_boost                             AS final_score,
+    (seq_norm + coalesce(iforest, 0.0)) / 2.0                              AS behaviour,
+    lineage_rarity * (0.5 + (seq_norm + coalesce(iforest, 0.0)) / 4.0)     AS pa_score
+  FROM normalised
 ),
 per_image AS (
   SELECT image, avg(final_score) AS mean_score, stddev_pop(final_score) AS sd_score
@@ -61,8 +62,8 @@ SELECT
   f.seq_norm, f.iforest, f.behaviour, f.rarity_boost, f.final_score,
   coalesce((f.final_score - p.mean_score) / nullif(p.sd_score, 0), 0.0) AS image_zscore,
   f.final_score > ${PROCESS_FINAL_ANOMALY_THRESHOLD}                   AS final_flag,
-  f.lineage_rarity * (0.5 + f.behaviour / 2.0)                         AS pa_score,
-  f.lineage_rarity * (0.5 + f.behaviour / 2.0) > ${PROCESS_SCORE_THRESHOLD} AS flagged
-FROM behaved f
+  f.pa_score,
+  f.pa_score > ${PROCESS_SCORE_THRESHOLD}                               AS flagged
+FROM fused f
 JOIN per_image p ON p.image = f.image
 ORDER BY pa_score DESC, f.final_score DESC, f.processguid
