@@ -117,14 +117,20 @@ fn write_to(
     }
 }
 
+/// Rows per Parquet row group of written results and intermediate tables.
+const ROW_GROUP_ROWS: usize = 64 * 1024;
+
 /// Writes zstd-compressed Parquet and returns the file for syncing.
 fn write_parquet(
     file: File,
     batches: &[RecordBatch],
     schema: &SchemaRef,
 ) -> Result<File> {
+    // Row groups of 64 Ki rows: a scan of the file (a hunt's intermediate table read
+    // back) splits across partitions by row group, so later phases run in parallel.
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .build();
     let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(props))?;
     for b in batches {

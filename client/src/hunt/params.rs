@@ -472,7 +472,7 @@ pub const PARAMS: &[ParamSpec] = &[
         "2",
         INT0,
         "widespread-attack",
-        "A campaign needs more distinct anomalous actions than this.",
+        "A campaign needs more distinct anomalous commands (process creations) than this.",
     ),
 ];
 

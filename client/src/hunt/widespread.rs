@@ -94,6 +94,7 @@ pub const SPEC: HuntSpec = HuntSpec {
         "anomalous_windows",
         "targets",
         "anomalous_actions",
+        "anomalous_commands",
         "campaign_score",
         "target_hosts",
         "top_actions",

@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, Axis, s};
 
+use super::cpu_math;
 use super::network::{Dims, Weights};
 use super::vocab::BOS;
 
@@ -177,20 +178,36 @@ impl CpuNet {
 /// One layer's (hidden, cell) state of a level's rows.
 type State = (Array2<f32>, Array2<f32>);
 
-/// The LSTM cell: gates `[rows, 4 hidden]` (input, forget, cell, output) and the
-/// previous cell state (`None`: zeros) → the new (hidden, cell) state.
+/// The LSTM cell over a level's rows: gates `[rows, 4 hidden]` (input, forget, cell,
+/// output) and the previous cell state (`None`: zeros) → the new (hidden, cell) state.
 fn cell(gates: &Array2<f32>, c_prev: Option<&Array2<f32>>) -> State {
     let hidden = gates.ncols() / 4;
-    let mut h = Array2::<f32>::zeros((gates.nrows(), hidden));
-    let mut c = Array2::<f32>::zeros((gates.nrows(), hidden));
-    for (r, g) in gates.outer_iter().enumerate() {
-        for j in 0..hidden {
-            let old = c_prev.map_or(0.0, |p| p[[r, j]]);
-            let cv =
-                sigmoid(g[hidden + j]) * old + sigmoid(g[j]) * g[2 * hidden + j].tanh();
-            c[[r, j]] = cv;
-            h[[r, j]] = sigmoid(g[3 * hidden + j]) * cv.tanh();
-        }
+    let rows = gates.nrows();
+    let mut h = Array2::<f32>::zeros((rows, hidden));
+    let mut c = Array2::<f32>::zeros((rows, hidden));
+    let (gates, mut hs, mut cs) = (
+        gates.as_standard_layout(),
+        h.as_slice_mut()
+            .expect("fresh matrix")
+            .chunks_exact_mut(hidden),
+        c.as_slice_mut()
+            .expect("fresh matrix")
+            .chunks_exact_mut(hidden),
+    );
+    let prev = c_prev.map(|p| p.as_standard_layout());
+    for (r, g) in gates
+        .as_slice()
+        .expect("standard layout")
+        .chunks_exact(4 * hidden)
+        .enumerate()
+    {
+        let prev_row = prev.as_ref().map(|p| {
+            &p.as_slice().expect("standard layout")[r * hidden..(r + 1) * hidden]
+        });
+        let (Some(h_row), Some(c_row)) = (hs.next(), cs.next()) else {
+            break;
+        };
+        cpu_math::cell_row(g, prev_row, c_row, h_row);
     }
     (h, c)
 }
@@ -198,14 +215,11 @@ fn cell(gates: &Array2<f32>, c_prev: Option<&Array2<f32>>) -> State {
 /// Turns each row of logits into log-probabilities.
 fn log_softmax_rows(logits: &mut Array2<f32>) {
     for mut row in logits.rows_mut() {
-        let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-        let log_z = max + row.iter().map(|&v| (v - max).exp()).sum::<f32>().ln();
-        row.iter_mut().for_each(|v| *v -= log_z);
+        match row.as_slice_mut() {
+            Some(slice) => cpu_math::log_softmax(slice),
+            None => unreachable!("rows of a standard-layout matrix are contiguous"),
+        }
     }
-}
-
-fn sigmoid(v: f32) -> f32 {
-    1.0 / (1.0 + (-v).exp())
 }
 
 /// The prefixes of a set of sequences. Node 0 is the empty prefix (input: the start

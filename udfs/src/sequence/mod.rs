@@ -31,6 +31,8 @@
 //! See [`SequencePartial`] for how training data is merged across partitions,
 //! [`vocab`] for how ids become tokens and [`SequenceModel`] for the score.
 
+mod cpu_math;
+mod cpu_train;
 mod infer;
 mod model;
 mod network;

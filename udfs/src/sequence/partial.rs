@@ -15,9 +15,10 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::SequenceError;
+use super::cpu_train::CpuTrainer;
 use super::model::{SequenceModel, dims_of};
 use super::params::SequenceValidParams;
-use super::train::train;
+use super::train::{BurnStepper, GRAD_CLIP_NORM, initial_weights, train};
 use super::vocab::Vocabulary;
 use crate::matrix::{ByteReader, ByteWriter, DecodeError, hash_bits, invalid};
 use crate::neural::{Accelerator, guarded, training_device};
@@ -207,11 +208,21 @@ impl SequencePartial {
             return Err(SequenceError::Empty);
         }
         let (vocab, set) = self.training_set();
-        let device = training_device(self.accelerator)?;
         let dims = dims_of(&self.params);
-        let trained = guarded("sequence training", self.accelerator, || {
-            train(&self.params, dims, &set, &device)
-        })?;
+        let init = initial_weights(&self.params, dims);
+        let trained = if self.accelerator == Accelerator::Cpu {
+            // Plain matrices: burn's autodiff bookkeeping dominates a CPU step.
+            guarded("sequence training", self.accelerator, || {
+                let mut stepper = CpuTrainer::new(dims, &init, GRAD_CLIP_NORM)?;
+                train(&self.params, &set, &mut stepper)
+            })?
+        } else {
+            let device = training_device(self.accelerator)?;
+            guarded("sequence training", self.accelerator, || {
+                let mut stepper = BurnStepper::new(dims, &init, GRAD_CLIP_NORM, &device)?;
+                train(&self.params, &set, &mut stepper)
+            })?
+        };
         let loss = trained.epoch_losses.last().copied().unwrap_or(f64::NAN);
         let model = SequenceModel::new(
             self.params.clone(),

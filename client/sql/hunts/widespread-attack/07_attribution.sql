@@ -22,7 +22,7 @@ WITH links AS (
 -- every connection to the host.
 actions AS (
   SELECT
-    host, event_created, processguid, text, error,
+    host, event_created, event_id, processguid, text, error,
     unnest(make_array(
       event_created / (${WS_ATTRIBUTION_MINUTES} * 60000000000),
       event_created / (${WS_ATTRIBUTION_MINUTES} * 60000000000) - 1)) AS bucket
@@ -30,7 +30,7 @@ actions AS (
 ),
 candidates AS (
   SELECT
-    a.host, a.event_created, a.processguid, a.text, a.error, l.sourceip, l.connected_ns,
+    a.host, a.event_created, a.event_id, a.processguid, a.text, a.error, l.sourceip, l.connected_ns,
     row_number() OVER (
       PARTITION BY a.host, a.event_created, a.processguid, a.text
       ORDER BY l.connected_ns DESC, l.sourceip
@@ -42,6 +42,6 @@ candidates AS (
    AND l.connected_ns <= a.event_created
    AND l.connected_ns > a.event_created - ${WS_ATTRIBUTION_MINUTES} * 60000000000
 )
-SELECT host, event_created, processguid, text, error, sourceip, connected_ns
+SELECT host, event_created, event_id, processguid, text, error, sourceip, connected_ns
 FROM candidates
 WHERE r = 1

@@ -2,10 +2,12 @@
 -- hosts, the hosts on which anomalous actions were attributed to it, and those actions.
 -- A source is flagged when its attributed actions fall in more than
 -- WS_CAMPAIGN_MIN_WINDOWS of its windows, on more than WS_CAMPAIGN_MIN_TARGETS hosts, and
--- are more than WS_CAMPAIGN_MIN_ACTIONS distinct actions: software deployment repeats one
--- unusual command on every host, an intrusion does several different things.
+-- hold more than WS_CAMPAIGN_MIN_ACTIONS distinct anomalous commands (process creations):
+-- software deployment repeats the same one or two commands on every host, an intrusion
+-- runs different ones. File creations are reported but not counted: generated names
+-- (update packages, definition folders named by GUID) make nearly every file distinct.
 WITH acted AS (
-  SELECT a.sourceip, w.window_start, a.host, a.text, a.error
+  SELECT a.sourceip, w.window_start, a.host, a.event_id, a.text, a.error
   FROM ws_attributed a
   JOIN ws_windows w
     ON w.sourceip = a.sourceip
@@ -17,6 +19,7 @@ campaign AS (
     count(DISTINCT window_start) AS anomalous_windows,
     count(DISTINCT host)         AS targets,
     count(DISTINCT text)         AS anomalous_actions,
+    count(DISTINCT CASE WHEN event_id = 1 THEN text END) AS anomalous_commands,
     max(error)                   AS max_error,
     array_agg(DISTINCT host)     AS target_hosts
   FROM acted
@@ -49,13 +52,14 @@ SELECT
   coalesce(c.anomalous_windows, 0)        AS anomalous_windows,
   coalesce(c.targets, 0)                  AS targets,
   coalesce(c.anomalous_actions, 0)        AS anomalous_actions,
+  coalesce(c.anomalous_commands, 0)       AS anomalous_commands,
   c.max_error,
   c.target_hosts,
   e.actions                               AS top_actions,
-  CAST(coalesce(c.targets, 0) AS DOUBLE) * ln(1 + coalesce(c.anomalous_actions, 0)) AS campaign_score,
+  CAST(coalesce(c.targets, 0) AS DOUBLE) * ln(1 + coalesce(c.anomalous_commands, 0)) AS campaign_score,
   coalesce(c.anomalous_windows, 0) > ${WS_CAMPAIGN_MIN_WINDOWS}
     AND coalesce(c.targets, 0) > ${WS_CAMPAIGN_MIN_TARGETS}
-    AND coalesce(c.anomalous_actions, 0) > ${WS_CAMPAIGN_MIN_ACTIONS} AS flagged
+    AND coalesce(c.anomalous_commands, 0) > ${WS_CAMPAIGN_MIN_ACTIONS} AS flagged
 FROM reach r
 LEFT JOIN campaign c ON c.sourceip = r.sourceip
 LEFT JOIN examples e ON e.sourceip = r.sourceip
