@@ -58,21 +58,23 @@ pub(crate) fn cell_row(
     let (i, rest) = gates.split_at(hidden);
     let (f, rest) = rest.split_at(hidden);
     let (g, o) = rest.split_at(hidden);
-    let o = &o[..hidden];
     match c_prev {
         Some(prev) => {
-            let prev = &prev[..hidden];
-            for j in 0..hidden {
-                let cv = sigmoid(f[j]) * prev[j] + sigmoid(i[j]) * tanh(g[j]);
-                c[j] = cv;
-                h[j] = sigmoid(o[j]) * tanh(cv);
+            let gates = i.iter().zip(f).zip(g).zip(o).zip(prev);
+            for ((cv, hv), ((((&iv, &fv), &gv), &ov), &pv)) in
+                c.iter_mut().zip(h).zip(gates)
+            {
+                let cell = sigmoid(fv) * pv + sigmoid(iv) * tanh(gv);
+                *cv = cell;
+                *hv = sigmoid(ov) * tanh(cell);
             }
         }
         None => {
-            for j in 0..hidden {
-                let cv = sigmoid(i[j]) * tanh(g[j]);
-                c[j] = cv;
-                h[j] = sigmoid(o[j]) * tanh(cv);
+            let gates = i.iter().zip(g).zip(o);
+            for ((cv, hv), ((&iv, &gv), &ov)) in c.iter_mut().zip(h).zip(gates) {
+                let cell = sigmoid(iv) * tanh(gv);
+                *cv = cell;
+                *hv = sigmoid(ov) * tanh(cell);
             }
         }
     }
