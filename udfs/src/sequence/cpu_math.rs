@@ -15,7 +15,7 @@
 pub(crate) fn exp(x: f32) -> f32 {
     const LOG2_E: f32 = std::f32::consts::LOG2_E;
     // ln(2)^k / k!: the Taylor coefficients of 2^f = e^(f ln 2).
-    const C1: f32 = 0.693_147_2;
+    const C1: f32 = std::f32::consts::LN_2;
     const C2: f32 = 0.240_226_5;
     const C3: f32 = 0.055_504_11;
     const C4: f32 = 0.009_618_129;

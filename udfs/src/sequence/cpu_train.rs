@@ -90,10 +90,10 @@ struct Chunk {
     steps: usize,
     inputs: Vec<usize>,
     targets: Vec<usize>,
-    /// Each position's weight divided by the whole batch's total weight.
-    scale: Vec<f32>,
     /// Each position's weight.
     weights: Vec<f32>,
+    /// The whole batch's total weight (the loss is the mean over the batch).
+    total: f64,
 }
 
 impl Chunk {
@@ -104,8 +104,8 @@ impl Chunk {
             steps,
             inputs: vec![0; n * steps],
             targets: vec![0; n * steps],
-            scale: vec![0.0; n * steps],
             weights: vec![0.0; n * steps],
+            total,
         };
         for (rr, r) in rows.enumerate() {
             for t in 0..steps {
@@ -113,7 +113,6 @@ impl Chunk {
                 chunk.inputs[to] = usize::try_from(batch.inputs[from]).unwrap_or(0);
                 chunk.targets[to] = usize::try_from(batch.targets[from]).unwrap_or(0);
                 chunk.weights[to] = batch.weights[from];
-                chunk.scale[to] = (f64::from(batch.weights[from]) / total) as f32;
             }
         }
         chunk
@@ -291,7 +290,7 @@ impl CpuTrainer {
             let target = chunk.targets[pos];
             loss += f64::from(chunk.weights[pos]) * -f64::from(row[target]);
             // d(mean loss)/d logits = scale · (softmax − one-hot).
-            let scale = chunk.scale[pos];
+            let scale = (f64::from(chunk.weights[pos]) / chunk.total) as f32;
             row.iter_mut().for_each(|v| *v = scale * v.exp());
             row[target] -= scale;
         }

@@ -215,9 +215,12 @@ fn cell(gates: &Array2<f32>, c_prev: Option<&Array2<f32>>) -> State {
 /// Turns each row of logits into log-probabilities.
 fn log_softmax_rows(logits: &mut Array2<f32>) {
     for mut row in logits.rows_mut() {
-        match row.as_slice_mut() {
-            Some(slice) => cpu_math::log_softmax(slice),
-            None => unreachable!("rows of a standard-layout matrix are contiguous"),
+        if let Some(slice) = row.as_slice_mut() {
+            cpu_math::log_softmax(slice);
+        } else {
+            let mut copy = row.to_vec();
+            cpu_math::log_softmax(&mut copy);
+            row.iter_mut().zip(copy).for_each(|(v, c)| *v = c);
         }
     }
 }
