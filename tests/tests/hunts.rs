@@ -66,19 +66,43 @@ fn evaluate(work: &Path, labels: &str, store: &str) -> Value {
     serde_json::from_str(&ok(&out, "huntsman eval")).expect("eval prints JSON")
 }
 
+/// The newest completed run of `hunt` in `store`.
+fn latest_run(store: &str, hunt: &str) -> std::path::PathBuf {
+    let runs = Path::new(store).join("results").join(hunt);
+    let mut ids: Vec<_> = std::fs::read_dir(&runs)
+        .expect("results folder")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    ids.sort();
+    runs.join(ids.last().expect("a completed run"))
+}
+
+/// The CSV rows (header dropped) of `sql` over one Parquet file, run by `huntsman sql`.
+fn query_file(work: &Path, file: &Path, sql: &str) -> Vec<String> {
+    let result = run_client(
+        &[
+            "--data",
+            file.to_str().expect("utf8"),
+            "sql",
+            "--format",
+            "csv",
+            sql,
+        ],
+        work,
+        Duration::from_secs(120),
+    )
+    .expect("sql ran");
+    let text = ok(&result, "reading findings");
+    text.lines().skip(1).map(String::from).collect()
+}
+
 /// Flagged entity keys per hunt, read back from the stored findings with `huntsman sql`.
 fn flagged(work: &Path, store: &str) -> BTreeMap<String, Vec<String>> {
     let mut out = BTreeMap::new();
     for hunt in HUNTS {
-        let runs = Path::new(store).join("results").join(hunt);
-        let mut ids: Vec<_> = std::fs::read_dir(&runs)
-            .expect("results folder")
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| !n.starts_with('.'))
-            .collect();
-        ids.sort();
-        let run = runs.join(ids.last().expect("a completed run"));
+        let run = latest_run(store, hunt);
         assert!(run.join("manifest.json").is_file(), "manifest in {run:?}");
         let manifest: Value = serde_json::from_str(
             &std::fs::read_to_string(run.join("manifest.json")).expect("manifest"),
@@ -94,29 +118,12 @@ fn flagged(work: &Path, store: &str) -> BTreeMap<String, Vec<String>> {
             manifest["phases"].as_array().is_some_and(|p| !p.is_empty()),
             "{hunt}: phase timings recorded"
         );
-        let findings = run.join("findings.parquet");
         let sql = format!(
             "SELECT {cols} FROM events WHERE flagged ORDER BY {cols}",
             cols = entity.join(", ")
         );
-        let result = run_client(
-            &[
-                "--data",
-                findings.to_str().expect("utf8"),
-                "sql",
-                "--format",
-                "csv",
-                &sql,
-            ],
-            work,
-            Duration::from_secs(120),
-        )
-        .expect("sql ran");
-        let text = ok(&result, "reading findings");
-        out.insert(
-            hunt.to_string(),
-            text.lines().skip(1).map(String::from).collect(),
-        );
+        let rows = query_file(work, &run.join("findings.parquet"), &sql);
+        out.insert(hunt.to_string(), rows);
     }
     out
 }
@@ -177,6 +184,20 @@ fn five_hunts_on_a_cluster_and_embedded_agree_and_meet_the_thresholds() {
     assert!(
         scored > 1000.0,
         "process-anomaly scored too few processes: {eval}"
+    );
+
+    // The process hunt's evidence names what processes reached and resolved: the lab's
+    // browsers and services connect out and query DNS.
+    let evidence = query_file(
+        work.path(),
+        &latest_run(&remote_store, "process-anomaly").join("findings.parquet"),
+        "SELECT count(*) FILTER (WHERE cardinality(destinations) > 0) > 100 \
+           AND count(*) FILTER (WHERE cardinality(dns_names) > 0) > 100 FROM events",
+    );
+    assert_eq!(
+        evidence,
+        ["true"],
+        "process findings lack destinations or DNS names"
     );
 
     let remote = flagged(work.path(), &remote_store);

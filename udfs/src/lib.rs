@@ -27,6 +27,7 @@ pub mod model_io;
 pub mod net;
 pub mod neural;
 pub mod objstore;
+mod parallel;
 pub mod probe;
 pub mod scoring;
 pub mod sequence;

@@ -33,7 +33,8 @@ pub const SPEC: HuntSpec = HuntSpec {
         "03_features",
         "04_fit_iforest",
         "05_fit_sequence",
-        "06_findings",
+        "06_score_sequences",
+        "07_findings",
     ),
     aliases: &[],
     steps: &[
@@ -70,9 +71,15 @@ pub const SPEC: HuntSpec = HuntSpec {
             placeholder: "SEQUENCE_MODEL",
             file: "05_fit_sequence",
         },
+        Step::Table {
+            phase: "score sequences",
+            table: "pa_sequence_scores",
+            file: "06_score_sequences",
+            empty: None,
+        },
         Step::Findings {
             phase: "score and fuse",
-            file: "06_findings",
+            file: "07_findings",
         },
     ],
     entity: &["processguid"],

@@ -20,8 +20,11 @@ pub(crate) fn exp(x: f32) -> f32 {
     const LN2_LO: f32 = 1.428_606_8e-6;
     // Adding and subtracting 1.5·2^23 rounds to the nearest integer.
     const ROUND: f32 = 12_582_912.0;
+    // 1.5·2^23 + n as a float: its low mantissa bits hold 2^22 + n.
+    const ROUND_BITS: u32 = 0x4B40_0000;
     let x = x.clamp(-87.0, 88.0);
-    let n = (x * LOG2_E + ROUND) - ROUND;
+    let shifted = x * LOG2_E + ROUND;
+    let n = shifted - ROUND;
     let r = (x - n * LN2_HI) - n * LN2_LO;
     // 1/k!: the Taylor coefficients of e^r on |r| ≤ ln(2)/2.
     let p = 1.0
@@ -30,7 +33,10 @@ pub(crate) fn exp(x: f32) -> f32 {
                 + r * (1.0 / 6.0
                     + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
     // n is an integer in [-126, 127]: 2^n is the float with biased exponent n + 127.
-    let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    // It is read from the bits of `shifted` (wrapping integer arithmetic) rather than
+    // by `n as i32`, whose saturating conversion the compiler cannot vectorise.
+    let biased = shifted.to_bits().wrapping_sub(ROUND_BITS).wrapping_add(127);
+    let scale = f32::from_bits(biased << 23);
     p * scale
 }
 
@@ -49,6 +55,10 @@ pub(crate) fn tanh(x: f32) -> f32 {
 /// One row of the LSTM cell. `gates` holds the pre-activations `[input | forget | cell
 /// | output]`, each `hidden` long; `c_prev` the previous cell state (`None`: zeros).
 /// Writes the new cell state to `c` and the new hidden state to `h`.
+///
+/// Compiled twice, like the k-means kernel: for the baseline instruction set and for
+/// AVX2 (twice the vector width), chosen at run time. Both paths round identically:
+/// the arithmetic is the same and the compiler does not fuse a product and a sum.
 #[inline]
 pub(crate) fn cell_row(
     gates: &[f32],
@@ -56,6 +66,27 @@ pub(crate) fn cell_row(
     c: &mut [f32],
     h: &mut [f32],
 ) {
+    #[cfg(target_arch = "x86_64")]
+    if crate::cpu::has_avx2_fma() {
+        #[allow(unsafe_code)]
+        // SAFETY: the CPU supports AVX2 and FMA, checked just above.
+        unsafe {
+            cell_row_avx2(gates, c_prev, c, h);
+        }
+        return;
+    }
+    cell_row_any(gates, c_prev, c, h);
+}
+
+/// [`cell_row_any`] compiled for AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn cell_row_avx2(gates: &[f32], c_prev: Option<&[f32]>, c: &mut [f32], h: &mut [f32]) {
+    cell_row_any(gates, c_prev, c, h);
+}
+
+#[inline(always)]
+fn cell_row_any(gates: &[f32], c_prev: Option<&[f32]>, c: &mut [f32], h: &mut [f32]) {
     let hidden = h.len();
     let (i, rest) = gates.split_at(hidden);
     let (f, rest) = rest.split_at(hidden);
@@ -85,6 +116,27 @@ pub(crate) fn cell_row(
 /// Turns `row` (logits) into log-probabilities.
 #[inline]
 pub(crate) fn log_softmax(row: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if crate::cpu::has_avx2_fma() {
+        #[allow(unsafe_code)]
+        // SAFETY: the CPU supports AVX2 and FMA, checked just above.
+        unsafe {
+            log_softmax_avx2(row);
+        }
+        return;
+    }
+    log_softmax_any(row);
+}
+
+/// [`log_softmax_any`] compiled for AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn log_softmax_avx2(row: &mut [f32]) {
+    log_softmax_any(row);
+}
+
+#[inline(always)]
+fn log_softmax_any(row: &mut [f32]) {
     let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
     let sum: f32 = row.iter().map(|&v| exp(v - max)).sum();
     let log_z = max + sum.ln();
@@ -117,6 +169,27 @@ mod tests {
         assert_eq!(tanh(1e6), 1.0);
         assert_eq!(tanh(-1e6), -1.0);
         assert!(exp(1e6).is_finite() && exp(-1e6) > 0.0);
+    }
+
+    #[test]
+    fn the_vector_path_rounds_as_the_baseline_path_does() {
+        let hidden = 37;
+        let gates: Vec<f32> = (0..4 * hidden)
+            .map(|k| (k as f32 * 0.77).sin() * 9.0)
+            .collect();
+        let prev: Vec<f32> = (0..hidden).map(|k| (k as f32 * 1.3).cos() * 3.0).collect();
+        for c_prev in [None, Some(prev.as_slice())] {
+            let (mut c, mut h) = (vec![0.0; hidden], vec![0.0; hidden]);
+            let (mut c_any, mut h_any) = (vec![0.0; hidden], vec![0.0; hidden]);
+            cell_row(&gates, c_prev, &mut c, &mut h);
+            cell_row_any(&gates, c_prev, &mut c_any, &mut h_any);
+            assert_eq!((c, h), (c_any, h_any));
+        }
+        let mut row = gates.clone();
+        let mut row_any = gates;
+        log_softmax(&mut row);
+        log_softmax_any(&mut row_any);
+        assert_eq!(row, row_any);
     }
 
     #[test]

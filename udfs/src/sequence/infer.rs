@@ -14,6 +14,7 @@
 //! overhead dominates the small matrices of one LSTM step, and it cannot share prefixes.
 
 use std::collections::HashMap;
+use std::ops::Range;
 
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, Axis, s};
@@ -21,10 +22,15 @@ use ndarray::{Array2, Axis, s};
 use super::cpu_math;
 use super::network::{Dims, Weights};
 use super::vocab::BOS;
+use crate::parallel::{self, Helpers};
 
 /// Most trie nodes of one level computed in one matrix product (bounds the scratch
 /// matrices: rows × 4 hidden floats each).
 const CHUNK_ROWS: usize = 2048;
+
+/// Fewest rows worth a thread of their own (smaller products run below the kernel's
+/// best speed, and a thread costs tens of microseconds to start).
+const MIN_CHUNK_ROWS: usize = 256;
 
 /// The network's weights as matrices, with the first layer's input projection
 /// precomputed for every token.
@@ -80,7 +86,10 @@ impl CpuNet {
 
     /// The mean next-event loss (nats) of each sequence; every sequence must be
     /// non-empty and hold tokens below the vocabulary size.
-    pub fn score(&self, sequences: &[&[u32]]) -> Vec<f64> {
+    ///
+    /// # Errors
+    /// A worker thread failed.
+    pub fn score(&self, sequences: &[&[u32]]) -> Result<Vec<f64>, String> {
         let trie = Trie::new(sequences);
         // Cumulative loss from the root to each node.
         let mut cum = vec![0.0f64; trie.parent.len()];
@@ -103,7 +112,7 @@ impl CpuNet {
                     .map(|&n| row_of[trie.parent[n] as usize])
                     .collect()
             });
-            let (states, logp) = self.level(&tokens, parents.as_deref(), &prev);
+            let (states, logp) = self.level(&tokens, parents.as_deref(), &prev)?;
             for (row, &n) in internal.iter().enumerate() {
                 row_of[n] = row;
             }
@@ -115,63 +124,85 @@ impl CpuNet {
             }
             prev = states;
         }
-        sequences
+        Ok(sequences
             .iter()
             .zip(&trie.ends)
             .map(|(s, &end)| cum[end as usize] / s.len() as f64)
-            .collect()
+            .collect())
     }
 
     /// One trie level: the states after feeding `tokens` to nodes whose parents are
     /// rows `parents` of `prev` (`None` at the root), and each node's log-probabilities
-    /// of the next token. Computed in chunks of rows to bound the scratch matrices.
+    /// of the next token. The rows are cut into chunks (bounding the scratch matrices)
+    /// computed on as many cores as are idle; a row's values do not depend on its chunk.
     fn level(
         &self,
         tokens: &[usize],
         parents: Option<&[usize]>,
         prev: &[State],
-    ) -> (Vec<State>, Array2<f32>) {
+    ) -> Result<(Vec<State>, Array2<f32>), String> {
         let rows = tokens.len();
+        let helpers = Helpers::borrow(rows.div_ceil(MIN_CHUNK_ROWS).saturating_sub(1));
+        let chunk = rows.div_ceil(helpers.threads()).clamp(1, CHUNK_ROWS);
+        let ranges: Vec<Range<usize>> = (0..rows)
+            .step_by(chunk)
+            .map(|start| start..(start + chunk).min(rows))
+            .collect();
+        let parts = parallel::map(ranges.len(), helpers.threads(), |i| {
+            let range = ranges[i].clone();
+            self.chunk(&tokens[range.clone()], parents.map(|p| &p[range]), prev)
+        })?;
+        drop(helpers);
         let zeros = || Array2::<f32>::zeros((rows, self.hidden));
         let mut states: Vec<State> =
             self.w_hidden.iter().map(|_| (zeros(), zeros())).collect();
         let mut logp = Array2::<f32>::zeros((rows, self.vocab));
-        for start in (0..rows).step_by(CHUNK_ROWS) {
-            let range = start..(start + CHUNK_ROWS).min(rows);
-            let parents = parents.map(|p| &p[range.clone()]);
-            // The layer's input: the first layer's projection is precomputed per token;
-            // each later layer takes the new hidden state of the one below.
-            let mut gates = self.first.select(Axis(0), &tokens[range.clone()]);
-            for (l, state) in states.iter_mut().enumerate() {
-                if let Some(parents) = parents {
-                    let (h, _) = &prev[l];
-                    general_mat_mul(
-                        1.0,
-                        &h.select(Axis(0), parents),
-                        &self.w_hidden[l],
-                        1.0,
-                        &mut gates,
-                    );
-                }
-                let c_prev = parents.map(|p| prev[l].1.select(Axis(0), p));
-                let (h, c) = cell(&gates, c_prev.as_ref());
-                state.0.slice_mut(s![range.clone(), ..]).assign(&h);
-                state.1.slice_mut(s![range.clone(), ..]).assign(&c);
-                if let Some((w, b)) = self.upper.get(l) {
-                    gates = Array2::from_shape_fn((h.nrows(), b.len()), |(_, j)| b[j]);
-                    general_mat_mul(1.0, &h, w, 1.0, &mut gates);
-                } else {
-                    let mut logits =
-                        Array2::from_shape_fn((h.nrows(), self.vocab), |(_, j)| {
-                            self.b_out[j]
-                        });
-                    general_mat_mul(1.0, &h, &self.w_out, 1.0, &mut logits);
-                    log_softmax_rows(&mut logits);
-                    logp.slice_mut(s![range.clone(), ..]).assign(&logits);
-                }
+        for (range, (chunk_states, chunk_logp)) in ranges.into_iter().zip(parts) {
+            for ((h, c), (chunk_h, chunk_c)) in states.iter_mut().zip(chunk_states) {
+                h.slice_mut(s![range.clone(), ..]).assign(&chunk_h);
+                c.slice_mut(s![range.clone(), ..]).assign(&chunk_c);
             }
+            logp.slice_mut(s![range, ..]).assign(&chunk_logp);
         }
-        (states, logp)
+        Ok((states, logp))
+    }
+
+    /// Some rows of a level: their per-layer states and log-probabilities.
+    fn chunk(
+        &self,
+        tokens: &[usize],
+        parents: Option<&[usize]>,
+        prev: &[State],
+    ) -> (Vec<State>, Array2<f32>) {
+        let mut states = Vec::with_capacity(self.w_hidden.len());
+        // The layer's input: the first layer's projection is precomputed per token; each
+        // later layer takes the new hidden state of the one below.
+        let mut gates = self.first.select(Axis(0), tokens);
+        for (l, w_hidden) in self.w_hidden.iter().enumerate() {
+            if let Some(parents) = parents {
+                let (h, _) = &prev[l];
+                general_mat_mul(
+                    1.0,
+                    &h.select(Axis(0), parents),
+                    w_hidden,
+                    1.0,
+                    &mut gates,
+                );
+            }
+            let c_prev = parents.map(|p| prev[l].1.select(Axis(0), p));
+            let (h, c) = cell(&gates, c_prev.as_ref());
+            if let Some((w, b)) = self.upper.get(l) {
+                gates = Array2::from_shape_fn((h.nrows(), b.len()), |(_, j)| b[j]);
+                general_mat_mul(1.0, &h, w, 1.0, &mut gates);
+            }
+            states.push((h, c));
+        }
+        let (h, _) = states.last().expect("at least one layer");
+        let mut logits =
+            Array2::from_shape_fn((h.nrows(), self.vocab), |(_, j)| self.b_out[j]);
+        general_mat_mul(1.0, h, &self.w_out, 1.0, &mut logits);
+        log_softmax_rows(&mut logits);
+        (states, logits)
     }
 }
 
@@ -293,7 +324,10 @@ mod tests {
             vec![3, 4, 4, 4],
         ];
         let refs: Vec<&[u32]> = sequences.iter().map(Vec::as_slice).collect();
-        let ours = CpuNet::new(dims, &weights).expect("net").score(&refs);
+        let ours = CpuNet::new(dims, &weights)
+            .expect("net")
+            .score(&refs)
+            .expect("scores");
         let device = inference_device(Accelerator::Cpu).expect("cpu");
         let net = SeqNet::new(dims, &weights, &device).expect("burn net");
         for (seq, ours) in refs.iter().zip(&ours) {

@@ -146,7 +146,10 @@ impl SequenceModel {
         let computed = match accelerator {
             _ if todo.is_empty() => Vec::new(),
             // Every missing sequence in one prefix trie: shared prefixes computed once.
-            Accelerator::Cpu => self.cpu_net()?.score(&todo),
+            Accelerator::Cpu => self
+                .cpu_net()?
+                .score(&todo)
+                .map_err(|reason| cpu_failure("scoring sequences", reason))?,
             Accelerator::Gpu => self.score_on_device(&todo, accelerator)?,
         };
         for (&i, mean) in missing.iter().zip(computed) {
@@ -207,13 +210,8 @@ impl SequenceModel {
         if let Some(net) = self.cpu.get() {
             return Ok(net);
         }
-        let net = CpuNet::new(self.dims(), &self.weights).map_err(|reason| {
-            SequenceError::Neural(crate::neural::NeuralError::Backend {
-                what: "loading the sequence model".into(),
-                accelerator: "CPU",
-                reason,
-            })
-        })?;
+        let net = CpuNet::new(self.dims(), &self.weights)
+            .map_err(|reason| cpu_failure("loading the sequence model", reason))?;
         Ok(self.cpu.get_or_init(|| net))
     }
 
@@ -307,6 +305,15 @@ pub(crate) fn dims_of(params: &SequenceValidParams) -> Dims {
         hidden: params.hidden_dim(),
         layers: params.num_layers(),
     }
+}
+
+/// A failure of the CPU scoring path, as the error the GPU path gives.
+fn cpu_failure(what: &str, reason: String) -> SequenceError {
+    SequenceError::Neural(crate::neural::NeuralError::Backend {
+        what: what.into(),
+        accelerator: "CPU",
+        reason,
+    })
 }
 
 /// (model checksum, model length, two hashes of the token sequence).

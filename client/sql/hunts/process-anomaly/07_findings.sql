@@ -1,4 +1,5 @@
--- Scores and flag.
+-- Scores and flag: the sequence scores of 06 joined to their processes, the isolation
+-- forest's score, and the fusion.
 --
 -- The original's fusion is kept as final_score: w_seq * seq_norm + w_if * iforest +
 -- w_rarity * rarity_boost, rarity_boost = 1 / (1 + 0.0001 * instances of the image), with
@@ -17,16 +18,17 @@
 -- grouped aggregates joined back (not window functions), so the plan distributes cleanly.
 WITH scored AS (
   SELECT
-    *,
-    seq_score(sequence, ${SEQUENCE_MODEL}) AS seq_loss,
-    iforest_score(vec, ${IFOREST_MODEL})   AS iforest
-  FROM pa_features
+    f.*,
+    q.seq_loss,
+    iforest_score(f.vec, ${IFOREST_MODEL}) AS iforest
+  FROM pa_features f
+  LEFT JOIN pa_sequence_scores q ON q.sequence = f.sequence
 ),
 instances AS (
   SELECT image, count(*) AS image_instances FROM pa_features GROUP BY image
 ),
 span AS (
-  SELECT min(seq_loss) AS lo, max(seq_loss) AS hi FROM scored
+  SELECT min(seq_loss) AS lo, max(seq_loss) AS hi FROM pa_sequence_scores
 ),
 normalised AS (
   SELECT
