@@ -13,7 +13,10 @@
 //! - In a local folder, a run is built in a hidden `.<run-id>.partial` folder beside its
 //!   final place, the manifest is written last and the folder is renamed into place: a
 //!   reader never sees half a run, and a failed run leaves nothing (its partial folder is
-//!   removed).
+//!   removed). A run that could not clean up (killed, machine lost) is swept by the next
+//!   run of the same hunt: every run holds an OS file lock on `.<run-id>.lock` while it
+//!   lives, which the OS releases however the process ends, so a partial folder whose lock
+//!   can be taken belongs to nobody, and it goes with the models its run wrote.
 //! - In object storage (`s3://`), which cannot rename a prefix, the parts are written at
 //!   their final keys and the manifest is written last, as one `PUT`. A failed run deletes
 //!   what it wrote; if the store is gone by then, what is left has no manifest and is
@@ -21,7 +24,7 @@
 //!   remote executors can read them, and are deleted when the run ends.
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use datafusion::arrow::array::RecordBatch;
@@ -85,8 +88,16 @@ impl Store {
             bail!("run {run_id} of {hunt} already exists at {final_dir}");
         }
         let models = self.models_dir(hunt).join(run_id);
+        let mut owner = None;
         let (staging, work) = match &self.root {
-            Location::Local(_) => {
+            Location::Local(root) => {
+                let results = root.join("results").join(hunt);
+                fs::create_dir_all(&results)
+                    .with_context(|| format!("creating {}", results.display()))?;
+                // Locked before the partial folder exists, so a sweep never takes a live
+                // run's folder for an abandoned one.
+                owner = Some(RunLock::hold(&results, run_id)?);
+                sweep_abandoned(root, hunt);
                 let staging = self.results_dir(hunt).join(&format!(".{run_id}.partial"));
                 staging.remove_all().await?;
                 let work = staging.join("work");
@@ -110,6 +121,7 @@ impl Store {
             work,
             models,
             committed: false,
+            owner,
         })
     }
 
@@ -145,6 +157,8 @@ pub struct RunDir {
     work: Location,
     models: Location,
     committed: bool,
+    /// The local run's lock, released (and its file removed) when the run ends.
+    owner: Option<RunLock>,
 }
 
 impl RunDir {
@@ -248,6 +262,7 @@ impl RunDir {
             })?;
         }
         self.committed = true;
+        self.owner = None;
         Ok(self.final_dir.clone())
     }
 
@@ -291,6 +306,93 @@ impl Drop for RunDir {
                 let _ = fs::remove_dir_all(path);
             }
         }
+        // Only now: the folders are gone before the lock is.
+        self.owner = None;
+    }
+}
+
+/// A local run's claim on its id: an exclusive OS lock on `.<run-id>.lock` in the hunt's
+/// results folder, held while the run lives. Dropping it removes the file, then unlocks.
+#[derive(Debug)]
+struct RunLock {
+    path: PathBuf,
+    _file: fs::File,
+}
+
+impl RunLock {
+    fn path(results: &Path, run_id: &str) -> PathBuf {
+        results.join(format!(".{run_id}.lock"))
+    }
+
+    fn hold(results: &Path, run_id: &str) -> Result<Self> {
+        let path = Self::path(results, run_id);
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("creating the run lock {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Self { path, _file: file }),
+            Err(fs::TryLockError::WouldBlock) => {
+                bail!(
+                    "run {run_id} is being written by another process ({})",
+                    path.display()
+                )
+            }
+            Err(fs::TryLockError::Error(e)) => {
+                Err(e).with_context(|| format!("locking {}", path.display()))
+            }
+        }
+    }
+}
+
+impl Drop for RunLock {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// Removes the partial folders (and the models) of runs of `hunt` under the local store
+/// `root` whose process is gone: no lock file, or one nobody holds. Best effort: what
+/// cannot be removed stays for the next sweep, and is never read as a run.
+fn sweep_abandoned(root: &Path, hunt: &str) {
+    let results = root.join("results").join(hunt);
+    let Ok(entries) = fs::read_dir(&results) else {
+        return;
+    };
+    let mut ids: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let id = name.strip_prefix('.')?;
+            let id = id
+                .strip_suffix(".partial")
+                .or_else(|| id.strip_suffix(".lock"))?;
+            Some(id.to_string())
+        })
+        .collect();
+    ids.sort();
+    ids.dedup();
+    for id in ids {
+        let lock_path = RunLock::path(&results, &id);
+        let claim = match fs::OpenOptions::new().write(true).open(&lock_path) {
+            Ok(file) => match file.try_lock() {
+                Ok(()) => Some(file),
+                // Alive (or the lock cannot be read): leave it.
+                Err(_) => continue,
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(_) => continue,
+        };
+        let _ = fs::remove_dir_all(results.join(format!(".{id}.partial")));
+        if !results.join(&id).join(MANIFEST).exists() {
+            let _ = fs::remove_dir_all(root.join("models").join(hunt).join(&id));
+        }
+        if claim.is_some() {
+            let _ = fs::remove_file(&lock_path);
+        }
+        tracing::info!("removed the abandoned partial run {id} of {hunt}");
     }
 }
 
@@ -328,6 +430,49 @@ mod tests {
         assert!(!final_dir.join("work").exists().await.unwrap());
         assert_eq!(model.get().await.unwrap(), b"bytes");
         assert!(store.begin("c2-beacon", "r2").await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_run_killed_before_it_could_clean_up_is_swept_by_the_next() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().to_str().unwrap()).unwrap();
+        let Location::Local(root) = store.root().clone() else {
+            panic!("local")
+        };
+        let results = root.join("results/c2-beacon");
+        // A run still going: its lock is held (by this process, through its own file).
+        let live = store.begin("c2-beacon", "live").await.unwrap();
+        live.write_model("m", b"bytes").await.unwrap();
+        // A killed run left its folders and a lock file nobody holds; a run from before
+        // locks existed left folders only.
+        for id in ["killed", "older"] {
+            fs::create_dir_all(results.join(format!(".{id}.partial/work"))).unwrap();
+            fs::create_dir_all(root.join(format!("models/c2-beacon/{id}"))).unwrap();
+        }
+        fs::write(results.join(".killed.lock"), b"").unwrap();
+
+        let next = store.begin("c2-beacon", "next").await.unwrap();
+        assert!(
+            results.join(".live.partial").is_dir(),
+            "the live run is left alone"
+        );
+        assert!(root.join("models/c2-beacon/live/m.hntm").is_file());
+        for id in ["killed", "older"] {
+            assert!(!results.join(format!(".{id}.partial")).exists(), "{id}");
+            assert!(
+                !root.join(format!("models/c2-beacon/{id}")).exists(),
+                "{id}"
+            );
+        }
+        assert!(!results.join(".killed.lock").exists());
+
+        drop(next);
+        drop(live);
+        let left: Vec<_> = fs::read_dir(&results)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(left.is_empty(), "ended runs leave nothing: {left:?}");
     }
 
     #[test]
