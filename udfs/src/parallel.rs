@@ -84,7 +84,7 @@ where
         }
     };
     let mut done = std::thread::scope(|scope| {
-        let handles: Vec<_> = (1..threads).map(|_| scope.spawn(&run)).collect();
+        let handles: Vec<_> = (1..threads).map(|_| scope.spawn(run)).collect();
         let mut done = run()?;
         for handle in handles {
             let more = handle
