@@ -171,6 +171,9 @@ struct Groups {
     groups: Vec<Kept>,
     /// From the `max_len` argument (or a partial state); 0 until the first row.
     max_len: usize,
+    /// Capacity (in events) of all the groups' vectors, kept current so that
+    /// [`GroupsAccumulator::size`], called after every batch, does not walk the groups.
+    allocated: usize,
 }
 
 fn int64<'a>(array: &'a ArrayRef, what: &str) -> Result<&'a PrimitiveArray<Int64Type>> {
@@ -183,6 +186,13 @@ fn int64<'a>(array: &'a ArrayRef, what: &str) -> Result<&'a PrimitiveArray<Int64
 }
 
 impl Groups {
+    fn push(&mut self, group: usize, ts: i64, id: i64) {
+        let kept = &mut self.groups[group];
+        let before = kept.events.capacity();
+        kept.push(ts, id, self.max_len);
+        self.allocated += kept.events.capacity() - before;
+    }
+
     /// Takes `max_len` from a column holding it (the argument, or a partial state's).
     fn set_max_len(&mut self, column: &ArrayRef) -> Result<()> {
         let column = int64(column, "max_len")?;
@@ -221,6 +231,8 @@ impl Groups {
     ) -> Vec<usize> {
         let max_len = self.max_len.max(1);
         let mut taken = emit_to.take_needed(&mut self.groups);
+        let freed: usize = taken.iter().map(|k| k.events.capacity()).sum();
+        self.allocated = self.allocated.saturating_sub(freed);
         taken
             .iter_mut()
             .map(|kept| {
@@ -259,7 +271,7 @@ impl GroupsAccumulator for Groups {
         for (row, &group) in group_indices.iter().enumerate() {
             let keep = opt_filter.is_none_or(|f| f.is_valid(row) && f.value(row));
             if keep && ts.is_valid(row) && ids.is_valid(row) {
-                self.groups[group].push(ts.value(row), ids.value(row), self.max_len);
+                self.push(group, ts.value(row), ids.value(row));
             }
         }
         Ok(())
@@ -316,7 +328,7 @@ impl GroupsAccumulator for Groups {
                 ));
             }
             for (&t, &i) in t.values().iter().zip(i.values()) {
-                self.groups[group].push(t, i, self.max_len);
+                self.push(group, t, i);
             }
         }
         Ok(())
@@ -337,11 +349,7 @@ impl GroupsAccumulator for Groups {
     fn size(&self) -> usize {
         size_of::<Self>()
             + self.groups.capacity() * size_of::<Kept>()
-            + self
-                .groups
-                .iter()
-                .map(|k| k.events.capacity() * size_of::<(i64, i64)>())
-                .sum::<usize>()
+            + self.allocated * size_of::<(i64, i64)>()
     }
 }
 

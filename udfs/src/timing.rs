@@ -10,7 +10,8 @@ use std::mem::size_of;
 use std::sync::{Arc, OnceLock};
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, Float64Array, Int64Array, ListArray, StructArray,
+    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, ListArray,
+    StructArray,
 };
 use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Int64Type};
@@ -18,8 +19,8 @@ use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, DocSection, Documentation, Signature,
-    Volatility,
+    Accumulator, AggregateUDF, AggregateUDFImpl, DocSection, Documentation, EmitTo,
+    GroupsAccumulator, Signature, Volatility,
 };
 
 use crate::error::exec_error;
@@ -171,6 +172,17 @@ impl AggregateUDFImpl for InterArrivalStatsUdaf {
         Ok(Box::<InterArrivalAccumulator>::default())
     }
 
+    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
+        true
+    }
+
+    fn create_groups_accumulator(
+        &self,
+        _args: AccumulatorArgs,
+    ) -> Result<Box<dyn GroupsAccumulator>> {
+        Ok(Box::<TimingGroups>::default())
+    }
+
     fn documentation(&self) -> Option<&Documentation> {
         static DOC: OnceLock<Documentation> = OnceLock::new();
         Some(DOC.get_or_init(|| {
@@ -201,82 +213,205 @@ impl AggregateUDFImpl for InterArrivalStatsUdaf {
     }
 }
 
-/// Collects the timestamps of one group.
+/// The timestamps of every group, for grouped aggregation: plain vectors indexed by group,
+/// emitted as arrays (no per-group accumulator objects or scalar values).
 #[derive(Debug, Default)]
-struct InterArrivalAccumulator {
-    timestamps: Vec<i64>,
+struct TimingGroups {
+    timestamps: Vec<Vec<i64>>,
+    /// Capacity (in timestamps) of all the groups' vectors, kept current so that
+    /// [`GroupsAccumulator::size`], called after every batch, does not walk the groups.
+    allocated: usize,
 }
 
-impl InterArrivalAccumulator {
-    fn extend_from(&mut self, values: &Int64Array) {
-        if values.null_count() == 0 {
-            self.timestamps.extend_from_slice(values.values());
-        } else {
-            self.timestamps.extend(values.iter().flatten());
-        }
+/// The single argument (or partial-state column) as Int64 timestamps.
+fn timestamps_arg(values: &[ArrayRef]) -> Result<&Int64Array> {
+    let Some(values) = values.first() else {
+        return Err(exec_error(INTER_ARRIVAL_STATS, "expects one argument"));
+    };
+    values.as_primitive_opt::<Int64Type>().ok_or_else(|| {
+        exec_error(
+            INTER_ARRIVAL_STATS,
+            format!("expects Int64 timestamps, got {}", values.data_type()),
+        )
+    })
+}
+
+impl TimingGroups {
+    fn push(&mut self, group: usize, ts: i64) {
+        let list = &mut self.timestamps[group];
+        let before = list.capacity();
+        list.push(ts);
+        self.allocated += list.capacity() - before;
+    }
+
+    fn extend(&mut self, group: usize, values: &[i64]) {
+        let list = &mut self.timestamps[group];
+        let before = list.capacity();
+        list.extend_from_slice(values);
+        self.allocated += list.capacity() - before;
+    }
+
+    fn take(&mut self, emit_to: EmitTo) -> Vec<Vec<i64>> {
+        let taken = emit_to.take_needed(&mut self.timestamps);
+        let freed: usize = taken.iter().map(Vec::capacity).sum();
+        self.allocated = self.allocated.saturating_sub(freed);
+        taken
     }
 }
 
-impl Accumulator for InterArrivalAccumulator {
-    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let Some(values) = values.first() else {
-            return Err(exec_error(INTER_ARRIVAL_STATS, "expects one argument"));
-        };
-        let Some(values) = values.as_primitive_opt::<Int64Type>() else {
-            return Err(exec_error(
-                INTER_ARRIVAL_STATS,
-                format!("expects Int64 timestamps, got {}", values.data_type()),
-            ));
-        };
-        self.extend_from(values);
+impl GroupsAccumulator for TimingGroups {
+    fn update_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        opt_filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) -> Result<()> {
+        let ts = timestamps_arg(values)?;
+        self.timestamps.resize_with(total_num_groups, Vec::new);
+        for (row, &group) in group_indices.iter().enumerate() {
+            let keep = opt_filter.is_none_or(|f| f.is_valid(row) && f.value(row));
+            if keep && ts.is_valid(row) {
+                self.push(group, ts.value(row));
+            }
+        }
         Ok(())
     }
 
-    fn evaluate(&mut self) -> Result<ScalarValue> {
-        let stats = InterArrivalStats::from_timestamps(&mut self.timestamps);
-        let f = |v: Option<f64>| Arc::new(Float64Array::from(vec![v])) as ArrayRef;
-        let columns: Vec<ArrayRef> = vec![
-            Arc::new(Int64Array::from(vec![stats.count])),
-            f(stats.duration_s),
-            f(stats.mean_s),
-            f(stats.stddev_s),
-            f(stats.cv),
-            f(stats.median_s),
-            f(stats.mad_s),
-        ];
-        let array = StructArray::try_new(inter_arrival_fields(), columns, None)?;
-        Ok(ScalarValue::Struct(Arc::new(array)))
+    fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        let taken = self.take(emit_to);
+        let mut count = Vec::with_capacity(taken.len());
+        let mut columns: [Vec<Option<f64>>; 6] = Default::default();
+        for mut timestamps in taken {
+            let s = InterArrivalStats::from_timestamps(&mut timestamps);
+            count.push(s.count);
+            let values = [
+                s.duration_s,
+                s.mean_s,
+                s.stddev_s,
+                s.cv,
+                s.median_s,
+                s.mad_s,
+            ];
+            for (column, value) in columns.iter_mut().zip(values) {
+                column.push(value);
+            }
+        }
+        let mut arrays: Vec<ArrayRef> = vec![Arc::new(Int64Array::from(count))];
+        arrays.extend(
+            columns
+                .into_iter()
+                .map(|c| Arc::new(Float64Array::from(c)) as ArrayRef),
+        );
+        Ok(Arc::new(StructArray::try_new(
+            inter_arrival_fields(),
+            arrays,
+            None,
+        )?))
     }
 
-    fn size(&self) -> usize {
-        size_of::<Self>() + self.timestamps.capacity() * size_of::<i64>()
-    }
-
-    fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        let values = Int64Array::from(std::mem::take(&mut self.timestamps));
+    fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
+        let taken = self.take(emit_to);
+        let offsets = OffsetBuffer::from_lengths(taken.iter().map(Vec::len));
+        let values = Int64Array::from(taken.concat());
         let item = Arc::new(Field::new_list_field(DataType::Int64, true));
-        let offsets = OffsetBuffer::from_lengths([values.len()]);
         let list = ListArray::try_new(item, offsets, Arc::new(values), None)?;
-        Ok(vec![ScalarValue::List(Arc::new(list))])
+        Ok(vec![Arc::new(list)])
     }
 
-    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let Some(lists) = states.first().and_then(|s| s.as_list_opt::<i32>()) else {
+    fn merge_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        total_num_groups: usize,
+    ) -> Result<()> {
+        let Some(lists) = values.first().and_then(|s| s.as_list_opt::<i32>()) else {
             return Err(exec_error(
                 INTER_ARRIVAL_STATS,
                 "partial state must be a list of Int64 timestamps",
             ));
         };
-        for list in lists.iter().flatten() {
-            let Some(values) = list.as_primitive_opt::<Int64Type>() else {
-                return Err(exec_error(
-                    INTER_ARRIVAL_STATS,
-                    format!("partial state holds {} values, not Int64", list.data_type()),
-                ));
-            };
-            self.extend_from(values);
+        let Some(items) = lists.values().as_primitive_opt::<Int64Type>() else {
+            return Err(exec_error(
+                INTER_ARRIVAL_STATS,
+                format!(
+                    "partial state holds {} values, not Int64",
+                    lists.values().data_type()
+                ),
+            ));
+        };
+        self.timestamps.resize_with(total_num_groups, Vec::new);
+        let offsets = lists.value_offsets();
+        for (row, &group) in group_indices.iter().enumerate() {
+            if lists.is_null(row) {
+                continue;
+            }
+            let (from, to) = (offsets[row] as usize, offsets[row + 1] as usize);
+            if items.null_count() == 0 {
+                self.extend(group, &items.values()[from..to]);
+            } else {
+                for ts in items.slice(from, to - from).iter().flatten() {
+                    self.push(group, ts);
+                }
+            }
         }
         Ok(())
+    }
+
+    /// Each row as its own partial state (for aggregations that skip the partial step).
+    fn convert_to_state(
+        &self,
+        values: &[ArrayRef],
+        opt_filter: Option<&BooleanArray>,
+    ) -> Result<Vec<ArrayRef>> {
+        let rows = values.first().map_or(0, |v| v.len());
+        let mut groups = TimingGroups::default();
+        groups.update_batch(values, &(0..rows).collect::<Vec<_>>(), opt_filter, rows)?;
+        groups.state(EmitTo::All)
+    }
+
+    fn size(&self) -> usize {
+        size_of::<Self>()
+            + self.timestamps.capacity() * size_of::<Vec<i64>>()
+            + self.allocated * size_of::<i64>()
+    }
+}
+
+/// The one-group form, for aggregates without `GROUP BY`.
+#[derive(Debug, Default)]
+struct InterArrivalAccumulator(TimingGroups);
+
+impl InterArrivalAccumulator {
+    fn zeros(values: &[ArrayRef]) -> Vec<usize> {
+        vec![0; values.first().map_or(0, |v| v.len())]
+    }
+}
+
+impl Accumulator for InterArrivalAccumulator {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        self.0.update_batch(values, &Self::zeros(values), None, 1)
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        self.0.timestamps.resize_with(1, Vec::new);
+        ScalarValue::try_from_array(&self.0.evaluate(EmitTo::All)?, 0)
+    }
+
+    fn size(&self) -> usize {
+        self.0.size()
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        self.0.timestamps.resize_with(1, Vec::new);
+        self.0
+            .state(EmitTo::All)?
+            .iter()
+            .map(|a| ScalarValue::try_from_array(a, 0))
+            .collect()
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        self.0.merge_batch(states, &Self::zeros(states), 1)
     }
 }
 
@@ -290,6 +425,7 @@ pub fn inter_arrival_stats_udaf() -> Arc<AggregateUDF> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use datafusion::arrow::datatypes::Float64Type;
     use datafusion::prelude::SessionContext;
 
     const S: i64 = 1_000_000_000;
@@ -383,7 +519,7 @@ mod tests {
         let mut acc = InterArrivalAccumulator::default();
         let input = Int64Array::from(vec![Some(0), None, Some(2 * S)]);
         acc.update_batch(&[Arc::new(input)]).expect("update");
-        assert_eq!(acc.timestamps, vec![0, 2 * S]);
+        assert_eq!(acc.0.timestamps, vec![vec![0, 2 * S]]);
     }
 
     #[tokio::test]
@@ -403,14 +539,93 @@ mod tests {
             .expect("runs");
         let b = &batches[0];
         assert_eq!(b.column(0).as_primitive::<Int64Type>().value(0), 4);
-        let f = |i: usize| {
-            b.column(i)
-                .as_primitive::<datafusion::arrow::datatypes::Float64Type>()
-                .value(0)
-        };
+        let f = |i: usize| b.column(i).as_primitive::<Float64Type>().value(0);
         assert_eq!(f(1), 40.0);
         assert_eq!(f(2), 10.0);
         assert_eq!(f(3), 0.0);
+    }
+
+    #[tokio::test]
+    async fn grouped_over_partitions_equals_each_group_alone() {
+        use datafusion::arrow::array::{RecordBatch, StringArray};
+        use datafusion::arrow::datatypes::Schema;
+        use datafusion::datasource::MemTable;
+
+        // 40 groups with 0..=39 timestamps each (some null), spread over 3 partitions
+        // of several batches, so partial states of one group meet in the final step.
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut rows: Vec<(String, Option<i64>)> = Vec::new();
+        for g in 0..40 {
+            for i in 0..g {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let ts = (i % 7 != 3).then_some((x % 1_000_000) as i64 * S / 100);
+                rows.push((format!("g{g:02}"), ts));
+            }
+        }
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("g", DataType::Utf8, false),
+            Field::new("ts", DataType::Int64, true),
+        ]));
+        let batch = |chunk: &[(String, Option<i64>)]| {
+            RecordBatch::try_new(
+                schema.clone(),
+                vec![
+                    Arc::new(StringArray::from_iter_values(chunk.iter().map(|r| &r.0))),
+                    Arc::new(Int64Array::from_iter(chunk.iter().map(|r| r.1))),
+                ],
+            )
+            .expect("batch")
+        };
+        let partitions: Vec<Vec<RecordBatch>> = (0..3)
+            .map(|p| {
+                let mine: Vec<_> = rows.iter().skip(p).step_by(3).cloned().collect();
+                mine.chunks(50).map(batch).collect()
+            })
+            .collect();
+        let ctx = SessionContext::new();
+        ctx.register_udaf(inter_arrival_stats_udaf().as_ref().clone());
+        let table = MemTable::try_new(schema.clone(), partitions).expect("table");
+        ctx.register_table("t", Arc::new(table)).expect("register");
+        let batches = ctx
+            .sql("SELECT g, inter_arrival_stats(ts) AS s FROM t GROUP BY g ORDER BY g")
+            .await
+            .expect("plans")
+            .collect()
+            .await
+            .expect("runs");
+        let mut seen = 0;
+        for b in &batches {
+            let (groups, stats) =
+                (b.column(0).as_string::<i32>(), b.column(1).as_struct());
+            for row in 0..b.num_rows() {
+                let mut alone: Vec<i64> = rows
+                    .iter()
+                    .filter(|r| r.0 == groups.value(row))
+                    .filter_map(|r| r.1)
+                    .collect();
+                let want = InterArrivalStats::from_timestamps(&mut alone);
+                let column = |i: usize| {
+                    let c = stats.column(i).as_primitive::<Float64Type>();
+                    c.is_valid(row).then(|| c.value(row))
+                };
+                let count = stats.column(0).as_primitive::<Int64Type>().value(row);
+                let got = InterArrivalStats {
+                    count,
+                    duration_s: column(1),
+                    mean_s: column(2),
+                    stddev_s: column(3),
+                    cv: column(4),
+                    median_s: column(5),
+                    mad_s: column(6),
+                };
+                assert_eq!(got, want, "group {}", groups.value(row));
+                seen += 1;
+            }
+        }
+        // Group g00 has no rows at all, so it does not appear.
+        assert_eq!(seen, 39);
     }
 
     #[tokio::test]
