@@ -21,7 +21,7 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Int64Type};
-use datafusion::common::{Result, ScalarValue};
+use datafusion::common::Result;
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{
@@ -30,6 +30,7 @@ use datafusion::logical_expr::{
 };
 
 use crate::error::exec_error;
+use crate::groups::{Grouped, OneGroup, rows_as_states};
 use crate::timing::TIMING_SECTION;
 
 const EVENT_SEQUENCE: &str = "event_sequence";
@@ -334,16 +335,12 @@ impl GroupsAccumulator for Groups {
         Ok(())
     }
 
-    /// Each row as its own partial state (for aggregations that skip the partial step).
     fn convert_to_state(
         &self,
         values: &[ArrayRef],
         opt_filter: Option<&BooleanArray>,
     ) -> Result<Vec<ArrayRef>> {
-        let rows = values.first().map_or(0, |v| v.len());
-        let mut groups = Groups::default();
-        groups.update_batch(values, &(0..rows).collect::<Vec<_>>(), opt_filter, rows)?;
-        groups.state(EmitTo::All)
+        rows_as_states::<Self>(values, opt_filter)
     }
 
     fn size(&self) -> usize {
@@ -353,41 +350,11 @@ impl GroupsAccumulator for Groups {
     }
 }
 
-/// The row-at-a-time form (one group), for plans that do not use groups accumulators.
-#[derive(Debug)]
-struct OneGroup(Groups);
-
-impl OneGroup {
-    fn zeros(values: &[ArrayRef]) -> Vec<usize> {
-        vec![0; values.first().map_or(0, |v| v.len())]
-    }
-}
-
-impl Accumulator for OneGroup {
-    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        self.0.update_batch(values, &Self::zeros(values), None, 1)
-    }
-
-    fn evaluate(&mut self) -> Result<ScalarValue> {
-        self.0.groups.resize_with(1, Kept::default);
-        ScalarValue::try_from_array(&self.0.evaluate(EmitTo::All)?, 0)
-    }
-
-    fn size(&self) -> usize {
-        self.0.size()
-    }
-
-    fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        self.0.groups.resize_with(1, Kept::default);
-        self.0
-            .state(EmitTo::All)?
-            .iter()
-            .map(|a| ScalarValue::try_from_array(a, 0))
-            .collect()
-    }
-
-    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        self.0.merge_batch(states, &Self::zeros(states), 1)
+impl Grouped for Groups {
+    fn reserve_groups(&mut self, n: usize) {
+        if self.groups.len() < n {
+            self.groups.resize_with(n, Kept::default);
+        }
     }
 }
 

@@ -20,6 +20,7 @@ pub mod error;
 pub mod event_sequence;
 pub mod features;
 pub mod fit;
+mod groups;
 pub mod iforest;
 pub mod kmeans;
 pub mod matrix;

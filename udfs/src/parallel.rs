@@ -14,42 +14,70 @@ use std::panic::AssertUnwindSafe;
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Helper threads not lent out at the moment.
-static IDLE_HELPERS: LazyLock<AtomicUsize> = LazyLock::new(|| {
-    let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
-    AtomicUsize::new(cores - 1)
-});
-
-/// Helper threads lent to one call; given back when dropped.
+/// A pool of helper threads to lend: the process-wide one is [`Helpers::borrow`]'s.
 #[derive(Debug)]
-pub(crate) struct Helpers {
-    count: usize,
+pub(crate) struct Budget {
+    /// Helper threads not lent out at the moment.
+    idle: AtomicUsize,
 }
 
-impl Helpers {
-    /// Borrows up to `wanted` helpers (none when the budget is empty).
-    pub fn borrow(wanted: usize) -> Self {
+impl Budget {
+    /// A pool of `helpers` threads.
+    pub const fn new(helpers: usize) -> Self {
+        Self {
+            idle: AtomicUsize::new(helpers),
+        }
+    }
+
+    /// Borrows up to `wanted` helpers (none when the pool is empty).
+    pub fn borrow(&self, wanted: usize) -> Helpers<'_> {
         let mut count = 0;
         if wanted > 0 {
-            let _ =
-                IDLE_HELPERS.fetch_update(Ordering::AcqRel, Ordering::Acquire, |idle| {
+            let _ = self
+                .idle
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |idle| {
                     count = idle.min(wanted);
                     Some(idle - count)
                 });
         }
-        Self { count }
+        Helpers {
+            budget: self,
+            count,
+        }
     }
+}
 
+/// This process's pool: `cores − 1` helpers.
+static MACHINE: LazyLock<Budget> = LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+    Budget::new(cores - 1)
+});
+
+/// Helper threads lent to one call; given back when dropped.
+#[derive(Debug)]
+pub(crate) struct Helpers<'a> {
+    budget: &'a Budget,
+    count: usize,
+}
+
+impl Helpers<'static> {
+    /// Borrows up to `wanted` helpers from this process's pool.
+    pub fn borrow(wanted: usize) -> Self {
+        MACHINE.borrow(wanted)
+    }
+}
+
+impl Helpers<'_> {
     /// Threads the call may use: its own and the borrowed ones.
     pub fn threads(&self) -> usize {
         1 + self.count
     }
 }
 
-impl Drop for Helpers {
+impl Drop for Helpers<'_> {
     fn drop(&mut self) {
         if self.count > 0 {
-            IDLE_HELPERS.fetch_add(self.count, Ordering::AcqRel);
+            self.budget.idle.fetch_add(self.count, Ordering::AcqRel);
         }
     }
 }
@@ -122,14 +150,21 @@ mod tests {
 
     #[test]
     fn helpers_never_exceed_the_budget_and_come_back_when_dropped() {
-        let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
-        let first = Helpers::borrow(usize::MAX);
-        assert!(first.threads() <= cores);
-        let second = Helpers::borrow(usize::MAX);
-        // Other tests may hold helpers meanwhile, so only the bound is certain.
-        assert!(first.threads() + second.threads() - 1 <= cores);
+        let budget = Budget::new(3);
+        let first = budget.borrow(2);
+        assert_eq!(first.threads(), 3);
+        let second = budget.borrow(usize::MAX);
+        assert_eq!(second.threads(), 2, "only one helper was left");
+        assert_eq!(budget.borrow(5).threads(), 1, "an empty pool lends nothing");
         drop(first);
         drop(second);
-        assert_eq!(Helpers::borrow(0).threads(), 1);
+        assert_eq!(
+            budget.borrow(usize::MAX).threads(),
+            4,
+            "all three came back"
+        );
+        // The process's pool never lends more than the other cores.
+        let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+        assert!(Helpers::borrow(usize::MAX).threads() <= cores);
     }
 }

@@ -15,7 +15,7 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Int64Type};
-use datafusion::common::{Result, ScalarValue};
+use datafusion::common::Result;
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{
@@ -24,6 +24,7 @@ use datafusion::logical_expr::{
 };
 
 use crate::error::exec_error;
+use crate::groups::{Grouped, OneGroup, rows_as_states};
 
 const INTER_ARRIVAL_STATS: &str = "inter_arrival_stats";
 const NANOS_PER_SECOND: f64 = 1e9;
@@ -358,16 +359,12 @@ impl GroupsAccumulator for TimingGroups {
         Ok(())
     }
 
-    /// Each row as its own partial state (for aggregations that skip the partial step).
     fn convert_to_state(
         &self,
         values: &[ArrayRef],
         opt_filter: Option<&BooleanArray>,
     ) -> Result<Vec<ArrayRef>> {
-        let rows = values.first().map_or(0, |v| v.len());
-        let mut groups = TimingGroups::default();
-        groups.update_batch(values, &(0..rows).collect::<Vec<_>>(), opt_filter, rows)?;
-        groups.state(EmitTo::All)
+        rows_as_states::<Self>(values, opt_filter)
     }
 
     fn size(&self) -> usize {
@@ -378,40 +375,13 @@ impl GroupsAccumulator for TimingGroups {
 }
 
 /// The one-group form, for aggregates without `GROUP BY`.
-#[derive(Debug, Default)]
-struct InterArrivalAccumulator(TimingGroups);
+type InterArrivalAccumulator = OneGroup<TimingGroups>;
 
-impl InterArrivalAccumulator {
-    fn zeros(values: &[ArrayRef]) -> Vec<usize> {
-        vec![0; values.first().map_or(0, |v| v.len())]
-    }
-}
-
-impl Accumulator for InterArrivalAccumulator {
-    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        self.0.update_batch(values, &Self::zeros(values), None, 1)
-    }
-
-    fn evaluate(&mut self) -> Result<ScalarValue> {
-        self.0.timestamps.resize_with(1, Vec::new);
-        ScalarValue::try_from_array(&self.0.evaluate(EmitTo::All)?, 0)
-    }
-
-    fn size(&self) -> usize {
-        self.0.size()
-    }
-
-    fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        self.0.timestamps.resize_with(1, Vec::new);
-        self.0
-            .state(EmitTo::All)?
-            .iter()
-            .map(|a| ScalarValue::try_from_array(a, 0))
-            .collect()
-    }
-
-    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        self.0.merge_batch(states, &Self::zeros(states), 1)
+impl Grouped for TimingGroups {
+    fn reserve_groups(&mut self, n: usize) {
+        if self.timestamps.len() < n {
+            self.timestamps.resize_with(n, Vec::new);
+        }
     }
 }
 
