@@ -18,9 +18,10 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 use serde::Serialize;
 
+use crate::fingerprint::Fingerprint;
 use crate::hunt::params::Params;
 use crate::hunt::store::{MANIFEST, Store};
-use crate::lab::{Entity, GroundTruth, Label};
+use crate::lab::{Entity, GroundTruth, Label, LabelGroup};
 use crate::location::Location;
 
 /// Output format of `huntsman eval`.
@@ -84,6 +85,35 @@ pub struct Metrics {
     pub hard_negatives_flagged: u64,
     /// Hard-negative entities in the ground truth for this hunt.
     pub hard_negatives: u64,
+    /// Entities the run scored (and ranked).
+    pub entities: u64,
+    /// Where every true entity ranked by the hunt's score.
+    pub ranks: Vec<TrueRank>,
+    /// The lowest rank of a true entity (`None` without any, or when one was never
+    /// scored: see `unscored`).
+    pub worst_rank: Option<u64>,
+    /// True entities the run never scored.
+    pub unscored: u64,
+    /// Precision among the k best-ranked entities, k = the number of true entities.
+    pub precision_at_k: Option<f64>,
+    /// Precision among the 10 best-ranked entities.
+    pub precision_at_10: Option<f64>,
+    /// Average precision over the ranking (a true entity never scored adds 0).
+    pub average_precision: Option<f64>,
+}
+
+/// Where one true entity ranked.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrueRank {
+    /// Its key at the hunt's unit (`processguid|ip|port`, `user|week`, ...).
+    pub entity: String,
+    /// 1-based rank by score among the run's entities, ties counted against it; `None`
+    /// when the run never scored it.
+    pub rank: Option<u64>,
+    /// Its score (the highest of its rows).
+    pub score: Option<f64>,
+    /// Whether the run flagged it.
+    pub flagged: bool,
 }
 
 fn ratio(a: u64, b: u64) -> f64 {
@@ -115,12 +145,129 @@ impl Metrics {
             fdr: ratio(fp, fp + tp),
             hard_negatives_flagged: 0,
             hard_negatives: 0,
+            entities: 0,
+            ranks: Vec::new(),
+            worst_rank: None,
+            unscored: 0,
+            precision_at_k: None,
+            precision_at_10: None,
+            average_precision: None,
         }
+    }
+
+    /// Fills the ranking metrics from every ranked entity (score, flagged, true),
+    /// best first, and the true entities the run never scored.
+    fn rank(&mut self, ranked: &[(String, f64, bool, bool)], unscored: Vec<String>) {
+        self.entities = ranked.len() as u64;
+        let positives = ranked.iter().filter(|r| r.3).count() + unscored.len();
+        let mut found = 0usize;
+        let mut precision_sum = 0.0;
+        for (i, (key, score, flagged, positive)) in ranked.iter().enumerate() {
+            if !positive {
+                continue;
+            }
+            found += 1;
+            precision_sum += found as f64 / (i + 1) as f64;
+            self.ranks.push(TrueRank {
+                entity: key.clone(),
+                rank: Some(i as u64 + 1),
+                score: Some(*score),
+                flagged: *flagged,
+            });
+        }
+        self.unscored = unscored.len() as u64;
+        self.ranks
+            .extend(unscored.into_iter().map(|entity| TrueRank {
+                entity,
+                rank: None,
+                score: None,
+                flagged: false,
+            }));
+        if positives == 0 {
+            return;
+        }
+        let precision_at =
+            |k: usize| ranked.iter().take(k).filter(|r| r.3).count() as f64 / k as f64;
+        self.precision_at_k = Some(precision_at(positives));
+        self.precision_at_10 = Some(precision_at(10));
+        self.average_precision = Some(precision_sum / positives as f64);
+        self.worst_rank = if self.unscored == 0 {
+            self.ranks.iter().filter_map(|r| r.rank).max()
+        } else {
+            None
+        };
     }
 }
 
-/// The ground-truth key of an entity at the unit a hunt scores, if it is that unit.
-fn label_key(hunt: &str, entity: &Entity) -> Option<String> {
+/// How a run cut the data, read from its manifest: the ground truth is keyed at the units
+/// of this run, not at the lab's defaults.
+#[derive(Debug, Clone, Copy, Default)]
+struct RunScope {
+    /// Week 0 of the AD hunts in this run (its earliest event), epoch ns.
+    week_origin_ns: Option<i64>,
+    /// Days per week bucket in this run.
+    week_days: Option<i64>,
+    /// The first and last event the run saw (after `--since`/`--until`), epoch ns.
+    seen: Option<(i64, i64)>,
+}
+
+const DAY_NS: i64 = 86_400_000_000_000;
+
+impl RunScope {
+    fn of(manifest: &serde_json::Value) -> Self {
+        let int = |v: &serde_json::Value| v.as_i64().or_else(|| v.as_str()?.parse().ok());
+        let data = &manifest["data"];
+        Self {
+            week_origin_ns: int(&manifest["effective"]["EARLIEST_NS"]),
+            week_days: int(&manifest["parameters"]["AD_WEEK_BUCKET_SIZE_DAYS"]["value"]),
+            seen: int(&data["first_event_ns"]).zip(int(&data["last_event_ns"])),
+        }
+    }
+
+    /// Whether the run saw any of `group`'s activity.
+    fn covers(&self, group: &LabelGroup) -> bool {
+        match self.seen {
+            Some((first, last)) => group.end_ns >= first && group.start_ns <= last,
+            None => true,
+        }
+    }
+
+    /// The run's weeks of a labelled (user, week): every run week that overlaps the
+    /// activity inside the labelled week.
+    fn weeks(&self, truth: &GroundTruth, group: &LabelGroup, week: i64) -> Vec<i64> {
+        let (Some(origin), Some(days)) = (self.week_origin_ns, self.week_days) else {
+            return vec![week];
+        };
+        let bucket = truth.week_bucket_days.max(1) * DAY_NS;
+        let mut lo = truth.earliest_event_ns + week * bucket;
+        let mut hi = lo + bucket - 1;
+        if group.start_ns <= hi && group.end_ns >= lo {
+            (lo, hi) = (lo.max(group.start_ns), hi.min(group.end_ns));
+        }
+        if let Some((first, last)) = self.seen {
+            (lo, hi) = (lo.max(first), hi.min(last));
+        }
+        let run_bucket = days.max(1) * DAY_NS;
+        let (a, b) = (
+            (lo - origin).div_euclid(run_bucket),
+            (hi - origin).div_euclid(run_bucket),
+        );
+        (a.max(0)..=b).collect()
+    }
+}
+
+/// The ground-truth keys of an entity at the unit a hunt scores in this run (none when it
+/// is not that hunt's unit or the run did not see its activity).
+fn label_keys(
+    hunt: &str,
+    truth: &GroundTruth,
+    group: &LabelGroup,
+    entity: &Entity,
+    scope: &RunScope,
+) -> Vec<String> {
+    if !scope.covers(group) {
+        return Vec::new();
+    }
     match (hunt, entity) {
         (
             "c2-beacon",
@@ -129,18 +276,49 @@ fn label_key(hunt: &str, entity: &Entity) -> Option<String> {
                 destinationip,
                 destinationport,
             },
-        ) => Some(format!("{processguid}|{destinationip}|{destinationport}")),
+        ) => vec![format!("{processguid}|{destinationip}|{destinationport}")],
         (
             "ad-enum-kmeans" | "ad-enum-autoencoder",
             Entity::UserWeek { user, week, .. },
-        ) => Some(format!("{}|{week}", user.to_lowercase())),
+        ) => scope
+            .weeks(truth, group, *week)
+            .into_iter()
+            .map(|w| format!("{}|{w}", user.to_lowercase()))
+            .collect(),
         ("process-anomaly", Entity::Process { processguid, .. }) => {
-            Some(processguid.clone())
+            vec![processguid.clone()]
         }
         ("widespread-attack", Entity::SourceIp { sourceip, .. }) => {
-            Some(sourceip.clone())
+            vec![sourceip.clone()]
         }
-        _ => None,
+        _ => Vec::new(),
+    }
+}
+
+/// Refuses a run made on other data than the labels describe.
+///
+/// # Errors
+/// Both carry a fingerprint and they differ.
+fn check_same_data(
+    hunt: &str,
+    run_id: &str,
+    manifest: &serde_json::Value,
+    truth: &GroundTruth,
+    labels: &Path,
+) -> Result<()> {
+    let run: Option<Fingerprint> =
+        serde_json::from_value(manifest["data"]["fingerprint"].clone()).ok();
+    match (run, truth.data) {
+        (Some(run), Some(labelled)) if run != labelled => bail!(
+            "{hunt} run {run_id} was made on {} ({run}), but the labels in {} describe \
+             other data ({labelled}): evaluate it with that data's labels, or rerun the hunt \
+             on the data the labels describe",
+            manifest["data"]["location"]
+                .as_str()
+                .unwrap_or("unknown data"),
+            labels.display()
+        ),
+        _ => Ok(()),
     }
 }
 
@@ -190,6 +368,10 @@ async fn read_run(dir: &Location) -> Result<(serde_json::Value, Vec<Scored>)> {
         .to_string();
     if entity.is_empty() {
         bail!("{manifest_path}: no entity columns listed");
+    }
+    if manifest["results"]["findings"].is_null() {
+        // A run that found nothing to score: every true entity is unscored.
+        return Ok((manifest, Vec::new()));
     }
     let findings = dir.join("findings.parquet");
     // A plain local session; only its object stores (for s3:// results) are Huntsman's.
@@ -268,12 +450,17 @@ fn scored_rows(
 fn labelled(
     hunt: &str,
     truth: &GroundTruth,
+    scope: &RunScope,
 ) -> (BTreeSet<String>, BTreeSet<String>, BTreeSet<String>) {
     let (mut malicious, mut hard, mut elsewhere) =
         (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
     for group in &truth.groups {
         let aimed = group.hunts.iter().any(|h| h == hunt);
-        for key in group.entities.iter().filter_map(|e| label_key(hunt, e)) {
+        let keys = group
+            .entities
+            .iter()
+            .flat_map(|e| label_keys(hunt, truth, group, e, scope));
+        for key in keys {
             match (group.label, aimed) {
                 (Label::Malicious, true) => malicious.insert(key),
                 (Label::Malicious, false) => elsewhere.insert(key),
@@ -287,8 +474,14 @@ fn labelled(
 }
 
 /// Compares one run's scored entities with the ground truth.
-fn evaluate(hunt: &str, run_id: &str, rows: &[Scored], truth: &GroundTruth) -> Metrics {
-    let (malicious, hard, elsewhere) = labelled(hunt, truth);
+fn evaluate(
+    hunt: &str,
+    run_id: &str,
+    rows: &[Scored],
+    truth: &GroundTruth,
+    scope: &RunScope,
+) -> Metrics {
+    let (malicious, hard, elsewhere) = labelled(hunt, truth, scope);
     // The ad hunts key users case-insensitively.
     let normal = |k: &str| {
         if hunt.starts_with("ad-enum") {
@@ -297,17 +490,24 @@ fn evaluate(hunt: &str, run_id: &str, rows: &[Scored], truth: &GroundTruth) -> M
             k.to_string()
         }
     };
-    // One prediction per entity: flagged if any of its rows is.
-    let mut predicted: BTreeMap<String, bool> = BTreeMap::new();
+    // One prediction per entity: flagged if any of its rows is, scored by its best row.
+    let mut predicted: BTreeMap<String, (f64, bool)> = BTreeMap::new();
     for r in rows {
         let key = normal(&r.key);
         if !elsewhere.contains(&key) {
-            *predicted.entry(key).or_default() |= r.flagged;
+            let score = if r.score.is_nan() {
+                f64::NEG_INFINITY
+            } else {
+                r.score
+            };
+            let entry = predicted.entry(key).or_insert((f64::NEG_INFINITY, false));
+            entry.0 = entry.0.max(score);
+            entry.1 |= r.flagged;
         }
     }
     let (mut tp, mut fp, mut tn, mut fn_) = (0, 0, 0, 0);
     let mut hard_flagged = 0;
-    for (key, &flagged) in &predicted {
+    for (key, &(_, flagged)) in &predicted {
         let positive = malicious.contains(key);
         match (flagged, positive) {
             (true, true) => tp += 1,
@@ -319,13 +519,25 @@ fn evaluate(hunt: &str, run_id: &str, rows: &[Scored], truth: &GroundTruth) -> M
             hard_flagged += 1;
         }
     }
-    fn_ += malicious
+    let unscored: Vec<String> = malicious
         .iter()
         .filter(|k| !predicted.contains_key(*k))
-        .count() as u64;
+        .cloned()
+        .collect();
+    fn_ += unscored.len() as u64;
     let mut m = Metrics::from_counts(run_id, tp, fp, fn_, tn);
     m.hard_negatives = hard.difference(&malicious).count() as u64;
     m.hard_negatives_flagged = hard_flagged;
+    // Best first; among equal scores the benign ones first, so a tie never flatters.
+    let mut ranked: Vec<(String, f64, bool, bool)> = predicted
+        .into_iter()
+        .map(|(key, (score, flagged))| {
+            let positive = malicious.contains(&key);
+            (key, score, flagged, positive)
+        })
+        .collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.3.cmp(&b.3)).then(a.0.cmp(&b.0)));
+    m.rank(&ranked, unscored);
     m
 }
 
@@ -349,14 +561,16 @@ pub async fn run(args: &EvalArgs) -> Result<()> {
             },
         };
         let dir = store.results_dir(hunt).join(&run_id);
-        let (_, rows) = read_run(&dir).await?;
-        let metrics = evaluate(hunt, &run_id, &rows, &truth);
+        let (manifest, rows) = read_run(&dir).await?;
+        check_same_data(hunt, &run_id, &manifest, &truth, &args.labels)?;
+        let scope = RunScope::of(&manifest);
+        let metrics = evaluate(hunt, &run_id, &rows, &truth, &scope);
         let pictures = match &args.pictures {
             Some(dir) => Location::Local(dir.clone()),
             None => store.root().join("eval"),
         }
         .join(&format!("{hunt}/{run_id}"));
-        write_pictures(&pictures, hunt, &metrics, &rows, &truth).await?;
+        write_pictures(&pictures, hunt, &metrics, &rows, &truth, &scope).await?;
         results.insert(hunt.to_string(), metrics);
     }
     if results.is_empty() {
@@ -370,7 +584,7 @@ pub async fn run(args: &EvalArgs) -> Result<()> {
     }
     match args.format {
         EvalFormat::Json => {
-            let json = serde_json::json!({ "hunts": results });
+            let json = serde_json::json!({ "hunts": results, "mean": mean(&results) });
             println!("{}", serde_json::to_string_pretty(&json)?);
         }
         EvalFormat::Table => print!("{}", table(&results)),
@@ -378,43 +592,99 @@ pub async fn run(args: &EvalArgs) -> Result<()> {
     Ok(())
 }
 
+/// The means over the hunts that had true entities to find: what one number per metric
+/// says about a set of hunts on one data set.
+fn mean(results: &BTreeMap<String, Metrics>) -> serde_json::Value {
+    let with_truth: Vec<&Metrics> =
+        results.values().filter(|m| m.tp + m.fn_ > 0).collect();
+    let avg = |f: &dyn Fn(&Metrics) -> Option<f64>| {
+        let values: Vec<f64> = with_truth.iter().filter_map(|m| f(m)).collect();
+        (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
+    };
+    serde_json::json!({
+        "hunts": with_truth.len(),
+        "precision": avg(&|m| Some(m.precision)),
+        "recall": avg(&|m| Some(m.recall)),
+        "f1": avg(&|m| Some(m.f1)),
+        "fdr": avg(&|m| Some(m.fdr)),
+        "precision_at_k": avg(&|m| m.precision_at_k),
+        "precision_at_10": avg(&|m| m.precision_at_10),
+        "average_precision": avg(&|m| m.average_precision),
+    })
+}
+
+/// A number with three decimals, or `-` where it is undefined.
+fn opt3(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".to_string(), |v| format!("{v:.3}"))
+}
+
+/// The worst rank of a true entity: a number, `unscored` when one was never scored,
+/// `-` without true entities.
+fn worst(m: &Metrics) -> String {
+    match (m.worst_rank, m.unscored) {
+        (_, n) if n > 0 => format!("{n} unscored"),
+        (Some(r), _) => format!("{r} of {}", m.entities),
+        (None, _) => "-".to_string(),
+    }
+}
+
 fn table(results: &BTreeMap<String, Metrics>) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<22} {:>5} {:>5} {:>5} {:>7} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6}  hard-neg flagged",
+        "{:<22} {:>5} {:>5} {:>5} {:>7} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6}  {:<16} hard-neg flagged",
         "hunt",
         "tp",
         "fp",
         "fn",
         "tn",
-        "acc",
         "prec",
         "recall",
         "f1",
         "fpr",
-        "fnr",
-        "fdr"
+        "fdr",
+        "p@k",
+        "p@10",
+        "AP",
+        "acc",
+        "worst true rank",
     );
     for (hunt, m) in results {
         let _ = writeln!(
             out,
-            "{hunt:<22} {:>5} {:>5} {:>5} {:>7} {:>6.3} {:>6.3} {:>6.3} {:>6.3} {:>6.3} {:>6.3} {:>6.3}  {}/{}",
+            "{hunt:<22} {:>5} {:>5} {:>5} {:>7} {:>6.3} {:>6.3} {:>6.3} {:>6.3} {:>6.3} {:>6} {:>6} {:>6} {:>6.3}  {:<16} {}/{}",
             m.tp,
             m.fp,
             m.fn_,
             m.tn,
-            m.accuracy,
             m.precision,
             m.recall,
             m.f1,
             m.fpr,
-            m.fnr,
             m.fdr,
+            opt3(m.precision_at_k),
+            opt3(m.precision_at_10),
+            opt3(m.average_precision),
+            m.accuracy,
+            worst(m),
             m.hard_negatives_flagged,
             m.hard_negatives
         );
     }
+    let mean = mean(results);
+    let get = |k: &str| mean[k].as_f64();
+    let _ = writeln!(
+        out,
+        "mean over {} hunt(s) with true entities: precision {}, recall {}, F1 {}, FDR {}, p@k {}, p@10 {}, AP {}",
+        mean["hunts"],
+        opt3(get("precision")),
+        opt3(get("recall")),
+        opt3(get("f1")),
+        opt3(get("fdr")),
+        opt3(get("precision_at_k")),
+        opt3(get("precision_at_10")),
+        opt3(get("average_precision")),
+    );
     out
 }
 
@@ -540,8 +810,9 @@ async fn write_pictures(
     metrics: &Metrics,
     rows: &[Scored],
     truth: &GroundTruth,
+    scope: &RunScope,
 ) -> Result<()> {
-    let (malicious, _, _) = labelled(hunt, truth);
+    let (malicious, _, _) = labelled(hunt, truth, scope);
     for (name, text) in [
         ("confusion.svg", confusion_svg(hunt, metrics)),
         ("scores.svg", scores_svg(hunt, rows, &malicious)),
@@ -581,6 +852,7 @@ mod tests {
             week_bucket_days: 7,
             window_minutes: 60,
             window_slide_minutes: 10,
+            data: None,
             groups: groups
                 .into_iter()
                 .map(|(label, hunt, entities)| crate::lab::LabelGroup {
@@ -642,12 +914,157 @@ mod tests {
             scored("lateral", true),
             scored("a", true), // duplicate rows of one entity count once
         ];
-        let m = evaluate("c2-beacon", "r", &rows, &t);
+        let m = evaluate("c2-beacon", "r", &rows, &t, &RunScope::default());
         assert_eq!((m.tp, m.fp, m.fn_, m.tn), (1, 1, 2, 2));
         assert_eq!((m.hard_negatives_flagged, m.hard_negatives), (1, 2));
         let svg = confusion_svg("c2-beacon", &m);
         assert!(svg.contains(">TP<") && svg.starts_with("<svg"));
         let malicious = ["a|1.2.3.4|443".to_string()].into_iter().collect();
         assert!(scores_svg("c2-beacon", &rows, &malicious).contains("#c62828"));
+    }
+
+    fn scored_at(guid: &str, score: f64, flagged: bool) -> Scored {
+        Scored {
+            key: format!("{guid}|1.2.3.4|443"),
+            score,
+            flagged,
+        }
+    }
+
+    #[test]
+    fn ranks_count_ties_against_the_true_entity() {
+        let t = truth(vec![(
+            Label::Malicious,
+            "c2-beacon",
+            vec![pd("a"), pd("b"), pd("gone")],
+        )]);
+        // a ranks 1st; b ties with two benign entities at 0.5, so it ranks 4th, not 2nd;
+        // "gone" was never scored.
+        let rows = vec![
+            scored_at("a", 0.9, true),
+            scored_at("x", 0.5, false),
+            scored_at("b", 0.5, false),
+            scored_at("y", 0.5, false),
+            scored_at("z", 0.1, false),
+        ];
+        let m = evaluate("c2-beacon", "r", &rows, &t, &RunScope::default());
+        let rank = |e: &str| {
+            m.ranks
+                .iter()
+                .find(|r| r.entity == format!("{e}|1.2.3.4|443"))
+                .map(|r| r.rank)
+        };
+        assert_eq!(rank("a"), Some(Some(1)));
+        assert_eq!(rank("b"), Some(Some(4)));
+        assert_eq!(rank("gone"), Some(None));
+        assert_eq!((m.entities, m.unscored, m.worst_rank), (5, 1, None));
+        // top 3: a, x, y
+        assert!((m.precision_at_k.unwrap() - 1.0 / 3.0).abs() < 1e-12);
+        assert!((m.precision_at_10.unwrap() - 0.2).abs() < 1e-12);
+        // AP = (1/1 + 2/4 + 0) / 3
+        assert!((m.average_precision.unwrap() - 0.5).abs() < 1e-12);
+        let table = table(&[("c2-beacon".to_string(), m)].into_iter().collect());
+        assert!(table.contains("1 unscored"), "{table}");
+
+        let none = evaluate(
+            "c2-beacon",
+            "r",
+            &rows,
+            &truth(vec![]),
+            &RunScope::default(),
+        );
+        assert_eq!((none.precision_at_k, none.average_precision), (None, None));
+    }
+
+    fn ad_truth(week: i64, start_ns: i64, end_ns: i64) -> GroundTruth {
+        let mut t = truth(vec![(
+            Label::Malicious,
+            "ad-enum-kmeans",
+            vec![Entity::UserWeek {
+                user: "Mallory".into(),
+                week,
+                queries: 10,
+            }],
+        )]);
+        t.groups[0].start_ns = start_ns;
+        t.groups[0].end_ns = end_ns;
+        t
+    }
+
+    fn ad_row(week: i64, flagged: bool) -> Scored {
+        Scored {
+            key: format!("mallory|{week}"),
+            score: if flagged { 1.0 } else { 0.0 },
+            flagged,
+        }
+    }
+
+    #[test]
+    fn weeks_are_keyed_at_the_runs_bucket_and_origin() {
+        // Labelled week 1 of 7-day weeks: activity on days 9 and 10.
+        let t = ad_truth(1, 9 * DAY_NS, 10 * DAY_NS);
+        // A run with 3-day weeks from day 0 puts that activity into its week 3.
+        let scope = RunScope {
+            week_origin_ns: Some(0),
+            week_days: Some(3),
+            seen: Some((0, 30 * DAY_NS)),
+        };
+        let rows = vec![ad_row(1, false), ad_row(3, true)];
+        let m = evaluate("ad-enum-kmeans", "r", &rows, &t, &scope);
+        assert_eq!((m.tp, m.fp, m.fn_, m.tn), (1, 0, 0, 1));
+        // The same run read with the lab's own weeks would have missed it.
+        let naive = evaluate("ad-enum-kmeans", "r", &rows, &t, &RunScope::default());
+        assert_eq!((naive.tp, naive.fp, naive.fn_), (0, 1, 1));
+        // A run whose --since starts on day 8 counts its weeks from there: week 0.
+        let since = RunScope {
+            week_origin_ns: Some(8 * DAY_NS),
+            week_days: Some(7),
+            seen: Some((8 * DAY_NS, 30 * DAY_NS)),
+        };
+        let m = evaluate("ad-enum-kmeans", "r", &[ad_row(0, true)], &t, &since);
+        assert_eq!((m.tp, m.fn_), (1, 0));
+    }
+
+    #[test]
+    fn activity_outside_the_runs_time_range_is_not_counted() {
+        let t = ad_truth(1, 9 * DAY_NS, 10 * DAY_NS);
+        let until = RunScope {
+            week_origin_ns: Some(0),
+            week_days: Some(7),
+            seen: Some((0, 5 * DAY_NS)),
+        };
+        let m = evaluate("ad-enum-kmeans", "r", &[ad_row(0, false)], &t, &until);
+        assert_eq!((m.tp, m.fp, m.fn_, m.tn), (0, 0, 0, 1));
+        assert_eq!(m.precision_at_k, None);
+    }
+
+    #[test]
+    fn a_run_on_other_data_is_refused_naming_both() {
+        let mut t = truth(vec![]);
+        let labelled = Fingerprint {
+            events: 100,
+            first_event_ns: 0,
+            last_event_ns: DAY_NS,
+        };
+        t.data = Some(labelled);
+        let manifest = |fp: Fingerprint| serde_json::json!({"data": {"location": "/lake/other", "fingerprint": fp}});
+        let other = Fingerprint {
+            events: 99,
+            ..labelled
+        };
+        let labels = Path::new("lab/labels");
+        let err = check_same_data("c2-beacon", "r1", &manifest(other), &t, labels)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("/lake/other")
+                && err.contains("99 events")
+                && err.contains("100 events")
+                && err.contains("lab/labels"),
+            "{err}"
+        );
+        check_same_data("c2-beacon", "r1", &manifest(labelled), &t, labels).unwrap();
+        // Runs and labels from before fingerprints existed are still evaluated.
+        check_same_data("c2-beacon", "r1", &serde_json::json!({}), &t, labels).unwrap();
     }
 }

@@ -18,6 +18,7 @@ pub mod connect;
 pub mod demo;
 pub mod embedded;
 pub mod eval;
+pub mod fingerprint;
 pub mod hunt;
 pub mod ingest;
 pub mod lab;

@@ -312,6 +312,25 @@ pub fn run_client(args: &[&str], cwd: &Path, limit: Duration) -> Result<Output> 
     run_client_with_env(args, cwd, limit, &[])
 }
 
+/// Small neural networks and few steps for `huntsman hunt`: debug builds train them in
+/// seconds.
+pub const SMALL_MODELS: &[&str] = &[
+    "--set",
+    "PROCESS_HIDDEN_DIM=16",
+    "--set",
+    "PROCESS_EMBEDDING_DIM=8",
+    "--set",
+    "PROCESS_NUM_EPOCHS=1",
+    "--set",
+    "PROCESS_MAX_SEQ_LEN=32",
+    "--set",
+    "AD_DL_AUTOENCODER_HIDDEN_DIM=32",
+    "--set",
+    "WS_AUTOENCODER_MAX_BATCHES=100",
+    "--set",
+    "C2_AUTOENCODER_NUM_EPOCHS=10",
+];
+
 /// Generates a simulated lab of `days` and about `events` events into `out` with
 /// `seed`, running the client from `cwd`.
 ///

@@ -6,26 +6,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use huntsman_tests::{TestCluster, generate_lab, run_client, succeeded as ok};
+use huntsman_tests::{
+    SMALL_MODELS, TestCluster, generate_lab, run_client, succeeded as ok,
+};
 use serde_json::Value;
-
-/// Small neural networks and few steps: debug builds train them in seconds.
-const SMALL_MODELS: &[&str] = &[
-    "--set",
-    "PROCESS_HIDDEN_DIM=16",
-    "--set",
-    "PROCESS_EMBEDDING_DIM=8",
-    "--set",
-    "PROCESS_NUM_EPOCHS=1",
-    "--set",
-    "PROCESS_MAX_SEQ_LEN=32",
-    "--set",
-    "AD_DL_AUTOENCODER_HIDDEN_DIM=32",
-    "--set",
-    "WS_AUTOENCODER_MAX_BATCHES=100",
-    "--set",
-    "C2_AUTOENCODER_NUM_EPOCHS=10",
-];
 
 const HUNTS: [&str; 5] = [
     "ad-enum-kmeans",

@@ -27,6 +27,7 @@ pub mod matrix;
 pub mod model_io;
 pub mod net;
 pub mod neural;
+pub mod normalize;
 pub mod objstore;
 mod parallel;
 pub mod probe;
@@ -52,6 +53,7 @@ pub use session::{
 pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
     vec![
         net::is_private_ip_udf(),
+        normalize::normalize_path_udf(),
         features::tokenize_udf(),
         features::hash_tf_udf(),
         features::to_dense_udf(),

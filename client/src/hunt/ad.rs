@@ -30,7 +30,7 @@ const SHARED: [Step; 3] = [
         file: "02_user_weeks",
         empty: Some(
             "no LDAP searches (Directory Service event 1644 with a user and a query in \
-             param2) in the data: nothing to score",
+             param2) in the data",
         ),
     },
     Step::Table {

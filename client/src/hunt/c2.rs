@@ -50,7 +50,7 @@ pub const SPEC: HuntSpec = HuntSpec {
             file: "01_entities",
             empty: Some(
                 "no process made C2_MIN_CONNECTIONS or more outbound connections \
-                 (Sysmon 3, initiated) in the data: nothing to score",
+                 (Sysmon 3, initiated) in the data",
             ),
         },
         Step::Fit {

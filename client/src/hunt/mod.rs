@@ -32,12 +32,13 @@ use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 
 use crate::connect::{Cluster, connect};
+use crate::fingerprint::Fingerprint;
 use crate::location::Location;
 use crate::output::{Format, schema_of, write_results};
 use crate::tables::{DEFAULT_DATA_PATH, TableSource, check_tables, register_tables};
 use columns::{ColumnMap, ColumnReport, SOURCE_TABLE, prepare_events};
 use params::Params;
-use runner::{HuntRun, HuntSpec};
+use runner::{Findings, HuntRun, HuntSpec};
 use store::Store;
 
 /// The hunts `huntsman hunt` runs.
@@ -283,7 +284,7 @@ struct Shared<'a> {
 async fn run_one(
     shared: Shared<'_>,
     hunt: &'static str,
-    range: &mut Option<DataRange>,
+    range: &mut Option<(Fingerprint, DataRange)>,
 ) -> Result<()> {
     let Shared {
         ctx,
@@ -302,10 +303,23 @@ async fn run_one(
     if !args.quiet {
         eprintln!("{hunt}: columns\n{}", report.describe());
     }
-    restrict_time(ctx, args).await?;
-    let range = match *range {
-        Some(r) => r,
-        None => *range.insert(data_range(ctx, args).await?),
+    let (fingerprint, range) = match *range {
+        Some(r) => {
+            restrict_time(ctx, args).await?;
+            r
+        }
+        None => {
+            // The whole data set's fingerprint, then the range the hunt sees.
+            let whole = measure(ctx).await?;
+            restrict_time(ctx, args).await?;
+            let seen = if args.since.is_none() && args.until.is_none() {
+                whole
+            } else {
+                measure(ctx).await?
+            };
+            check_not_empty(&seen, args)?;
+            *range.insert((whole.fingerprint(), seen))
+        }
     };
     let run_id = crate::ingest::new_run_id();
     let reuse = match &args.models {
@@ -321,15 +335,29 @@ async fn run_one(
         spec,
         shared,
         &report,
-        range,
+        (fingerprint, range),
         (started, &started_at),
     )
     .await;
-    let (batches, schema, flagged, final_dir) = match outcome {
+    let (findings, flagged, final_dir) = match outcome {
         Ok(done) => done,
         Err(e) => {
             run.dir.discard().await;
             return Err(e);
+        }
+    };
+    let (batches, schema) = match findings {
+        Findings::Scored(batches, schema) => (batches, schema),
+        Findings::Nothing(why) => {
+            // An empty result is a result: said, stored, and not an error.
+            println!("== {hunt}: nothing to score: {why}\n");
+            if !args.quiet {
+                eprintln!(
+                    "{hunt}: 0 entities scored, {:.1} s; run recorded in {final_dir}\n",
+                    started.elapsed().as_secs_f64(),
+                );
+            }
+            return Ok(());
         }
     };
     let total: usize = batches.iter().map(|b| b.num_rows()).sum();
@@ -375,17 +403,22 @@ async fn execute(
     spec: &HuntSpec,
     shared: Shared<'_>,
     report: &ColumnReport,
-    range: DataRange,
+    (fingerprint, range): (Fingerprint, DataRange),
     (started, started_at): (Instant, &str),
-) -> Result<(Vec<RecordBatch>, SchemaRef, usize, Location)> {
+) -> Result<(Findings, usize, Location)> {
     let Shared {
         params, data, args, ..
     } = shared;
     let hunt = spec.name;
-    let (batches, schema) = spec.run(run).await?;
-    let findings_path = run.dir.write_table("findings", &schema, &batches).await?;
-    let total: usize = batches.iter().map(|b| b.num_rows()).sum();
-    let flagged = count_flagged(&batches)?;
+    let findings = spec.run(run).await?;
+    let (findings_path, total, flagged, nothing) = match &findings {
+        Findings::Scored(batches, schema) => {
+            let path = run.dir.write_table("findings", schema, batches).await?;
+            let total: usize = batches.iter().map(|b| b.num_rows()).sum();
+            (Some(path.table_url()), total, count_flagged(batches)?, None)
+        }
+        Findings::Nothing(why) => (None, 0, 0, Some(why.clone())),
+    };
     let manifest = serde_json::json!({
         "format": "huntsman-run",
         "version": 1,
@@ -401,6 +434,7 @@ async fn execute(
             "events": range.events,
             "first_event_ns": range.first_ns,
             "last_event_ns": range.last_ns,
+            "fingerprint": fingerprint,
         },
         "columns": report.columns.iter().map(|c| (c.canonical.clone(), c.source.clone()))
             .collect::<std::collections::BTreeMap<_, _>>(),
@@ -410,7 +444,8 @@ async fn execute(
         "sql_overrides": run.sql_overrides,
         "models": run.models,
         "results": {
-            "findings": findings_path.table_url(),
+            "findings": findings_path,
+            "nothing_to_score": nothing,
             "entity": spec.entity,
             "score": spec.score,
             "rows": total,
@@ -419,7 +454,7 @@ async fn execute(
         "phases": run.timings,
     });
     let final_dir = run.dir.commit(&manifest).await?;
-    Ok((batches, schema, flagged, final_dir))
+    Ok((findings, flagged, final_dir))
 }
 
 /// Narrows the `events` view to `--since`/`--until`.
@@ -470,8 +505,19 @@ struct DataRange {
     last_ns: Option<i64>,
 }
 
-/// The range of the `events` view; an empty range is an error.
-async fn data_range(ctx: &SessionContext, args: &HuntArgs) -> Result<DataRange> {
+impl DataRange {
+    /// The fingerprint of these events (an empty range has zero times).
+    fn fingerprint(&self) -> Fingerprint {
+        Fingerprint {
+            events: u64::try_from(self.events).unwrap_or(0),
+            first_event_ns: self.first_ns.unwrap_or(0),
+            last_event_ns: self.last_ns.unwrap_or(0),
+        }
+    }
+}
+
+/// The count and time range of the `events` view.
+async fn measure(ctx: &SessionContext) -> Result<DataRange> {
     let batches = ctx
         .sql("SELECT count(*), min(event_created), max(event_created) FROM events")
         .await
@@ -482,11 +528,15 @@ async fn data_range(ctx: &SessionContext, args: &HuntArgs) -> Result<DataRange> 
     let Some(batch) = batches.first() else {
         bail!("measuring the data range returned nothing");
     };
-    let range = DataRange {
+    Ok(DataRange {
         events: runner::int_at(batch.column(0), 0)?.unwrap_or(0),
         first_ns: runner::int_at(batch.column(1), 0)?,
         last_ns: runner::int_at(batch.column(2), 0)?,
-    };
+    })
+}
+
+/// An empty range is an error: there is nothing to hunt in.
+fn check_not_empty(range: &DataRange, args: &HuntArgs) -> Result<()> {
     if range.events == 0 {
         match (&args.since, &args.until) {
             (None, None) => bail!("the events data holds no rows"),
@@ -497,7 +547,7 @@ async fn data_range(ctx: &SessionContext, args: &HuntArgs) -> Result<DataRange> 
             ),
         }
     }
-    Ok(range)
+    Ok(())
 }
 
 fn count_flagged(batches: &[RecordBatch]) -> Result<usize> {

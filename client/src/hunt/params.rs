@@ -419,6 +419,13 @@ pub const PARAMS: &[ParamSpec] = &[
         "Share of normal activity the autoencoder trains on.",
     ),
     p(
+        "WS_MIN_TRAINING_ACTIONS",
+        "1000",
+        INT,
+        "widespread-attack",
+        "Fewest actions the autoencoder trains on: a smaller share than WS_NORMAL_SAMPLE_FRACTION grows to this many (all actions of a small data set).",
+    ),
+    p(
         "WS_AUTOENCODER_LATENT_DIM",
         "64",
         INT,

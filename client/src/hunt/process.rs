@@ -44,7 +44,7 @@ pub const SPEC: HuntSpec = HuntSpec {
             file: "01_processes",
             empty: Some(
                 "no Sysmon events with a process GUID (channel \
-                 Microsoft-Windows-Sysmon/Operational) in the data: nothing to score",
+                 Microsoft-Windows-Sysmon/Operational) in the data",
             ),
         },
         Step::Table {

@@ -316,7 +316,8 @@ pub enum Step {
         table: &'static str,
         /// SQL file (a key of the hunt's `files`).
         file: &'static str,
-        /// When set, zero rows is an error with this explanation.
+        /// When set, zero rows ends the hunt with an empty result and this explanation
+        /// (later steps would have nothing to train or score on).
         empty: Option<&'static str>,
     },
     /// Train a model; its stored location becomes `${placeholder}`.
@@ -414,13 +415,11 @@ impl HuntSpec {
     /// Runs the plan.
     ///
     /// # Errors
-    /// A failing step, or an empty table that must not be empty.
-    /// Returns the findings step's rows and schema; values computed from the data are
-    /// left in `run.effective`.
-    pub async fn run(
-        &self,
-        run: &mut HuntRun<'_>,
-    ) -> Result<(Vec<RecordBatch>, SchemaRef)> {
+    /// A failing step.
+    /// Returns the findings step's rows and schema, or why there was nothing to score (a
+    /// table the plan cannot go on without came out empty); values computed from the
+    /// data are left in `run.effective`.
+    pub async fn run(&self, run: &mut HuntRun<'_>) -> Result<Findings> {
         for (placeholder, param) in self.aliases {
             let Some(value) = run.params.get(param) else {
                 bail!(
@@ -445,7 +444,7 @@ impl HuntSpec {
                     if rows == 0
                         && let Some(why) = empty
                     {
-                        bail!("{}: {why}", self.name);
+                        return Ok(Findings::Nothing(why.to_string()));
                     }
                 }
                 Step::Fit {
@@ -472,7 +471,8 @@ impl HuntSpec {
                 }
                 Step::Findings { phase, file } => {
                     let sql = self.text(run, file)?;
-                    findings = Some(run.query(phase, &sql).await?);
+                    let (batches, schema) = run.query(phase, &sql).await?;
+                    findings = Some(Findings::Scored(batches, schema));
                 }
             }
         }
@@ -480,4 +480,13 @@ impl HuntSpec {
             anyhow::anyhow!("internal: {} has no findings step", self.name)
         })
     }
+}
+
+/// What a hunt's plan ended with.
+#[derive(Debug)]
+pub enum Findings {
+    /// Every scored entity with its evidence.
+    Scored(Vec<RecordBatch>, SchemaRef),
+    /// The data held nothing this hunt can score, and why: an empty result, not an error.
+    Nothing(String),
 }

@@ -43,6 +43,10 @@ pub struct GroundTruth {
     pub window_minutes: i64,
     /// Window slide in minutes ([`WINDOW_SLIDE_MINUTES`]).
     pub window_slide_minutes: i64,
+    /// The events these labels describe (absent in labels written before it existed):
+    /// `huntsman eval` refuses a run made on other data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<crate::fingerprint::Fingerprint>,
     /// One group per injected activity, malicious first.
     pub groups: Vec<LabelGroup>,
 }

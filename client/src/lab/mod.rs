@@ -170,7 +170,16 @@ pub fn generate(
         .filter_map(|f| f.first_ts)
         .min()
         .unwrap_or(opts.start_ns);
-    write_labels(opts, out, scen.drafts.clone(), earliest)?;
+    let data = crate::fingerprint::Fingerprint {
+        events,
+        first_event_ns: earliest,
+        last_event_ns: files
+            .iter()
+            .filter_map(|f| f.last_ts)
+            .max()
+            .unwrap_or(earliest),
+    };
+    write_labels(opts, out, scen.drafts.clone(), data)?;
     write_manifest(opts, out, &topo, &scen, &files, events)?;
     let scenario_total: u64 = scen.counts.iter().map(|c| c.1).sum();
     Ok(LabSummary {
@@ -305,8 +314,9 @@ fn write_labels(
     opts: &LabValidOptions,
     out: &Path,
     drafts: Vec<labels::Draft>,
-    earliest: i64,
+    data: crate::fingerprint::Fingerprint,
 ) -> Result<(), LabError> {
+    let earliest = data.first_event_ns;
     let mut groups: Vec<LabelGroup> =
         drafts.into_iter().map(|d| d.finish(earliest)).collect();
     groups.sort_by_key(|g| (g.label == Label::HardNegative, g.scenario.clone()));
@@ -319,6 +329,7 @@ fn write_labels(
         week_bucket_days: WEEK_BUCKET_DAYS,
         window_minutes: WINDOW_MINUTES,
         window_slide_minutes: WINDOW_SLIDE_MINUTES,
+        data: Some(data),
         groups,
     };
     write_json(&out.join("labels").join("ground_truth.json"), &truth)

@@ -31,6 +31,7 @@ pub(crate) struct DayFile {
     pub rows: u64,
     pub bytes: u64,
     pub first_ts: Option<i64>,
+    pub last_ts: Option<i64>,
 }
 
 /// Writer properties of every lake file: zstd level 1, dictionary encoding, chunk
@@ -83,6 +84,10 @@ pub(crate) fn write_day(
         (Some(a), Some(b)) => Some(a.ts.min(b.ts)),
         (a, b) => a.or(b).map(|e| e.ts),
     };
+    let last_ts = match (bevs.last(), eevs.last()) {
+        (Some(a), Some(b)) => Some(a.ts.max(b.ts)),
+        (a, b) => a.or(b).map(|e| e.ts),
+    };
     while i < bevs.len() || j < eevs.len() {
         if j >= eevs.len() || (i < bevs.len() && bevs[i].ts <= eevs[j].ts) {
             rg.push(&bevs[i], bctx, topo);
@@ -113,5 +118,6 @@ pub(crate) fn write_day(
         rows: total as u64,
         bytes,
         first_ts,
+        last_ts,
     })
 }

@@ -9,4 +9,4 @@ SELECT autoencoder_fit(
     "learning_rate": ${WS_AUTOENCODER_LEARNING_RATE}, "seed": 42}'
 )
 FROM ws_actions
-WHERE in_sample
+WHERE sample_key < ${SAMPLE_CUT}

@@ -1,4 +1,4 @@
 -- Phase 4: IDF of the action text's hashed terms, on the normal-activity sample.
 SELECT idf_fit(hash_tf(tokenize(text), ${WS_TFIDF_NUM_FEATURES}))
 FROM ws_actions
-WHERE in_sample
+WHERE sample_key < ${SAMPLE_CUT}

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The evaluation matrix: every lab profile × seeds, each lab generated, hunted with the
+# shipped defaults and evaluated; one table of hunt × profile at the end.
+#
+#   bench/matrix.sh                      # release build, 2 M events, seeds 1 2 3
+#   EVENTS=200000 SEEDS="1" bench/matrix.sh
+#   PROFILES="default worm" bench/matrix.sh
+#
+# Set HUNTSMAN to a built binary to skip the build; OUT keeps the labs and results.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+EVENTS="${EVENTS:-2000000}"
+SEEDS="${SEEDS:-1 2 3}"
+PROFILES="${PROFILES:-default per-user-installs long-tail shared-c2 proxy worm admin-activity small large}"
+OUT="${OUT:-$(mktemp -d)}"
+if [ -z "${HUNTSMAN:-}" ]; then
+  cargo build --release -p huntsman --bin huntsman >&2
+  HUNTSMAN="${CARGO_TARGET_DIR:-target}/release/huntsman"
+fi
+
+for profile in $PROFILES; do
+  for seed in $SEEDS; do
+    dir="$OUT/$profile-$seed"
+    args=(lab generate --out "$dir" --events "$EVENTS" --seed "$seed" --overwrite)
+    case "$profile" in
+      default) ;;
+      small) args+=(--hosts 5) ;;
+      large) args+=(--hosts 200) ;;
+      *) args+=(--profile "$profile") ;;
+    esac
+    echo "== $profile seed $seed" >&2
+    "$HUNTSMAN" "${args[@]}" >&2
+    start=$(date +%s)
+    "$HUNTSMAN" --data "$dir/events" hunt all --quiet \
+      --set "BASE_S3_PATH=$dir/store" >"$dir/hunt.txt" 2>"$dir/hunt.err" || true
+    echo "$(( $(date +%s) - start ))" >"$dir/seconds"
+    "$HUNTSMAN" eval --labels "$dir/labels" --format json --set "BASE_S3_PATH=$dir/store" \
+      >"$dir/eval.json" 2>"$dir/eval.err" || echo '{"hunts": {}}' >"$dir/eval.json"
+  done
+done
+
+python3 - "$OUT" $PROFILES <<'PY'
+import json, sys, os, glob
+out, profiles = sys.argv[1], sys.argv[2:]
+hunts = ["ad-enum-kmeans", "ad-enum-autoencoder", "c2-beacon", "process-anomaly", "widespread-attack"]
+print(f"| hunt | profile | seeds | precision | recall | F1 | worst true rank | hard negatives flagged |")
+print("|---|---|---|---|---|---|---|---|")
+for hunt in hunts:
+    for profile in profiles:
+        rows = []
+        for path in sorted(glob.glob(os.path.join(out, f"{profile}-*", "eval.json"))):
+            m = json.load(open(path)).get("hunts", {}).get(hunt)
+            rows.append(m)
+        ok = [m for m in rows if m]
+        if not ok:
+            print(f"| {hunt} | {profile} | {len(rows)} | failed | | | | |")
+            continue
+        mn = lambda k: min(m[k] for m in ok)
+        worst = []
+        for m in ok:
+            if m.get("unscored"):
+                worst.append(f"{m['unscored']} unscored")
+            elif m.get("worst_rank") is not None:
+                worst.append(str(m["worst_rank"]))
+            else:
+                worst.append("-")
+        hn = "/".join(f"{m['hard_negatives_flagged']}/{m['hard_negatives']}" for m in ok)
+        print(f"| {hunt} | {profile} | {len(ok)}/{len(rows)} | {mn('precision'):.2f} | {mn('recall'):.2f} | {mn('f1'):.2f} | {', '.join(worst)} | {hn} |")
+print()
+print("precision, recall and F1: the lowest over the seeds; ranks and hard negatives: per seed.")
+print(f"labs and results: {out}")
+PY
