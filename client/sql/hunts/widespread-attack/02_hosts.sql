@@ -1,14 +1,16 @@
--- Which host owns which private address. Sysmon records a connection from its own host's
--- side, so the source address of any of its connections (outbound or inbound) is the
--- host's own. A host seen only over IPv6, or never as a source, is still found through
--- DNS: the private IPv4 answers to a query for its name (short or fully qualified, any
--- case) are its addresses. Loopback addresses name every host and are left out.
+-- Which host owns which private address: the source address of its own outbound
+-- connections (which side an inbound connection's source names differs between Sysmon
+-- versions and shippers, so inbound ones are not used). A host seen only over IPv6, or
+-- that never connects out, is still found through DNS: the private answers to a query
+-- for its name (short or fully qualified, any case) are its addresses. Loopback
+-- addresses name every host and are left out.
 WITH own AS (
   SELECT DISTINCT
     winlog_event_data_sourceip AS ip,
     winlog_computer_name       AS host
   FROM events
   WHERE winlog_event_id = 3
+    AND lower(winlog_event_data_initiated) = 'true'
     AND is_private_ip(winlog_event_data_sourceip)
 ),
 named AS (
