@@ -1,8 +1,9 @@
 //! The hunts on real lab recordings nobody here wrote (OTRF Security-Datasets, MIT, in
 //! the shared datasets folder), against the labels in `tests/labels/otrf/` written from
 //! each recording's metadata: every labelled C2 agent ranks in the top 3 of its recording
-//! and is flagged, Windows Event Forwarding is never flagged, and a hunt with nothing to
-//! score in a recording of minutes says so and exits 0.
+//! and is flagged, Windows Event Forwarding is never flagged, an attacker process ranks in
+//! the process hunt's top 3, and a hunt with nothing to score in a recording of minutes
+//! says so and exits 0.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -119,6 +120,19 @@ fn real_recordings_rank_the_agents_first_and_never_flag_event_forwarding() {
             c2["hard_negatives_flagged"].as_u64(),
             Some(0),
             "{name}: c2-beacon flagged Windows Event Forwarding: {c2}"
+        );
+        // Every recording has labelled attacker processes; the best of them ranks in the
+        // top 3 of the process hunt, even where its creation was not recorded.
+        let process = &eval["hunts"]["process-anomaly"];
+        let best = process["ranks"]
+            .as_array()
+            .expect("ranks")
+            .iter()
+            .filter_map(|r| r["rank"].as_u64())
+            .min();
+        assert!(
+            best.is_some_and(|r| r <= 3),
+            "{name}: no attacker process in the process hunt's top 3: {process}"
         );
     }
 }

@@ -10,9 +10,14 @@
 --
 -- The hunt flags on
 --   pa_score = lineage_rarity * (0.5 + behaviour / 2)
--- lineage_rarity = 1 / processes sharing the process's lineage (parent image > image)
---                  (0 when its creation was not logged);
--- behaviour      = (seq_norm + iforest) / 2, the two models' anomaly scores in [0, 1].
+-- lineage_rarity = (1 - novel_share) / processes sharing the process's lineage
+--                  (parent image > image; 0 when its creation was not logged), where
+--                  novel_share is the Good-Turing chance that a process's lineage is new
+--                  (the share of processes whose lineage is seen once): a lineage of one
+--                  is news over weeks of a network, not in a recording of minutes;
+-- behaviour      = (seq_norm + iforest) / 2, the two models' anomaly scores in [0, 1];
+-- plus 0.001 * behaviour, so that processes with equal lineage terms (every process whose
+-- creation was not logged has none) rank by what they did.
 -- The model term can at most halve the score: min-max normalisation puts some process
 -- at 0 however anomalous it is on small data. Per-image and global statistics are
 -- grouped aggregates joined back (not window functions), so the plan distributes cleanly.
@@ -36,7 +41,7 @@ normalised AS (
     i.image_instances,
     coalesce((s.seq_loss - span.lo) / nullif(span.hi - span.lo, 0), 0.0)   AS seq_norm,
     1.0 / (1.0 + 0.0001 * CAST(i.image_instances AS DOUBLE))               AS rarity_boost,
-    coalesce(1.0 / CAST(s.lineage_processes AS DOUBLE), 0.0)               AS lineage_rarity
+    coalesce((1.0 - s.novel_share) / CAST(s.lineage_processes AS DOUBLE), 0.0) AS lineage_rarity
   FROM scored s
   JOIN instances i ON i.image = s.image
   CROSS JOIN span
@@ -47,7 +52,8 @@ fused AS (
     ${PROCESS_SEQ_WEIGHT} * seq_norm + ${PROCESS_IFOREST_WEIGHT} * coalesce(iforest, 0.0)
       + ${PROCESS_RARITY_WEIGHT} * rarity_boost                             AS final_score,
     (seq_norm + coalesce(iforest, 0.0)) / 2.0                              AS behaviour,
-    lineage_rarity * (0.5 + (seq_norm + coalesce(iforest, 0.0)) / 4.0)     AS pa_score
+    lineage_rarity * (0.5 + (seq_norm + coalesce(iforest, 0.0)) / 4.0)
+      + 0.001 * (seq_norm + coalesce(iforest, 0.0)) / 2.0                  AS pa_score
   FROM normalised
 ),
 per_image AS (
@@ -60,7 +66,7 @@ SELECT
   f.first_seen_ns, f.events, f.network_events, f.dns_events, f.file_events,
   array_to_string(f.sequence, ' ') AS event_sequence,
   f.destinations, f.dns_names, f.rarity, f.lineage_processes, f.lineage_hosts,
-  f.image_instances, f.seq_loss,
+  f.image_instances, f.novel_share, f.seq_loss,
   f.seq_norm, f.iforest, f.behaviour, f.rarity_boost, f.final_score,
   coalesce((f.final_score - p.mean_score) / nullif(p.sd_score, 0), 0.0) AS image_zscore,
   f.final_score > ${PROCESS_FINAL_ANOMALY_THRESHOLD}                   AS final_flag,
