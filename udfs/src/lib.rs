@@ -62,6 +62,7 @@ pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
         features::category_index_udf(),
         kmeans::kmeans_assign_udf(),
         kmeans::kmeans_distance_udf(),
+        kmeans::kmeans_outlier_udf(),
         iforest::iforest_score_udf(),
         autoencoder::autoencoder_score_udf(),
         sequence::seq_score_udf(),

@@ -107,6 +107,8 @@ pub const KMEANS_SPEC: HuntSpec = HuntSpec {
         "cluster",
         "cluster_size",
         "distance",
+        "outlier",
+        "ad_score",
         "persistent",
         "top_queries",
     ],

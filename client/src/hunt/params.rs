@@ -108,7 +108,14 @@ pub const PARAMS: &[ParamSpec] = &[
         "2",
         INT,
         "ad-enum-kmeans",
-        "Weeks in the anomaly cluster that make a user persistent.",
+        "Flagged weeks that make a user persistent.",
+    ),
+    p(
+        "AD_OUTLIER_Z",
+        "3.5",
+        POS,
+        "ad-enum-kmeans",
+        "Flag an (account, week) whose cluster-based outlier score lies more than this many robust standard deviations (1.4826 MAD) above the median.",
     ),
     p(
         "AD_DL_TFIDF_NUM_FEATURES",

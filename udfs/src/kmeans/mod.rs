@@ -42,7 +42,9 @@ pub use params::{
     KMeansParams, KMeansParamsError, KMeansValidParams, MAX_ITER_LIMIT, N_INIT_LIMIT,
 };
 pub use partial::KMeansPartial;
-pub use sql::{kmeans_assign_udf, kmeans_distance_udf, kmeans_fit_udaf};
+pub use sql::{
+    kmeans_assign_udf, kmeans_distance_udf, kmeans_fit_udaf, kmeans_outlier_udf,
+};
 
 use crate::matrix::{DecodeError, MatrixError};
 

@@ -5,6 +5,12 @@ use super::KMeansError;
 use super::kernel::NearestCentroid;
 use crate::matrix::{ByteReader, ByteWriter, DecodeError, FeatureMatrix, invalid};
 
+/// Share of the training rows the large clusters hold at least (CBLOF's alpha).
+pub const CBLOF_ALPHA: f64 = 0.9;
+/// Size ratio between a large cluster and the next that ends the large ones (CBLOF's
+/// beta).
+pub const CBLOF_BETA: f64 = 5.0;
+
 /// Version byte of the [`KMeansModel::to_bytes`] payload.
 const MODEL_VERSION: u8 = 1;
 
@@ -138,6 +144,74 @@ impl KMeansModel {
         Ok((labels, dist))
     }
 
+    /// Which clusters are large in the sense of CBLOF (He, Xu and Deng, 2003): with the
+    /// clusters sorted by training size, largest first, the large ones are the first b,
+    /// for the smallest b at which the first b hold at least [`CBLOF_ALPHA`] of the
+    /// training rows or the b-th is at least [`CBLOF_BETA`] times the next one. A model
+    /// without training sizes has only large clusters.
+    pub fn large_clusters(&self) -> Vec<bool> {
+        let k = self.n_clusters();
+        let total: u64 = self.cluster_sizes.iter().sum();
+        if total == 0 || self.cluster_sizes.len() != k {
+            return vec![true; k];
+        }
+        let mut order: Vec<usize> = (0..k).collect();
+        order.sort_by(|&a, &b| {
+            self.cluster_sizes[b]
+                .cmp(&self.cluster_sizes[a])
+                .then(a.cmp(&b))
+        });
+        let mut large = vec![false; k];
+        let mut covered = 0u64;
+        for (i, &c) in order.iter().enumerate() {
+            large[c] = true;
+            covered += self.cluster_sizes[c];
+            let next = order.get(i + 1).map(|&n| self.cluster_sizes[n]);
+            let enough = covered as f64 >= CBLOF_ALPHA * total as f64;
+            let gap = next
+                .is_some_and(|n| self.cluster_sizes[c] as f64 >= CBLOF_BETA * n as f64);
+            if enough || gap {
+                break;
+            }
+        }
+        large
+    }
+
+    /// The unweighted cluster-based outlier score of each row (uCBLOF, Amer and
+    /// Goldstein, 2012): the distance to its nearest centroid when that cluster is large
+    /// ([`Self::large_clusters`]), else the distance to the nearest large centroid. A
+    /// row that forms a small cluster of its own is as far as it is from the bulk of the
+    /// data, not at distance zero from itself.
+    ///
+    /// # Errors
+    ///
+    /// [`KMeansError::DimensionMismatch`] when `x` has the wrong number of columns.
+    pub fn outlier_distance(&self, x: &FeatureMatrix) -> Result<Vec<f64>, KMeansError> {
+        let (labels, mut dist) = self.assign_with_distance(x)?;
+        let large = self.large_clusters();
+        let n = self.n_cols();
+        for (i, (&label, d)) in labels.iter().zip(dist.iter_mut()).enumerate() {
+            if large[label as usize] {
+                continue;
+            }
+            let row = &x.as_slice()[i * n..(i + 1) * n];
+            *d = large
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| **l)
+                .map(|(c, _)| {
+                    let centroid = &self.centroids.as_slice()[c * n..(c + 1) * n];
+                    row.iter()
+                        .zip(centroid)
+                        .map(|(a, b)| (a - b) * (a - b))
+                        .sum::<f64>()
+                        .sqrt()
+                })
+                .fold(f64::INFINITY, f64::min);
+        }
+        Ok(dist)
+    }
+
     /// Encodes the model as a little-endian payload with a version byte.
     pub fn to_bytes(&self) -> Vec<u8> {
         let (k, d) = (self.n_clusters(), self.n_cols());
@@ -231,6 +305,39 @@ mod tests {
         assert!((dist[1] - 2f64.sqrt()).abs() < 1e-12);
         assert!((dist[2] - 3.0).abs() < 1e-12);
         assert_eq!(m.distance(&x).expect("valid test input"), dist);
+    }
+
+    #[test]
+    fn small_clusters_score_by_their_distance_to_the_large_ones() {
+        // Sizes 90, 8, 2 of 100: the first holds 90 % (alpha), so only it is large.
+        let c = FeatureMatrix::from_rows(&[[0.0, 0.0], [10.0, 0.0], [0.0, 20.0]])
+            .expect("valid test input");
+        let m = KMeansModel::from_parts(c.clone(), vec![90, 8, 2], 1.0, 3, 100)
+            .expect("valid test input");
+        assert_eq!(m.large_clusters(), vec![true, false, false]);
+        let x = FeatureMatrix::from_rows(&[[1.0, 0.0], [10.0, 0.0], [0.0, 20.0]])
+            .expect("valid test input");
+        let scores = m.outlier_distance(&x).expect("valid test input");
+        // in the large cluster: its own distance; in small ones: to the large centroid,
+        // not the zero distance to their own centroid.
+        assert_eq!(scores, vec![1.0, 10.0, 20.0]);
+
+        // Sizes 50, 40, 5, 5: 90 % is reached with the second cluster.
+        let c4 = FeatureMatrix::from_rows(&[[0.0], [1.0], [2.0], [3.0]]).expect("valid");
+        let m = KMeansModel::from_parts(c4.clone(), vec![50, 40, 5, 5], 1.0, 3, 100)
+            .expect("valid");
+        assert_eq!(m.large_clusters(), vec![true, true, false, false]);
+        // Sizes 60, 10, 1: 60 < 90 %, but 10 >= 5 x 1 ends the large ones at the second.
+        let m = KMeansModel::from_parts(c, vec![60, 10, 1], 1.0, 3, 71).expect("valid");
+        assert_eq!(m.large_clusters(), vec![true, true, false]);
+        // Without training sizes every cluster is large: plain distances.
+        let m = KMeansModel::new(c4).expect("valid");
+        assert_eq!(m.large_clusters(), vec![true; 4]);
+        let x = FeatureMatrix::from_rows(&[[2.2]]).expect("valid");
+        assert_eq!(
+            m.outlier_distance(&x).expect("valid"),
+            m.distance(&x).expect("valid")
+        );
     }
 
     #[test]

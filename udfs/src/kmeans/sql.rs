@@ -30,6 +30,7 @@ use crate::scoring::{
 const KMEANS_FIT: &str = "kmeans_fit";
 const KMEANS_ASSIGN: &str = "kmeans_assign";
 const KMEANS_DISTANCE: &str = "kmeans_distance";
+const KMEANS_OUTLIER: &str = "kmeans_outlier";
 /// Newest k-means payload format this build writes and reads.
 pub const KMEANS_FORMAT_VERSION: u32 = 1;
 
@@ -240,6 +241,7 @@ fn decode_model(
 enum KMeansOutput {
     Assign,
     Distance,
+    Outlier,
 }
 
 /// `kmeans_assign(features, model)` and `kmeans_distance(features, model)`.
@@ -261,6 +263,7 @@ impl KMeansScore {
         match self.output {
             KMeansOutput::Assign => KMEANS_ASSIGN,
             KMeansOutput::Distance => KMEANS_DISTANCE,
+            KMeansOutput::Outlier => KMEANS_OUTLIER,
         }
     }
 }
@@ -289,7 +292,7 @@ impl ScalarUDFImpl for KMeansScore {
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
         Ok(match self.output {
             KMeansOutput::Assign => DataType::UInt32,
-            KMeansOutput::Distance => DataType::Float64,
+            KMeansOutput::Distance | KMeansOutput::Outlier => DataType::Float64,
         })
     }
 
@@ -321,6 +324,7 @@ impl ScalarUDFImpl for KMeansScore {
     fn documentation(&self) -> Option<&Documentation> {
         static ASSIGN: OnceLock<Documentation> = OnceLock::new();
         static DISTANCE: OnceLock<Documentation> = OnceLock::new();
+        static OUTLIER: OnceLock<Documentation> = OnceLock::new();
         let (cell, description, syntax) = match self.output {
             KMeansOutput::Assign => (
                 &ASSIGN,
@@ -335,6 +339,18 @@ impl ScalarUDFImpl for KMeansScore {
                  model from `kmeans_fit` (Float64); rank by it to find outliers. Null for a \
                  null vector or model.",
                 "kmeans_distance(features, model)",
+            ),
+            KMeansOutput::Outlier => (
+                &OUTLIER,
+                "Cluster-based outlier score of each feature vector under a model from \
+                 `kmeans_fit` (Float64; unweighted CBLOF): the distance to its nearest \
+                 centroid when that cluster is large, else the distance to the nearest \
+                 large centroid. Large clusters are, by training size, the largest ones \
+                 that together hold 90 % of the training rows, or up to a cluster five \
+                 times the size of the next. A few outliers that form a cluster of their \
+                 own score by how far they are from the bulk, not zero. Null for a null \
+                 vector or model.",
+                "kmeans_outlier(features, model)",
             ),
         };
         Some(cell.get_or_init(|| {
@@ -373,6 +389,12 @@ impl KMeansScore {
                 let d = model.distance(matrix).map_err(|e| exec_error(name, e))?;
                 Arc::new(rows.scatter_f64(&d).map_err(|e| exec_error(name, e))?)
             }
+            KMeansOutput::Outlier => {
+                let d = model
+                    .outlier_distance(matrix)
+                    .map_err(|e| exec_error(name, e))?;
+                Arc::new(rows.scatter_f64(&d).map_err(|e| exec_error(name, e))?)
+            }
         })
     }
 }
@@ -398,6 +420,13 @@ pub fn kmeans_distance_udf() -> Arc<ScalarUDF> {
         Arc::new(ScalarUDF::from(KMeansScore::new(KMeansOutput::Distance)))
     })
     .clone()
+}
+
+/// The `kmeans_outlier` scalar function.
+pub fn kmeans_outlier_udf() -> Arc<ScalarUDF> {
+    static UDF: OnceLock<Arc<ScalarUDF>> = OnceLock::new();
+    UDF.get_or_init(|| Arc::new(ScalarUDF::from(KMeansScore::new(KMeansOutput::Outlier))))
+        .clone()
 }
 
 /// Binary array of encoded partial states, for tests of the state round trip.

@@ -1,30 +1,47 @@
--- Scoring: every (account, week) gets its cluster and its distance to the centroid. The
--- smallest cluster is the anomaly cluster (ties broken by cluster id); accounts in it
--- for AD_PERSISTENT_MIN_WEEKS weeks or more are persistent. Ranking: the anomaly cluster
--- first, then by distance.
+-- Scoring: every (account, week) gets its cluster, its distance to the centroid, and its
+-- cluster-based outlier score (kmeans_outlier, unweighted CBLOF): the distance to its
+-- centroid in a large cluster, to the nearest large centroid in a small one. A slow
+-- enumerator's weeks often form a small cluster of their own, where the plain distance
+-- is near zero; the outlier score measures how far they are from the bulk instead.
+--
+-- ad_score is the robust z-score of the outlier score, (score - median) / (1.4826 * MAD),
+-- and an (account, week) is flagged above AD_OUTLIER_Z: a property of this data's own
+-- score distribution, the same for every data set (3.5 is Iglewicz and Hoaglin's usual
+-- outlier cut). The original's anomaly cluster (the smallest) is kept as evidence
+-- (in_smallest_cluster); accounts flagged in AD_PERSISTENT_MIN_WEEKS weeks or more are
+-- persistent.
 WITH scored AS (
   SELECT
     user, week, queries, distinct_queries, first_seen_ns, last_seen_ns,
     kmeans_assign(scale(vec, ${SCALER_MODEL}), ${KMEANS_MODEL})   AS cluster,
-    kmeans_distance(scale(vec, ${SCALER_MODEL}), ${KMEANS_MODEL}) AS distance
+    kmeans_distance(scale(vec, ${SCALER_MODEL}), ${KMEANS_MODEL}) AS distance,
+    kmeans_outlier(scale(vec, ${SCALER_MODEL}), ${KMEANS_MODEL})  AS outlier
   FROM ad_features
 ),
 sized AS (
   SELECT *, count(*) OVER (PARTITION BY cluster) AS cluster_size FROM scored
 ),
-anomaly AS (
+smallest AS (
   SELECT cluster AS anomaly_cluster FROM sized
   GROUP BY cluster, cluster_size ORDER BY cluster_size, cluster LIMIT 1
 ),
+centre AS (SELECT median(outlier) AS med FROM scored),
+spread AS (
+  SELECT median(abs(s.outlier - c.med)) AS mad FROM scored s CROSS JOIN centre c
+),
 flagged AS (
-  SELECT s.*, s.cluster = a.anomaly_cluster AS flagged
-  FROM sized s CROSS JOIN anomaly a
+  SELECT
+    s.*,
+    s.cluster = a.anomaly_cluster                                          AS in_smallest_cluster,
+    coalesce((s.outlier - c.med) / nullif(1.4826 * p.mad, 0), 0.0)        AS ad_score
+  FROM sized s CROSS JOIN smallest a CROSS JOIN centre c CROSS JOIN spread p
 )
 SELECT
   f.*,
-  CAST(f.flagged AS DOUBLE) + f.distance / (1 + max(f.distance) OVER ()) AS ad_score,
-  sum(CAST(f.flagged AS BIGINT)) OVER (PARTITION BY f.user) >= ${AD_PERSISTENT_MIN_WEEKS} AS persistent,
+  f.ad_score > ${AD_OUTLIER_Z}                                             AS flagged,
+  sum(CASE WHEN f.ad_score > ${AD_OUTLIER_Z} THEN 1 ELSE 0 END) OVER (PARTITION BY f.user)
+    >= ${AD_PERSISTENT_MIN_WEEKS}                                          AS persistent,
   q.top_queries
 FROM flagged f
 LEFT JOIN ad_top_queries q ON q.user = f.user AND q.week = f.week
-ORDER BY ad_score DESC, f.user, f.week
+ORDER BY f.ad_score DESC, f.user, f.week
