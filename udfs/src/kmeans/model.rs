@@ -327,9 +327,18 @@ mod tests {
         let m = KMeansModel::from_parts(c4.clone(), vec![50, 40, 5, 5], 1.0, 3, 100)
             .expect("valid");
         assert_eq!(m.large_clusters(), vec![true, true, false, false]);
-        // Sizes 60, 10, 1: 60 < 90 %, but 10 >= 5 x 1 ends the large ones at the second.
+        // Sizes 50, 30, 6, 6, 6, 6: the first two hold 77 % (< 90 %), but 30 >= 5 x 6
+        // ends the large ones at the second; and 60, 10, 1 ends at the first (60 >= 50).
+        let c6 = FeatureMatrix::from_rows(&[[0.0], [1.0], [2.0], [3.0], [4.0], [5.0]])
+            .expect("valid");
+        let m = KMeansModel::from_parts(c6, vec![50, 30, 6, 6, 6, 6], 1.0, 3, 104)
+            .expect("valid");
+        assert_eq!(
+            m.large_clusters(),
+            vec![true, true, false, false, false, false]
+        );
         let m = KMeansModel::from_parts(c, vec![60, 10, 1], 1.0, 3, 71).expect("valid");
-        assert_eq!(m.large_clusters(), vec![true, true, false]);
+        assert_eq!(m.large_clusters(), vec![true, false, false]);
         // Without training sizes every cluster is large: plain distances.
         let m = KMeansModel::new(c4).expect("valid");
         assert_eq!(m.large_clusters(), vec![true; 4]);
