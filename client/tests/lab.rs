@@ -623,3 +623,135 @@ fn generation_throughput() {
     let summary = generate(&opts, dir.path(), false).expect("generates");
     println!("{summary}");
 }
+
+/// FNV-1a over the names and bytes of every file a lab wrote, in path order.
+fn fingerprint(out: &Path) -> u64 {
+    let mut files = parquet_files(out);
+    files.push(out.join("labels/ground_truth.json"));
+    files.push(out.join("labels/lab.json"));
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for f in files {
+        let name = f
+            .strip_prefix(out)
+            .expect("inside")
+            .to_string_lossy()
+            .into_owned();
+        let bytes = std::fs::read(&f).expect("read");
+        for b in name.bytes().chain(bytes) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
+#[test]
+fn default_lab_is_unchanged_by_profiles() {
+    // Fingerprints of labs generated before `--profile` existed (commit 0dce16f): a lab
+    // without profiles must keep every byte.
+    let dir = tempfile::tempdir_in(tmp_root()).expect("temp");
+    let opts = LabOptions::default()
+        .hosts(7)
+        .days(3)
+        .events(20_000)
+        .seed(11);
+    generate(&opts.check().expect("valid"), dir.path(), false).expect("generates");
+    let dir2 = tempfile::tempdir_in(tmp_root()).expect("temp");
+    let opts = LabOptions::default()
+        .hosts(5)
+        .days(2)
+        .events(8_000)
+        .seed(3)
+        .scenarios(&["ad-enum", "c2-beacon", "process-anomaly"]);
+    generate(&opts.check().expect("valid"), dir2.path(), false).expect("generates");
+    assert_eq!(fingerprint(dir.path()), 0x38e9_4aa9_7d59_c38d);
+    assert_eq!(fingerprint(dir2.path()), 0x8362_e3f5_fc85_071f);
+}
+
+/// A lab with `profiles`, `hosts` hosts and five weekdays (without widespread-attack below
+/// seven hosts, which it needs).
+fn profiled(profiles: &[&str], hosts: i64) -> (tempfile::TempDir, Vec<Row>, GroundTruth) {
+    let dir = tempfile::tempdir_in(tmp_root()).expect("temp");
+    let mut opts = LabOptions::default()
+        .hosts(hosts)
+        .days(5)
+        .events(25_000)
+        .seed(5)
+        .profiles(profiles);
+    if hosts < 7 {
+        opts = opts.scenarios(&["ad-enum", "c2-beacon", "process-anomaly"]);
+    }
+    let summary =
+        generate(&opts.check().expect("valid"), dir.path(), false).expect("lab");
+    assert!(summary.profile_events > 0, "{summary}");
+    let rows = rows(dir.path());
+    let t = truth(dir.path());
+    assert_eq!(t.profiles, profiles);
+    (dir, rows, t)
+}
+
+/// Every labelled process exists in the events with its image and command line.
+fn entities_exist(rows: &[Row], t: &GroundTruth) {
+    let procs: BTreeMap<&str, (&str, &str)> = rows
+        .iter()
+        .filter(|r| r.id == 1)
+        .filter_map(|r| {
+            Some((
+                r.guid.as_deref()?,
+                (r.image.as_deref()?, r.commandline.as_deref()?),
+            ))
+        })
+        .collect();
+    let seen: BTreeSet<&str> = rows.iter().filter_map(|r| r.guid.as_deref()).collect();
+    for g in &t.groups {
+        for e in &g.entities {
+            match e {
+                Entity::Process {
+                    processguid,
+                    image,
+                    commandline,
+                    ..
+                } => {
+                    assert!(seen.contains(processguid.as_str()), "{}: {e:?}", g.name);
+                    if let Some((i, c)) = procs.get(processguid.as_str()) {
+                        assert_eq!((*i, *c), (image.as_str(), commandline.as_str()));
+                    }
+                }
+                Entity::ProcessDestination {
+                    processguid,
+                    destinationip,
+                    ..
+                } => assert!(
+                    rows.iter().any(|r| r.guid.as_deref() == Some(processguid)
+                        && r.destinationip.as_deref() == Some(destinationip)),
+                    "{}: {e:?}",
+                    g.name
+                ),
+                _ => {}
+            }
+        }
+    }
+}
+
+#[test]
+fn per_user_installs_put_one_program_at_a_path_per_user() {
+    let (_dir, rows, t) = profiled(&["per-user-installs"], 5);
+    let mut paths: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for r in rows.iter().filter(|r| r.id == 1) {
+        let image = r.image.clone().unwrap_or_default();
+        if image.ends_with(r"\OneDriveStandaloneUpdater.exe") {
+            assert!(image.starts_with(r"C:\Users\"), "{image}");
+            paths.entry(image).or_default().insert(r.computer.clone());
+        }
+    }
+    assert_eq!(paths.len(), 3, "{paths:?}");
+    assert!(paths.values().all(|hosts| hosts.len() == 1), "{paths:?}");
+    let zoom_or_code = rows.iter().filter(|r| r.id == 1).any(|r| {
+        r.image.as_deref().is_some_and(|i| {
+            i.ends_with(r"\AppData\Roaming\Zoom\bin\Zoom.exe")
+                || i.ends_with(r"\AppData\Local\Programs\Microsoft VS Code\Code.exe")
+        })
+    });
+    assert!(zoom_or_code);
+    entities_exist(&rows, &t);
+}
