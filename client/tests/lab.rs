@@ -755,3 +755,243 @@ fn per_user_installs_put_one_program_at_a_path_per_user() {
     assert!(zoom_or_code);
     entities_exist(&rows, &t);
 }
+
+fn is_private(ip: &str) -> bool {
+    ip.starts_with("10.") || ip.starts_with("127.")
+}
+
+#[test]
+fn shared_c2_reaches_one_address_from_three_labelled_hosts() {
+    let (_dir, rows, t) = profiled(&["shared-c2"], 5);
+    let c2: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.id == 3 && r.destinationip.as_deref() == Some("203.0.113.150"))
+        .collect();
+    let hosts: BTreeSet<&str> = c2.iter().map(|r| r.computer.as_str()).collect();
+    assert!(hosts.len() >= 3, "{hosts:?}");
+    let g = group(&t, "shared-c2-implant-family");
+    assert_eq!(g.label, Label::Malicious);
+    let labelled: BTreeSet<&str> = g
+        .entities
+        .iter()
+        .filter_map(|e| match e {
+            Entity::ProcessDestination {
+                processguid,
+                destinationip,
+                ..
+            } if destinationip == "203.0.113.150" => Some(processguid.as_str()),
+            _ => None,
+        })
+        .collect();
+    let talking: BTreeSet<&str> = c2.iter().filter_map(|r| r.guid.as_deref()).collect();
+    assert_eq!(labelled, talking);
+    // The CDN address is shared by many processes on every host; the agent is labelled.
+    let cdn: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.id == 3 && r.destinationip.as_deref() == Some("13.107.246.45"))
+        .collect();
+    let images: BTreeSet<&str> = cdn.iter().filter_map(|r| r.image.as_deref()).collect();
+    let cdn_hosts: BTreeSet<&str> = cdn.iter().map(|r| r.computer.as_str()).collect();
+    assert!(images.len() >= 4, "{images:?}");
+    assert_eq!(cdn_hosts.len(), 5);
+    let agent = group(&t, "cdn-monitoring-agent");
+    assert_eq!(agent.label, Label::HardNegative);
+    assert_eq!(process_guids(agent).len(), 5);
+    entities_exist(&rows, &t);
+}
+
+#[test]
+fn proxy_leaves_no_external_destination_but_the_proxy() {
+    let (_dir, rows, t) = profiled(&["shared-c2", "proxy"], 5);
+    let out: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.id == 3 && r.initiated.as_deref() == Some("true"))
+        .collect();
+    assert!(out.len() > 1_000);
+    for r in &out {
+        let ip = r.destinationip.as_deref().unwrap_or_default();
+        assert!(is_private(ip), "{ip} from {:?}", r.image);
+    }
+    let proxied = out
+        .iter()
+        .filter(|r| r.destinationip.as_deref() == Some("10.10.0.30"))
+        .count();
+    assert!(proxied * 2 > out.len(), "{proxied} of {}", out.len());
+    for r in rows.iter().filter(|r| r.id == 22) {
+        let q = r.queryname.as_deref().unwrap_or_default();
+        assert!(q.ends_with(".contoso.local"), "{q}");
+    }
+    for g in &t.groups {
+        for e in &g.entities {
+            if let Entity::ProcessDestination { destinationip, .. } = e {
+                assert!(is_private(destinationip), "{}: {e:?}", g.name);
+            }
+        }
+    }
+    let implants = group(&t, "shared-c2-implant-family");
+    assert!(implants.entities.iter().any(|e| matches!(
+        e,
+        Entity::ProcessDestination { destinationip, destinationport, .. }
+            if destinationip == "10.10.0.30" && destinationport == "8080"
+    )));
+    entities_exist(&rows, &t);
+}
+
+#[test]
+fn worm_runs_one_identical_payload_on_every_victim() {
+    let (_dir, rows, t) = profiled(&["worm"], 5);
+    let payloads: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.id == 1 && r.image.as_deref() == Some(r"C:\Windows\wsvc64.exe"))
+        .collect();
+    let cmds: BTreeSet<&str> = payloads
+        .iter()
+        .filter_map(|r| r.commandline.as_deref())
+        .collect();
+    let hosts: BTreeSet<&str> = payloads.iter().map(|r| r.computer.as_str()).collect();
+    assert_eq!(cmds.len(), 1, "{cmds:?}");
+    assert_eq!(hosts.len(), 5, "{hosts:?}");
+    let g = group(&t, "worm-identical-payload");
+    assert_eq!(g.label, Label::Malicious);
+    let sources: Vec<&str> = g
+        .entities
+        .iter()
+        .filter_map(|e| match e {
+            Entity::SourceIp { sourceip, .. } => Some(sourceip.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert!(!sources.is_empty());
+    for src in &sources {
+        let lateral = rows.iter().any(|r| {
+            r.id == 3
+                && r.initiated.as_deref() == Some("true")
+                && r.sourceip.as_deref() == Some(src)
+                && r.image.as_deref() == Some(r"C:\Windows\wsvc64.exe")
+        });
+        assert!(lateral, "{src}");
+    }
+    let victims = g
+        .entities
+        .iter()
+        .filter(|e| matches!(e, Entity::VictimHost { .. }))
+        .count();
+    assert_eq!(victims, 4);
+    let campaign: Vec<_> = t
+        .groups
+        .iter()
+        .filter(|g| g.name.starts_with("worm-campaign-intrusion-"))
+        .collect();
+    assert_eq!(campaign.len(), 3);
+    let campaign_hosts: BTreeSet<&str> = campaign
+        .iter()
+        .flat_map(|g| &g.entities)
+        .filter_map(|e| match e {
+            Entity::Process { host, .. } => Some(host.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(campaign_hosts.len(), 3);
+    entities_exist(&rows, &t);
+}
+
+#[test]
+fn admin_activity_is_labelled_hard_negative() {
+    let (_dir, rows, t) = profiled(&["admin-activity"], 5);
+    for name in [
+        "admin-remote-management",
+        "admin-psexec-deployment",
+        "admin-ad-audit-script",
+        "helpdesk-directory-tool",
+    ] {
+        let g = group(&t, name);
+        assert_eq!(g.label, Label::HardNegative, "{name}");
+        assert!(g.events > 0, "{name}");
+    }
+    let deploy = group(&t, "admin-psexec-deployment");
+    let src = deploy
+        .entities
+        .iter()
+        .find_map(|e| match e {
+            Entity::SourceIp { sourceip, .. } => Some(sourceip.clone()),
+            _ => None,
+        })
+        .expect("source");
+    let reached: BTreeSet<&str> = rows
+        .iter()
+        .filter(|r| r.id == 3 && r.initiated.as_deref() == Some("true"))
+        .filter(|r| r.sourceip.as_deref() == Some(src.as_str()))
+        .filter(|r| {
+            r.image
+                .as_deref()
+                .is_some_and(|i| i.ends_with("PsExec64.exe"))
+        })
+        .filter_map(|r| r.destinationip.as_deref())
+        .collect();
+    assert!(reached.len() >= 2, "{reached:?}");
+    let audit = group(&t, "admin-ad-audit-script");
+    let Some(Entity::UserWeek { user, .. }) = audit.entities.first() else {
+        panic!("user-week entities");
+    };
+    let searches = rows
+        .iter()
+        .filter(|r| r.id == 1644 && r.user_name.as_deref() == Some(user))
+        .count();
+    assert!(searches >= 40, "{searches}");
+    entities_exist(&rows, &t);
+}
+
+#[test]
+fn profiles_combine_deterministically_at_any_size() {
+    let all = [
+        "per-user-installs",
+        "long-tail",
+        "shared-c2",
+        "proxy",
+        "worm",
+        "admin-activity",
+    ];
+    for (hosts, days, events) in [(3, 2, 6_000), (5, 3, 15_000), (200, 2, 120_000)] {
+        let a = tempfile::tempdir_in(tmp_root()).expect("temp");
+        let b = tempfile::tempdir_in(tmp_root()).expect("temp");
+        let mut opts = LabOptions::default()
+            .hosts(hosts)
+            .days(days)
+            .events(events)
+            .seed(9)
+            .profiles(&all);
+        if hosts < 7 {
+            opts = opts.scenarios(&["ad-enum", "c2-beacon", "process-anomaly"]);
+        }
+        let one = generate(
+            &opts.clone().threads(1).check().expect("valid"),
+            a.path(),
+            false,
+        )
+        .expect("lab");
+        generate(&opts.threads(2).check().expect("valid"), b.path(), false).expect("lab");
+        assert_eq!(
+            fingerprint(a.path()),
+            fingerprint(b.path()),
+            "{hosts} hosts"
+        );
+        assert!(one.events as i64 >= events * 9 / 10, "{one}");
+        let rows = rows(a.path());
+        entities_exist(&rows, &truth(a.path()));
+        let m: LabManifest = serde_json::from_slice(
+            &std::fs::read(a.path().join("labels/lab.json")).expect("manifest"),
+        )
+        .expect("parses");
+        assert_eq!(m.profiles, all);
+    }
+}
+
+#[test]
+fn a_profile_leaves_the_scenarios_and_other_profiles_unchanged() {
+    let (_a, _, plain) = profiled(&["shared-c2"], 7);
+    let (_b, _, more) = profiled(&["per-user-installs", "shared-c2", "worm"], 7);
+    for g in &plain.groups {
+        let h = group(&more, &g.name);
+        assert_eq!(g.entities, h.entities, "{}", g.name);
+    }
+}

@@ -242,3 +242,51 @@ pub(super) fn record(
     g.events += (b.evs.len() - before) as u64;
     g.entities.extend(entities);
 }
+
+/// A psexec-style remote service start from `proc` on `from` to `victim`: SMB to the
+/// victim's `ADMIN$` (its System accepts, the account logs on, `binary` is written), RPC to
+/// its service control manager, then `services.exe` starts `binary` with `cmd` as SYSTEM.
+/// Both connections are pushed to `draft.lateral`. Returns the service process and the time
+/// after it started.
+#[allow(clippy::too_many_arguments)] // Source, victim, account, payload and time, one each.
+pub(super) fn remote_service(
+    s: &mut S<'_, '_>,
+    draft: &mut Draft,
+    from: usize,
+    proc: u32,
+    victim: usize,
+    account: u16,
+    (binary, cmd): (&str, &str),
+    mut t: i64,
+) -> (u32, i64) {
+    use super::topology::{SYSTEM, Slot, Svc};
+    let topo = s.b.topo;
+    let (src, dst) = (topo.hosts[from].ip.clone(), topo.hosts[victim].ip.clone());
+    s.b.net_out(t, proc, topo.service(victim, Svc::Smb));
+    draft.lateral.push((src.clone(), dst.clone(), t));
+    let system = s.b.long_lived(victim, Slot::System);
+    let at = t + s.ms(1, 5);
+    s.b.net_in(at, system, topo.service(victim, Svc::Smb), from);
+    let at = t + s.ms(5, 30);
+    s.b.logon(at, victim, account, 3, Some(from));
+    let at = t + s.ms(100, 900);
+    s.file(at, system, binary);
+    t += s.ms(1_000, 3_000);
+    s.b.net_out(t, proc, topo.service(victim, Svc::Rpc));
+    draft.lateral.push((src, dst, t));
+    let services = s.b.long_lived(victim, Slot::Services);
+    let at = t + s.ms(1, 5);
+    s.b.net_in(at, services, topo.service(victim, Svc::Rpc), from);
+    t += s.ms(300, 1_500);
+    let pid = s.spawn(
+        victim,
+        SYSTEM,
+        binary,
+        cmd,
+        r"C:\Windows\system32\",
+        services,
+        t,
+    );
+    let t = s.b.loads(pid, t, 6);
+    (pid, t)
+}
