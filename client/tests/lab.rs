@@ -995,3 +995,55 @@ fn a_profile_leaves_the_scenarios_and_other_profiles_unchanged() {
         assert_eq!(g.entities, h.entities, "{}", g.name);
     }
 }
+
+#[test]
+fn long_tail_is_rare_distinct_and_labelled() {
+    let (_dir, rows, t) = profiled(&["long-tail"], 7);
+    let installers = group(&t, "long-tail-installers");
+    assert_eq!(installers.label, Label::HardNegative);
+    let images: Vec<&str> = installers
+        .entities
+        .iter()
+        .filter_map(|e| match e {
+            Entity::Process { image, .. } => Some(image.as_str()),
+            _ => None,
+        })
+        .collect();
+    let distinct: BTreeSet<&str> = images.iter().copied().collect();
+    assert!(images.len() >= 5, "{images:?}");
+    assert!(distinct.len() * 2 >= images.len(), "{distinct:?}");
+    assert!(
+        images.iter().any(|i| i.contains(r"\Temp\{")
+            || i.contains(r"Package Cache\{")
+            || i.contains(r"\Install\{")
+            || i.contains(r"\Installer\MSI")
+            || i.contains(r"\Downloads\")),
+        "{images:?}"
+    );
+    let admin = group(&t, "long-tail-admin-commands");
+    assert!(admin.entities.iter().any(|e| matches!(
+        e,
+        Entity::Process { commandline, .. } if commandline.starts_with("whoami")
+            || commandline.starts_with("ipconfig") || commandline.starts_with("net ")
+            || commandline.starts_with("gpupdate") || commandline.starts_with("nltest")
+            || commandline.starts_with("klist") || commandline.starts_with("netstat")
+            || commandline.starts_with("gpresult") || commandline.starts_with("tasklist")
+            || commandline.starts_with("nslookup") || commandline.starts_with("quser")
+    )));
+    let tasks = rows
+        .iter()
+        .filter(|r| r.id == 1)
+        .filter(|r| r.parentimage.as_deref() == Some(r"C:\Windows\System32\svchost.exe"))
+        .filter(|r| {
+            r.image.as_deref().is_some_and(|i| {
+                i.ends_with("defrag.exe")
+                    || i.ends_with("cleanmgr.exe")
+                    || i.ends_with("tzsync.exe")
+                    || i.ends_with("usoclient.exe")
+                    || i.ends_with("wermgr.exe")
+            })
+        })
+        .count();
+    assert!(tasks > 0);
+    entities_exist(&rows, &t);
+}
