@@ -713,6 +713,25 @@ static CCM_EVAL: Profile = Profile {
     children: &[],
 };
 
+/// Asserts a program and its children are well formed (tests of the profile tables).
+#[cfg(test)]
+pub(crate) fn check(prof: &Profile) {
+    let name = prof.image;
+    assert!(!prof.cmds.is_empty(), "{name}");
+    assert!(prof.loads.0 <= prof.loads.1, "{name}");
+    assert!(
+        prof.life_s.0 <= prof.life_s.1 && prof.life_s.0 > 0,
+        "{name}"
+    );
+    assert!(prof.steps.0 <= prof.steps.1, "{name}");
+    assert!(prof.steps.1 == 0 || !prof.acts.is_empty(), "{name}");
+    assert!(prof.image.starts_with(r"C:\"), "{name}");
+    for &(child, lo, hi) in prof.children {
+        assert!(lo <= hi, "{name}");
+        check(child);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -753,24 +772,5 @@ mod tests {
         for p in ALL {
             check(profile(p));
         }
-    }
-}
-
-/// Asserts a program and its children are well formed (tests of the profile tables).
-#[cfg(test)]
-pub(crate) fn check(prof: &Profile) {
-    let name = prof.image;
-    assert!(!prof.cmds.is_empty(), "{name}");
-    assert!(prof.loads.0 <= prof.loads.1, "{name}");
-    assert!(
-        prof.life_s.0 <= prof.life_s.1 && prof.life_s.0 > 0,
-        "{name}"
-    );
-    assert!(prof.steps.0 <= prof.steps.1, "{name}");
-    assert!(prof.steps.1 == 0 || !prof.acts.is_empty(), "{name}");
-    assert!(prof.image.starts_with(r"C:\"), "{name}");
-    for &(child, lo, hi) in prof.children {
-        assert!(lo <= hi, "{name}");
-        check(child);
     }
 }

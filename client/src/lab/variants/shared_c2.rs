@@ -10,7 +10,7 @@
 //!   C2 address (c2-beacon).
 //! - Benign: six Microsoft CDN names (Office, Teams, sign-in, monitoring) answer one address,
 //!   13.107.246.45. A monitoring agent (`MonitoringHost.exe`, long-lived) on every host polls
-//!   one of them every 600 s ± 10 % all lab long (hard negative for c2-beacon, one process
+//!   one of them every 900 s ± 10 % all lab long (hard negative for c2-beacon, one process
 //!   and destination per host); WebView2 processes of the users' Office and Teams, Defender
 //!   and the telemetry service reach the others now and then.
 
@@ -43,7 +43,7 @@ pub(crate) const C2: (&str, &str) = ("api.metrics-cloud.example.net", "203.0.113
 /// The monitoring agent's poll.
 const AGENT: Periodic = Periodic {
     slot: Slot::Agent,
-    period_s: 600,
+    period_s: 900,
     jitter: 0.10,
 };
 
@@ -212,7 +212,7 @@ fn agent_labels(s: &mut S<'_, '_>) {
         format!(
             "a monitoring agent (MonitoringHost.exe) on every host polls {AGENT_SITE} \
              ({CDN_IP}:443, a CDN address shared by five other Microsoft names and many \
-             processes) every 600 s with 10% jitter"
+             processes) every 900 s with 10% jitter"
         ),
     );
     for host in 0..topo.hosts.len() {
