@@ -290,3 +290,31 @@ pub(super) fn remote_service(
     let t = s.b.loads(pid, t, 6);
     (pid, t)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_unknown_ones_are_named() {
+        for p in LabProfile::ALL {
+            assert_eq!(p.name().parse::<LabProfile>().expect("parses"), p);
+        }
+        let e = "vpn".parse::<LabProfile>().expect_err("unknown");
+        assert!(e.to_string().contains("\"vpn\""), "{e}");
+    }
+
+    #[test]
+    fn options_sort_profiles_and_reject_duplicates() {
+        let v = crate::lab::LabOptions::default()
+            .profiles(&["worm", "proxy"])
+            .check()
+            .expect("valid");
+        assert_eq!(v.profiles(), &[LabProfile::Proxy, LabProfile::Worm]);
+        let e = crate::lab::LabOptions::default()
+            .profiles(&["worm", "worm"])
+            .check()
+            .expect_err("duplicate");
+        assert!(matches!(e, LabError::DuplicateProfile(LabProfile::Worm)));
+    }
+}

@@ -346,3 +346,26 @@ static TEAMS_UPDATE: Profile = Profile {
     acts: &[(Act::Site("teams.microsoft.com"), 1)],
     children: &[],
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lab::profiles::check;
+
+    #[test]
+    fn programs_are_well_formed() {
+        for p in [
+            &ZOOM,
+            &ZOOM_INSTALLER,
+            &SLACK_STUB,
+            &CODE,
+            &CODE_SETUP,
+            &ONEDRIVE_UPDATER,
+            &ONEDRIVE_COAUTH,
+            &TEAMS_UPDATE,
+        ] {
+            check(p);
+            assert!(p.image.starts_with(r"C:\Users\{user}\"), "{}", p.image);
+        }
+    }
+}
