@@ -3,7 +3,9 @@
 //! Generates a small Windows domain's endpoint logs (Sysmon, Directory Service 1644, Security
 //! 4624) as a Parquet event lake in the flattened winlogbeat layout of [`schema`], with four
 //! switchable attack scenarios and benign hard negatives, and writes the ground truth beside
-//! it. The same options and seed give byte-identical files. The lab exists so the hunts can be
+//! it. Profiles ([`LabProfile`], `--profile`, in `variants/`) add the habits of real networks
+//! the plain lab lacks, each with its labels. The same options and seed give byte-identical
+//! files. The lab exists so the hunts can be
 //! developed, tested and evaluated without real data; it does not try to be a full Windows
 //! model. See `docs/lab.md` for the layout and the label format.
 //!
