@@ -847,6 +847,7 @@ mod tests {
             format: "x".into(),
             version: 1,
             seed: 1,
+            profiles: Vec::new(),
             earliest_event_ns: 0,
             earliest_event: String::new(),
             week_bucket_days: 7,

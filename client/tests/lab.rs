@@ -623,3 +623,466 @@ fn generation_throughput() {
     let summary = generate(&opts, dir.path(), false).expect("generates");
     println!("{summary}");
 }
+
+/// FNV-1a over the names and bytes of every file a lab wrote, in path order.
+fn fingerprint(out: &Path) -> u64 {
+    let mut files = parquet_files(out);
+    files.push(out.join("labels/ground_truth.json"));
+    files.push(out.join("labels/lab.json"));
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for f in files {
+        let name = f
+            .strip_prefix(out)
+            .expect("inside")
+            .to_string_lossy()
+            .into_owned();
+        let bytes = std::fs::read(&f).expect("read");
+        for b in name.bytes().chain(bytes) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
+/// Like [`fingerprint`], but `ground_truth.json` is taken as its JSON content without the
+/// `data` member (which describes the event files it sits beside), re-serialised, so the
+/// fingerprint speaks of the events and labels only.
+fn content_fingerprint(out: &Path) -> u64 {
+    let mut files = parquet_files(out);
+    files.push(out.join("labels/lab.json"));
+    let truth = std::fs::read(out.join("labels/ground_truth.json")).expect("read");
+    let mut truth: serde_json::Value = serde_json::from_slice(&truth).expect("json");
+    if let Some(m) = truth.as_object_mut() {
+        m.remove("data");
+    }
+    let truth = serde_json::to_vec(&truth).expect("json");
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut feed = |bytes: &[u8]| {
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    for f in files {
+        let name = f
+            .strip_prefix(out)
+            .expect("inside")
+            .to_string_lossy()
+            .into_owned();
+        feed(name.as_bytes());
+        feed(&std::fs::read(&f).expect("read"));
+    }
+    feed(b"labels/ground_truth.json");
+    feed(&truth);
+    h
+}
+
+#[test]
+fn default_lab_is_unchanged_by_profiles() {
+    // Fingerprints of labs as generated before `--profile` existed (commit 0dce16f): a lab
+    // without profiles must keep every byte of its events, lab.json and labels. (Taken on
+    // this branch, where the whole files were also checked byte for byte against 0dce16f's
+    // output: 0x38e94aa97d59c38d and 0x8362e3f5fc85071f by `fingerprint`.) The `data`
+    // member of ground_truth.json is left out so labels describing their event files do
+    // not count as a change. The values also change if a dependency update changes the
+    // Parquet encoding; then regenerate them from a commit whose lab code is unchanged and
+    // say so in its message.
+    let dir = tempfile::tempdir_in(tmp_root()).expect("temp");
+    let opts = LabOptions::default()
+        .hosts(7)
+        .days(3)
+        .events(20_000)
+        .seed(11);
+    generate(&opts.check().expect("valid"), dir.path(), false).expect("generates");
+    let dir2 = tempfile::tempdir_in(tmp_root()).expect("temp");
+    let opts = LabOptions::default()
+        .hosts(5)
+        .days(2)
+        .events(8_000)
+        .seed(3)
+        .scenarios(&["ad-enum", "c2-beacon", "process-anomaly"]);
+    generate(&opts.check().expect("valid"), dir2.path(), false).expect("generates");
+    assert_eq!(content_fingerprint(dir.path()), 0x6a6b_51f5_2244_776d);
+    assert_eq!(content_fingerprint(dir2.path()), 0x406d_1595_f4b0_88bd);
+}
+
+/// A lab with `profiles`, `hosts` hosts and five weekdays (without widespread-attack below
+/// seven hosts, which it needs).
+fn profiled(profiles: &[&str], hosts: i64) -> (tempfile::TempDir, Vec<Row>, GroundTruth) {
+    let dir = tempfile::tempdir_in(tmp_root()).expect("temp");
+    let mut opts = LabOptions::default()
+        .hosts(hosts)
+        .days(5)
+        .events(25_000)
+        .seed(5)
+        .profiles(profiles);
+    if hosts < 7 {
+        opts = opts.scenarios(&["ad-enum", "c2-beacon", "process-anomaly"]);
+    }
+    let summary =
+        generate(&opts.check().expect("valid"), dir.path(), false).expect("lab");
+    assert!(summary.profile_events > 0, "{summary}");
+    let rows = rows(dir.path());
+    let t = truth(dir.path());
+    assert_eq!(t.profiles, profiles);
+    (dir, rows, t)
+}
+
+/// Every labelled process exists in the events with its image and command line.
+fn entities_exist(rows: &[Row], t: &GroundTruth) {
+    let procs: BTreeMap<&str, (&str, &str)> = rows
+        .iter()
+        .filter(|r| r.id == 1)
+        .filter_map(|r| {
+            Some((
+                r.guid.as_deref()?,
+                (r.image.as_deref()?, r.commandline.as_deref()?),
+            ))
+        })
+        .collect();
+    let seen: BTreeSet<&str> = rows.iter().filter_map(|r| r.guid.as_deref()).collect();
+    for g in &t.groups {
+        for e in &g.entities {
+            match e {
+                Entity::Process {
+                    processguid,
+                    image,
+                    commandline,
+                    ..
+                } => {
+                    assert!(seen.contains(processguid.as_str()), "{}: {e:?}", g.name);
+                    if let Some((i, c)) = procs.get(processguid.as_str()) {
+                        assert_eq!((*i, *c), (image.as_str(), commandline.as_str()));
+                    }
+                }
+                Entity::ProcessDestination {
+                    processguid,
+                    destinationip,
+                    ..
+                } => assert!(
+                    rows.iter().any(|r| r.guid.as_deref() == Some(processguid)
+                        && r.destinationip.as_deref() == Some(destinationip)),
+                    "{}: {e:?}",
+                    g.name
+                ),
+                _ => {}
+            }
+        }
+    }
+}
+
+#[test]
+fn per_user_installs_put_one_program_at_a_path_per_user() {
+    let (_dir, rows, t) = profiled(&["per-user-installs"], 5);
+    let mut paths: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for r in rows.iter().filter(|r| r.id == 1) {
+        let image = r.image.clone().unwrap_or_default();
+        if image.ends_with(r"\OneDriveStandaloneUpdater.exe") {
+            assert!(image.starts_with(r"C:\Users\"), "{image}");
+            paths.entry(image).or_default().insert(r.computer.clone());
+        }
+    }
+    assert_eq!(paths.len(), 3, "{paths:?}");
+    assert!(paths.values().all(|hosts| hosts.len() == 1), "{paths:?}");
+    let zoom_or_code = rows.iter().filter(|r| r.id == 1).any(|r| {
+        r.image.as_deref().is_some_and(|i| {
+            i.ends_with(r"\AppData\Roaming\Zoom\bin\Zoom.exe")
+                || i.ends_with(r"\AppData\Local\Programs\Microsoft VS Code\Code.exe")
+        })
+    });
+    assert!(zoom_or_code);
+    entities_exist(&rows, &t);
+}
+
+fn is_private(ip: &str) -> bool {
+    ip.starts_with("10.") || ip.starts_with("127.")
+}
+
+#[test]
+fn shared_c2_reaches_one_address_from_three_labelled_hosts() {
+    let (_dir, rows, t) = profiled(&["shared-c2"], 5);
+    let c2: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.id == 3 && r.destinationip.as_deref() == Some("203.0.113.150"))
+        .collect();
+    let hosts: BTreeSet<&str> = c2.iter().map(|r| r.computer.as_str()).collect();
+    assert!(hosts.len() >= 3, "{hosts:?}");
+    let g = group(&t, "shared-c2-implant-family");
+    assert_eq!(g.label, Label::Malicious);
+    let labelled: BTreeSet<&str> = g
+        .entities
+        .iter()
+        .filter_map(|e| match e {
+            Entity::ProcessDestination {
+                processguid,
+                destinationip,
+                ..
+            } if destinationip == "203.0.113.150" => Some(processguid.as_str()),
+            _ => None,
+        })
+        .collect();
+    let talking: BTreeSet<&str> = c2.iter().filter_map(|r| r.guid.as_deref()).collect();
+    assert_eq!(labelled, talking);
+    // The CDN address is shared by many processes on every host; the agent is labelled.
+    let cdn: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.id == 3 && r.destinationip.as_deref() == Some("13.107.246.45"))
+        .collect();
+    let images: BTreeSet<&str> = cdn.iter().filter_map(|r| r.image.as_deref()).collect();
+    let cdn_hosts: BTreeSet<&str> = cdn.iter().map(|r| r.computer.as_str()).collect();
+    assert!(images.len() >= 4, "{images:?}");
+    assert_eq!(cdn_hosts.len(), 5);
+    let agent = group(&t, "cdn-monitoring-agent");
+    assert_eq!(agent.label, Label::HardNegative);
+    assert_eq!(process_guids(agent).len(), 5);
+    entities_exist(&rows, &t);
+}
+
+#[test]
+fn proxy_leaves_no_external_destination_but_the_proxy() {
+    let (_dir, rows, t) = profiled(&["shared-c2", "proxy"], 5);
+    let out: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.id == 3 && r.initiated.as_deref() == Some("true"))
+        .collect();
+    assert!(out.len() > 1_000);
+    for r in &out {
+        let ip = r.destinationip.as_deref().unwrap_or_default();
+        assert!(is_private(ip), "{ip} from {:?}", r.image);
+    }
+    let proxied = out
+        .iter()
+        .filter(|r| r.destinationip.as_deref() == Some("10.10.0.30"))
+        .count();
+    assert!(proxied * 2 > out.len(), "{proxied} of {}", out.len());
+    for r in rows.iter().filter(|r| r.id == 22) {
+        let q = r.queryname.as_deref().unwrap_or_default();
+        assert!(q.ends_with(".contoso.local"), "{q}");
+    }
+    for g in &t.groups {
+        for e in &g.entities {
+            if let Entity::ProcessDestination { destinationip, .. } = e {
+                assert!(is_private(destinationip), "{}: {e:?}", g.name);
+            }
+        }
+    }
+    let implants = group(&t, "shared-c2-implant-family");
+    assert!(implants.entities.iter().any(|e| matches!(
+        e,
+        Entity::ProcessDestination { destinationip, destinationport, .. }
+            if destinationip == "10.10.0.30" && destinationport == "8080"
+    )));
+    entities_exist(&rows, &t);
+}
+
+#[test]
+fn worm_runs_one_identical_payload_on_every_victim() {
+    let (_dir, rows, t) = profiled(&["worm"], 5);
+    let payloads: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.id == 1 && r.image.as_deref() == Some(r"C:\Windows\wsvc64.exe"))
+        .collect();
+    let cmds: BTreeSet<&str> = payloads
+        .iter()
+        .filter_map(|r| r.commandline.as_deref())
+        .collect();
+    let hosts: BTreeSet<&str> = payloads.iter().map(|r| r.computer.as_str()).collect();
+    assert_eq!(cmds.len(), 1, "{cmds:?}");
+    assert_eq!(hosts.len(), 5, "{hosts:?}");
+    let g = group(&t, "worm-identical-payload");
+    assert_eq!(g.label, Label::Malicious);
+    let sources: Vec<&str> = g
+        .entities
+        .iter()
+        .filter_map(|e| match e {
+            Entity::SourceIp { sourceip, .. } => Some(sourceip.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert!(!sources.is_empty());
+    for src in &sources {
+        let lateral = rows.iter().any(|r| {
+            r.id == 3
+                && r.initiated.as_deref() == Some("true")
+                && r.sourceip.as_deref() == Some(src)
+                && r.image.as_deref() == Some(r"C:\Windows\wsvc64.exe")
+        });
+        assert!(lateral, "{src}");
+    }
+    let victims = g
+        .entities
+        .iter()
+        .filter(|e| matches!(e, Entity::VictimHost { .. }))
+        .count();
+    assert_eq!(victims, 4);
+    let campaign: Vec<_> = t
+        .groups
+        .iter()
+        .filter(|g| g.name.starts_with("worm-campaign-intrusion-"))
+        .collect();
+    assert_eq!(campaign.len(), 3);
+    let campaign_hosts: BTreeSet<&str> = campaign
+        .iter()
+        .flat_map(|g| &g.entities)
+        .filter_map(|e| match e {
+            Entity::Process { host, .. } => Some(host.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(campaign_hosts.len(), 3);
+    entities_exist(&rows, &t);
+}
+
+#[test]
+fn admin_activity_is_labelled_hard_negative() {
+    let (_dir, rows, t) = profiled(&["admin-activity"], 5);
+    for name in [
+        "admin-remote-management",
+        "admin-psexec-deployment",
+        "admin-ad-audit-script",
+        "helpdesk-directory-tool",
+    ] {
+        let g = group(&t, name);
+        assert_eq!(g.label, Label::HardNegative, "{name}");
+        assert!(g.events > 0, "{name}");
+    }
+    let deploy = group(&t, "admin-psexec-deployment");
+    let src = deploy
+        .entities
+        .iter()
+        .find_map(|e| match e {
+            Entity::SourceIp { sourceip, .. } => Some(sourceip.clone()),
+            _ => None,
+        })
+        .expect("source");
+    let reached: BTreeSet<&str> = rows
+        .iter()
+        .filter(|r| r.id == 3 && r.initiated.as_deref() == Some("true"))
+        .filter(|r| r.sourceip.as_deref() == Some(src.as_str()))
+        .filter(|r| {
+            r.image
+                .as_deref()
+                .is_some_and(|i| i.ends_with("PsExec64.exe"))
+        })
+        .filter_map(|r| r.destinationip.as_deref())
+        .collect();
+    assert!(reached.len() >= 2, "{reached:?}");
+    let audit = group(&t, "admin-ad-audit-script");
+    let Some(Entity::UserWeek { user, .. }) = audit.entities.first() else {
+        panic!("user-week entities");
+    };
+    let searches = rows
+        .iter()
+        .filter(|r| r.id == 1644 && r.user_name.as_deref() == Some(user))
+        .count();
+    assert!(searches >= 40, "{searches}");
+    entities_exist(&rows, &t);
+}
+
+#[test]
+fn profiles_combine_deterministically_at_any_size() {
+    let all = [
+        "per-user-installs",
+        "long-tail",
+        "shared-c2",
+        "proxy",
+        "worm",
+        "admin-activity",
+    ];
+    for (hosts, days, events) in [(3, 2, 6_000), (5, 3, 15_000), (200, 2, 120_000)] {
+        let a = tempfile::tempdir_in(tmp_root()).expect("temp");
+        let b = tempfile::tempdir_in(tmp_root()).expect("temp");
+        let mut opts = LabOptions::default()
+            .hosts(hosts)
+            .days(days)
+            .events(events)
+            .seed(9)
+            .profiles(&all);
+        if hosts < 7 {
+            opts = opts.scenarios(&["ad-enum", "c2-beacon", "process-anomaly"]);
+        }
+        let one = generate(
+            &opts.clone().threads(1).check().expect("valid"),
+            a.path(),
+            false,
+        )
+        .expect("lab");
+        generate(&opts.threads(2).check().expect("valid"), b.path(), false).expect("lab");
+        assert_eq!(
+            fingerprint(a.path()),
+            fingerprint(b.path()),
+            "{hosts} hosts"
+        );
+        assert!(one.events as i64 >= events * 9 / 10, "{one}");
+        let rows = rows(a.path());
+        entities_exist(&rows, &truth(a.path()));
+        let m: LabManifest = serde_json::from_slice(
+            &std::fs::read(a.path().join("labels/lab.json")).expect("manifest"),
+        )
+        .expect("parses");
+        assert_eq!(m.profiles, all);
+    }
+}
+
+#[test]
+fn a_profile_leaves_the_scenarios_and_other_profiles_unchanged() {
+    let (_a, _, plain) = profiled(&["shared-c2"], 7);
+    let (_b, _, more) = profiled(&["per-user-installs", "shared-c2", "worm"], 7);
+    for g in &plain.groups {
+        let h = group(&more, &g.name);
+        assert_eq!(g.entities, h.entities, "{}", g.name);
+    }
+}
+
+#[test]
+fn long_tail_is_rare_distinct_and_labelled() {
+    let (_dir, rows, t) = profiled(&["long-tail"], 7);
+    let installers = group(&t, "long-tail-installers");
+    assert_eq!(installers.label, Label::HardNegative);
+    let images: Vec<&str> = installers
+        .entities
+        .iter()
+        .filter_map(|e| match e {
+            Entity::Process { image, .. } => Some(image.as_str()),
+            _ => None,
+        })
+        .collect();
+    let distinct: BTreeSet<&str> = images.iter().copied().collect();
+    assert!(images.len() >= 5, "{images:?}");
+    assert!(distinct.len() * 2 >= images.len(), "{distinct:?}");
+    assert!(
+        images.iter().any(|i| i.contains(r"\Temp\{")
+            || i.contains(r"Package Cache\{")
+            || i.contains(r"\Install\{")
+            || i.contains(r"\Installer\MSI")
+            || i.contains(r"\Downloads\")),
+        "{images:?}"
+    );
+    let admin = group(&t, "long-tail-admin-commands");
+    assert!(admin.entities.iter().any(|e| matches!(
+        e,
+        Entity::Process { commandline, .. } if commandline.starts_with("whoami")
+            || commandline.starts_with("ipconfig") || commandline.starts_with("net ")
+            || commandline.starts_with("gpupdate") || commandline.starts_with("nltest")
+            || commandline.starts_with("klist") || commandline.starts_with("netstat")
+            || commandline.starts_with("gpresult") || commandline.starts_with("tasklist")
+            || commandline.starts_with("nslookup") || commandline.starts_with("quser")
+    )));
+    let tasks = rows
+        .iter()
+        .filter(|r| r.id == 1)
+        .filter(|r| r.parentimage.as_deref() == Some(r"C:\Windows\System32\svchost.exe"))
+        .filter(|r| {
+            r.image.as_deref().is_some_and(|i| {
+                i.ends_with("defrag.exe")
+                    || i.ends_with("cleanmgr.exe")
+                    || i.ends_with("tzsync.exe")
+                    || i.ends_with("usoclient.exe")
+                    || i.ends_with("wermgr.exe")
+            })
+        })
+        .count();
+    assert!(tasks > 0);
+    entities_exist(&rows, &t);
+}

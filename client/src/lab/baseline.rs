@@ -14,7 +14,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::clock::{DAY, HOUR, MIN, SEC};
 use super::model::{Builder, Ctx, Ev, Kind, NONE, Text};
-use super::profiles::{Act, P, Target, Who, profile};
+use super::profiles::{Act, P, Profile, Target, Who, profile};
 use super::topology::{
     DC, FS, NETWORK_SERVICE, Role, SYSTEM, Slot, Svc, Topology, derive,
 };
@@ -181,7 +181,7 @@ pub(super) struct DayGen<'t> {
 }
 
 impl DayGen<'_> {
-    fn rand(&mut self, (lo, hi): (u32, u32)) -> u32 {
+    pub(super) fn rand(&mut self, (lo, hi): (u32, u32)) -> u32 {
         if hi <= lo {
             lo
         } else {
@@ -189,7 +189,7 @@ impl DayGen<'_> {
         }
     }
 
-    fn pick<T: Copy>(&mut self, items: &[(T, u32)]) -> T {
+    pub(super) fn pick<T: Copy>(&mut self, items: &[(T, u32)]) -> T {
         let total: u32 = items.iter().map(|i| i.1).sum();
         let mut r = self.b.rng.random_range(0..total.max(1));
         for &(item, w) in items {
@@ -413,7 +413,7 @@ impl DayGen<'_> {
         }
     }
 
-    /// Runs one program: its Sysmon 1, image loads, activity steps and children.
+    /// Runs one program of the table: see [`Self::run_profile`].
     #[allow(clippy::too_many_arguments)] // The process's context, one argument each.
     fn run(
         &mut self,
@@ -425,7 +425,29 @@ impl DayGen<'_> {
         end_limit: i64,
         depth: u32,
     ) -> u32 {
-        let prof = profile(p);
+        self.run_profile(
+            host,
+            profile(p),
+            parent,
+            session_user,
+            start,
+            end_limit,
+            depth,
+        )
+    }
+
+    /// Runs one program: its Sysmon 1, image loads, activity steps and children.
+    #[allow(clippy::too_many_arguments)] // The process's context, one argument each.
+    pub(super) fn run_profile(
+        &mut self,
+        host: usize,
+        prof: &'static Profile,
+        parent: u32,
+        session_user: u16,
+        start: i64,
+        end_limit: i64,
+        depth: u32,
+    ) -> u32 {
         let topo = self.b.topo;
         let user = match prof.who {
             Who::Session => session_user,
@@ -461,7 +483,7 @@ impl DayGen<'_> {
             for &(child, lo, hi) in prof.children {
                 for _ in 0..self.rand((lo, hi)) {
                     let ct = self.b.time_in(start + 50_000_000, end);
-                    self.run(host, child, pid, user, ct, end, depth + 1);
+                    self.run_profile(host, child, pid, user, ct, end, depth + 1);
                 }
             }
         }
@@ -541,7 +563,7 @@ impl DayGen<'_> {
         }
     }
 
-    fn expand(&mut self, tpl: &'static str, user: u16, host: usize) -> Text {
+    pub(super) fn expand(&mut self, tpl: &'static str, user: u16, host: usize) -> Text {
         if tpl.contains('{') {
             self.expand_arena(tpl, user, host)
         } else {
@@ -550,8 +572,9 @@ impl DayGen<'_> {
     }
 
     /// Expands `{user}`, `{host}`, `{doc}`, `{exe}`, `{n}`, `{n4}`, `{hex4}`, `{hex6}`,
-    /// `{hex8}` and `{guid}` into the arena; other braces are copied.
-    fn expand_arena(&mut self, tpl: &str, user: u16, host: usize) -> Text {
+    /// `{hex8}` and `{guid}` into the arena, and `{hv}`/`{hv3}` into numbers fixed per host
+    /// (installed versions; they draw nothing from the RNG); other braces are copied.
+    pub(super) fn expand_arena(&mut self, tpl: &str, user: u16, host: usize) -> Text {
         use std::fmt::Write as _;
         let topo = self.b.topo;
         let start = self.b.begin();
@@ -578,6 +601,14 @@ impl DayGen<'_> {
                 Some("exe") => {
                     out.push_str(EXES[rng.random_range(0..EXES.len())]);
                     true
+                }
+                Some("hv") => {
+                    let h = derive(topo.seed, &[0x7E5, host as u64]);
+                    write!(out, "{}", 10 + h % 90).is_ok()
+                }
+                Some("hv3") => {
+                    let h = derive(topo.seed, &[0x7E53, host as u64]);
+                    write!(out, "{}", 100 + h % 900).is_ok()
                 }
                 Some("n") => write!(out, "{}", rng.random_range(1..64u32)).is_ok(),
                 Some("n4") => {

@@ -54,6 +54,10 @@ pub struct LabGenerateArgs {
     /// Worker threads, 0 for one per core; the output does not depend on it [default: 0]
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
+    /// A named variation of the lab, repeatable or comma separated: per-user-installs,
+    /// long-tail, shared-c2, proxy, worm, admin-activity (see docs/lab.md) [default: none]
+    #[arg(long = "profile", value_delimiter = ',')]
+    pub profiles: Vec<String>,
 }
 
 impl From<&LabGenerateArgs> for LabOptions {
@@ -68,6 +72,7 @@ impl From<&LabGenerateArgs> for LabOptions {
             intensity: a.intensity,
             hard_negatives: !a.no_hard_negatives,
             threads: a.threads,
+            profiles: a.profiles.clone(),
         }
     }
 }
@@ -159,6 +164,10 @@ mod tests {
             "--scenarios",
             "ad-enum,c2-beacon:0.5",
             "--no-hard-negatives",
+            "--profile",
+            "proxy",
+            "--profile",
+            "worm,long-tail",
         ])
         .expect("parses");
         let opts = LabOptions::from(&cli.args);
@@ -166,6 +175,7 @@ mod tests {
         assert_eq!(opts.days, -1);
         assert_eq!(opts.scenarios, vec!["ad-enum", "c2-beacon:0.5"]);
         assert!(!opts.hard_negatives);
+        assert_eq!(opts.profiles, vec!["proxy", "worm", "long-tail"]);
         let e = opts.check().expect_err("negative days");
         assert!(e.to_string().contains("(got -1)"));
     }

@@ -33,6 +33,9 @@ pub struct GroundTruth {
     pub version: u32,
     /// The lab's seed.
     pub seed: u64,
+    /// Profiles the lab was generated with (absent: none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub profiles: Vec<String>,
     /// Time of the earliest event in the lake (epoch ns); week 0 starts here.
     pub earliest_event_ns: i64,
     /// The same, RFC 3339.
@@ -220,6 +223,32 @@ impl Draft {
     }
 }
 
+/// Merges drafts of the same activity (scenario, name and label), e.g. one per day, into one
+/// draft each, in order of first appearance.
+pub(crate) fn merge_drafts(drafts: Vec<Draft>) -> Vec<Draft> {
+    let mut out: Vec<Draft> = Vec::new();
+    for d in drafts {
+        let same = |o: &&mut Draft| {
+            o.group.scenario == d.group.scenario
+                && o.group.name == d.group.name
+                && o.group.label == d.group.label
+        };
+        match out.iter_mut().find(same) {
+            Some(o) => {
+                let (g, h) = (&mut o.group, d.group);
+                g.start_ns = g.start_ns.min(h.start_ns);
+                g.end_ns = g.end_ns.max(h.end_ns);
+                g.events += h.events;
+                g.entities.extend(h.entities);
+                o.ldap.extend(d.ldap);
+                o.lateral.extend(d.lateral);
+            }
+            None => out.push(d),
+        }
+    }
+    out
+}
+
 /// Sliding windows (aligned to the slide from the epoch) that contain lateral connections,
 /// with the distinct destinations of each source in each.
 pub(crate) fn windows(lateral: &[(String, String, i64)]) -> Vec<Entity> {
@@ -271,6 +300,9 @@ pub struct LabManifest {
     pub hard_negatives: bool,
     /// Scenarios with their intensity and event counts.
     pub scenarios: Vec<ManifestScenario>,
+    /// Profiles the lab was generated with (absent: none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub profiles: Vec<String>,
     /// NetBIOS domain.
     pub domain: String,
     /// DNS domain.

@@ -3,7 +3,9 @@
 //! Generates a small Windows domain's endpoint logs (Sysmon, Directory Service 1644, Security
 //! 4624) as a Parquet event lake in the flattened winlogbeat layout of [`schema`], with four
 //! switchable attack scenarios and benign hard negatives, and writes the ground truth beside
-//! it. The same options and seed give byte-identical files. The lab exists so the hunts can be
+//! it. Profiles ([`LabProfile`], `--profile`, in `variants/`) add the habits of real networks
+//! the plain lab lacks, each with its labels. The same options and seed give byte-identical
+//! files. The lab exists so the hunts can be
 //! developed, tested and evaluated without real data; it does not try to be a full Windows
 //! model. See `docs/lab.md` for the layout and the label format.
 //!
@@ -30,6 +32,7 @@ mod render;
 mod scenarios;
 pub mod schema;
 mod topology;
+mod variants;
 mod writer;
 
 use std::fmt;
@@ -46,6 +49,7 @@ pub use options::{
     MAX_INTENSITY, Scenario,
 };
 pub use topology::{Role, UserKind};
+pub use variants::LabProfile;
 
 use clock::{DAY, SEC};
 use labels::{
@@ -67,6 +71,10 @@ pub struct LabSummary {
     pub scenario_events: Vec<(Scenario, u64)>,
     /// Events of the injected hard negatives (admin review, deployment, scripts).
     pub hard_negative_events: u64,
+    /// The profiles the lab was generated with.
+    pub profiles: Vec<LabProfile>,
+    /// Events the profiles added (the baseline gives up as many of its budget).
+    pub profile_events: u64,
     /// Parquet files written.
     pub files: usize,
     /// Bytes of Parquet written.
@@ -96,7 +104,17 @@ impl fmt::Display for LabSummary {
             f,
             "  hard negatives (injected): {}",
             self.hard_negative_events
-        )
+        )?;
+        if !self.profiles.is_empty() {
+            let names: Vec<&str> = self.profiles.iter().map(|p| p.name()).collect();
+            write!(
+                f,
+                "\n  profiles ({}): {}",
+                names.join(", "),
+                self.profile_events
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -113,12 +131,14 @@ pub fn generate(
 ) -> Result<LabSummary, LabError> {
     let started = Instant::now();
     prepare_out(out, overwrite)?;
-    let topo = topology::Topology::new(opts.hosts, opts.seed, opts.start_ns / SEC);
+    let mut topo = topology::Topology::new(opts.hosts, opts.seed, opts.start_ns / SEC);
+    variants::prepare_topology(&mut topo, &opts.profiles);
     let plan = scenarios::Plan {
         start_ns: opts.start_ns,
         days: opts.days,
         scenarios: opts.scenarios.clone(),
         hard_negatives: opts.hard_negatives,
+        profiles: opts.profiles.clone(),
     };
     let scen = scenarios::build(&topo, &plan);
     let budgets = budgets(
@@ -129,7 +149,7 @@ pub fn generate(
 
     let next = AtomicU32::new(0);
     let failed = AtomicBool::new(false);
-    let results: Mutex<Vec<Option<Result<writer::DayFile, LabError>>>> =
+    let results: Mutex<Vec<Option<Result<DayResult, LabError>>>> =
         Mutex::new((0..opts.days).map(|_| None).collect());
     let workers = opts.threads.clamp(1, opts.days as usize);
     std::thread::scope(|scope| {
@@ -153,9 +173,15 @@ pub fn generate(
     });
     let results = results.into_inner().unwrap_or_default();
     let mut files = Vec::with_capacity(results.len());
+    let mut day_drafts = Vec::new();
+    let mut day_profile_events = 0;
     for (d, r) in results.into_iter().enumerate() {
         match r {
-            Some(Ok(f)) => files.push(f),
+            Some(Ok(r)) => {
+                files.push(r.file);
+                day_drafts.extend(r.drafts);
+                day_profile_events += r.profile_events;
+            }
             Some(Err(e)) => return Err(e),
             None if failed.load(Ordering::Relaxed) => continue,
             None => return Err(LabError::Panicked(d as u32)),
@@ -179,15 +205,24 @@ pub fn generate(
             .max()
             .unwrap_or(earliest),
     };
-    write_labels(opts, out, scen.drafts.clone(), data)?;
+    let mut drafts = scen.drafts.clone();
+    drafts.extend(labels::merge_drafts(day_drafts));
+    variants::relabel(&mut drafts, &opts.profiles);
+    write_labels(opts, out, drafts, data)?;
     write_manifest(opts, out, &topo, &scen, &files, events)?;
     let scenario_total: u64 = scen.counts.iter().map(|c| c.1).sum();
+    let profile_events = scen.profile_events + day_profile_events;
     Ok(LabSummary {
         out: out.to_path_buf(),
         events,
-        baseline_events: events - scenario_total - scen.hard_negative_events,
+        baseline_events: events
+            - scenario_total
+            - scen.hard_negative_events
+            - profile_events,
         scenario_events: scen.counts.clone(),
         hard_negative_events: scen.hard_negative_events,
+        profiles: opts.profiles.clone(),
+        profile_events,
         files: files.len(),
         bytes: files.iter().map(|f| f.bytes).sum(),
         elapsed: started.elapsed(),
@@ -229,6 +264,13 @@ fn budgets(
         .collect()
 }
 
+/// One written day: its file, the label drafts of its profile activity and their events.
+struct DayResult {
+    file: writer::DayFile,
+    drafts: Vec<labels::Draft>,
+    profile_events: u64,
+}
+
 fn write_one_day(
     opts: &LabValidOptions,
     out: &Path,
@@ -236,10 +278,17 @@ fn write_one_day(
     scen: &scenarios::ScenarioOutput,
     budgets: &[Vec<u64>],
     d: u32,
-) -> Result<writer::DayFile, LabError> {
+) -> Result<DayResult, LabError> {
     let spec = day_spec(opts, d);
-    let (ctx, evs) =
-        baseline::generate_day(topo, spec, &budgets[d as usize], opts.hard_negatives);
+    // The profiles' daily activity comes first and out of each host's baseline budget, so
+    // the event total stays near the target; without profiles nothing changes.
+    let day = variants::day(topo, spec, &opts.profiles);
+    let budget: Vec<u64> = budgets[d as usize]
+        .iter()
+        .zip(&day.per_host)
+        .map(|(b, v)| b.saturating_sub(*v))
+        .collect();
+    let (ctx, evs) = baseline::generate_day(topo, spec, &budget, opts.hard_negatives);
     let lo = scen.evs.partition_point(|e| e.ts < spec.start);
     let hi = scen.evs.partition_point(|e| e.ts < spec.start + DAY);
     let dir = out.join("events").join(format!(
@@ -257,7 +306,20 @@ fn write_one_day(
         "writing {}",
         path.display()
     );
-    writer::write_day(&path, topo, (&ctx, &evs), (&scen.ctx, &scen.evs[lo..hi]))
+    let file = writer::write_day(
+        &path,
+        topo,
+        &[
+            (&ctx, &evs),
+            (&scen.ctx, &scen.evs[lo..hi]),
+            (&day.ctx, &day.evs),
+        ],
+    )?;
+    Ok(DayResult {
+        file,
+        drafts: day.drafts,
+        profile_events: day.evs.len() as u64,
+    })
 }
 
 /// Refuses a non-empty `out` unless `overwrite`; with it, removes `events/` and `labels/`.
@@ -324,6 +386,7 @@ fn write_labels(
         format: GROUND_TRUTH_FORMAT.to_string(),
         version: LABELS_VERSION,
         seed: opts.seed,
+        profiles: profile_names(opts),
         earliest_event_ns: earliest,
         earliest_event: clock::iso(earliest),
         week_bucket_days: WEEK_BUCKET_DAYS,
@@ -333,6 +396,10 @@ fn write_labels(
         groups,
     };
     write_json(&out.join("labels").join("ground_truth.json"), &truth)
+}
+
+fn profile_names(opts: &LabValidOptions) -> Vec<String> {
+    opts.profiles.iter().map(|p| p.name().to_string()).collect()
 }
 
 fn write_manifest(
@@ -365,6 +432,7 @@ fn write_manifest(
                 events: n,
             })
             .collect(),
+        profiles: profile_names(opts),
         domain: topology::DOMAIN.to_string(),
         dns_domain: topology::DNS_DOMAIN.to_string(),
         wef_collector: topo.hosts[topology::FS].fqdn.clone(),

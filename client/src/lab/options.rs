@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use super::clock::{self, DAY};
+use super::variants::LabProfile;
 
 /// Most hosts a lab may have.
 pub const MAX_HOSTS: i64 = 5_000;
@@ -91,6 +92,15 @@ pub enum LabError {
     /// A scenario named twice.
     #[error("scenario {0} is given more than once")]
     DuplicateScenario(Scenario),
+    /// A profile name that is not one of [`LabProfile::ALL`].
+    #[error(
+        "unknown profile {0:?} (expected per-user-installs, long-tail, shared-c2, proxy, worm \
+         or admin-activity)"
+    )]
+    UnknownProfile(String),
+    /// A profile named twice.
+    #[error("profile {0} is given more than once")]
+    DuplicateProfile(LabProfile),
     /// An intensity that is not a number in (0, [`MAX_INTENSITY`]].
     #[error(
         "intensity of {scenario} must be a number above 0 and at most {MAX_INTENSITY} (got {value:?})"
@@ -172,6 +182,9 @@ pub struct LabOptions {
     pub hard_negatives: bool,
     /// Worker threads, 0 for one per core (default 0). Output does not depend on it.
     pub threads: usize,
+    /// Profiles (named variations of the lab, see `docs/lab.md`), combinable (default
+    /// none: the lab as it always was).
+    pub profiles: Vec<String>,
 }
 
 impl Default for LabOptions {
@@ -186,6 +199,7 @@ impl Default for LabOptions {
             intensity: 1.0,
             hard_negatives: true,
             threads: 0,
+            profiles: Vec::new(),
         }
     }
 }
@@ -236,6 +250,13 @@ impl LabOptions {
     /// Turns the hard negatives on or off.
     pub fn hard_negatives(mut self, on: bool) -> Self {
         self.hard_negatives = on;
+        self
+    }
+
+    /// Sets the profiles (`per-user-installs`, `long-tail`, `shared-c2`, `proxy`, `worm`,
+    /// `admin-activity`).
+    pub fn profiles<S: AsRef<str>>(mut self, profiles: &[S]) -> Self {
+        self.profiles = profiles.iter().map(|s| s.as_ref().to_string()).collect();
         self
     }
 
@@ -312,6 +333,19 @@ impl LabOptions {
                 got: self.hosts,
             });
         }
+        let mut profiles: Vec<LabProfile> = Vec::new();
+        for item in &self.profiles {
+            let item = item.trim();
+            if item.is_empty() {
+                continue;
+            }
+            let p: LabProfile = item.parse()?;
+            if profiles.contains(&p) {
+                return Err(LabError::DuplicateProfile(p));
+            }
+            profiles.push(p);
+        }
+        profiles.sort();
         let threads = if self.threads == 0 {
             std::thread::available_parallelism().map_or(1, |n| n.get())
         } else {
@@ -327,6 +361,7 @@ impl LabOptions {
             scenarios,
             hard_negatives: self.hard_negatives,
             threads,
+            profiles,
         })
     }
 }
@@ -343,6 +378,7 @@ pub struct LabValidOptions {
     pub(super) scenarios: Vec<(Scenario, f64)>,
     pub(super) hard_negatives: bool,
     pub(super) threads: usize,
+    pub(super) profiles: Vec<LabProfile>,
 }
 
 impl LabValidOptions {
@@ -381,6 +417,10 @@ impl LabValidOptions {
     /// Worker threads.
     pub fn threads(&self) -> usize {
         self.threads
+    }
+    /// Profiles, in [`LabProfile::ALL`] order.
+    pub fn profiles(&self) -> &[LabProfile] {
+        &self.profiles
     }
 }
 

@@ -58,14 +58,13 @@ pub(crate) struct Profile {
     pub steps: (u32, u32),
     pub acts: &'static [(Act, u32)],
     /// Children: (program, least, most).
-    pub children: &'static [(P, u32, u32)],
+    pub children: &'static [(&'static Profile, u32, u32)],
 }
 
 /// The programs of the table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum P {
     Chrome,
-    ChromeChild,
     Edge,
     Outlook,
     Teams,
@@ -75,9 +74,6 @@ pub(crate) enum P {
     Acrobat,
     Notepad,
     Cmd,
-    Conhost,
-    Ipconfig,
-    Ping,
     PowerShell,
     Mstsc,
     OneDrive,
@@ -178,7 +174,6 @@ const CCM_FILES: &[&str] = &[
 pub(crate) fn profile(p: P) -> &'static Profile {
     match p {
         P::Chrome => &CHROME,
-        P::ChromeChild => &CHROME_CHILD,
         P::Edge => &EDGE,
         P::Outlook => &OUTLOOK,
         P::Teams => &TEAMS,
@@ -188,9 +183,6 @@ pub(crate) fn profile(p: P) -> &'static Profile {
         P::Acrobat => &ACROBAT,
         P::Notepad => &NOTEPAD,
         P::Cmd => &CMD,
-        P::Conhost => &CONHOST,
-        P::Ipconfig => &IPCONFIG,
-        P::Ping => &PING,
         P::PowerShell => &POWERSHELL,
         P::Mstsc => &MSTSC,
         P::OneDrive => &ONEDRIVE,
@@ -229,7 +221,7 @@ static CHROME: Profile = Profile {
         (Act::PipeCreate, 4),
         (Act::Load, 10),
     ],
-    children: &[(P::ChromeChild, 2, 6)],
+    children: &[(&CHROME_CHILD, 2, 6)],
 };
 
 static CHROME_CHILD: Profile = Profile {
@@ -395,7 +387,7 @@ static CMD: Profile = Profile {
     life_s: (30, 1_800),
     steps: (0, 1),
     acts: &[(Act::Load, 1)],
-    children: &[(P::Conhost, 1, 1), (P::Ipconfig, 0, 1), (P::Ping, 0, 1)],
+    children: &[(&CONHOST, 1, 1), (&IPCONFIG, 0, 1), (&PING, 0, 1)],
 };
 
 static CONHOST: Profile = Profile {
@@ -455,7 +447,7 @@ static POWERSHELL: Profile = Profile {
         (Act::Internal(Target::Fs, Svc::WinRm), 10),
         (Act::Load, 30),
     ],
-    children: &[(P::Conhost, 1, 1)],
+    children: &[(&CONHOST, 1, 1)],
 };
 
 static MSTSC: Profile = Profile {
@@ -721,13 +713,31 @@ static CCM_EVAL: Profile = Profile {
     children: &[],
 };
 
+/// Asserts a program and its children are well formed (tests of the profile tables).
+#[cfg(test)]
+pub(crate) fn check(prof: &Profile) {
+    let name = prof.image;
+    assert!(!prof.cmds.is_empty(), "{name}");
+    assert!(prof.loads.0 <= prof.loads.1, "{name}");
+    assert!(
+        prof.life_s.0 <= prof.life_s.1 && prof.life_s.0 > 0,
+        "{name}"
+    );
+    assert!(prof.steps.0 <= prof.steps.1, "{name}");
+    assert!(prof.steps.1 == 0 || !prof.acts.is_empty(), "{name}");
+    assert!(prof.image.starts_with(r"C:\"), "{name}");
+    for &(child, lo, hi) in prof.children {
+        assert!(lo <= hi, "{name}");
+        check(child);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const ALL: [P; 32] = [
+    const ALL: [P; 28] = [
         P::Chrome,
-        P::ChromeChild,
         P::Edge,
         P::Outlook,
         P::Teams,
@@ -737,9 +747,6 @@ mod tests {
         P::Acrobat,
         P::Notepad,
         P::Cmd,
-        P::Conhost,
-        P::Ipconfig,
-        P::Ping,
         P::PowerShell,
         P::Mstsc,
         P::OneDrive,
@@ -763,13 +770,7 @@ mod tests {
     #[test]
     fn every_profile_is_well_formed() {
         for p in ALL {
-            let prof = profile(p);
-            assert!(!prof.cmds.is_empty(), "{p:?}");
-            assert!(prof.loads.0 <= prof.loads.1, "{p:?}");
-            assert!(prof.life_s.0 <= prof.life_s.1 && prof.life_s.0 > 0, "{p:?}");
-            assert!(prof.steps.0 <= prof.steps.1, "{p:?}");
-            assert!(prof.steps.1 == 0 || !prof.acts.is_empty(), "{p:?}");
-            assert!(prof.image.starts_with(r"C:\"), "{p:?}");
+            check(profile(p));
         }
     }
 }

@@ -23,6 +23,7 @@ pub(crate) struct Plan {
     pub days: u32,
     pub scenarios: Vec<(Scenario, f64)>,
     pub hard_negatives: bool,
+    pub profiles: Vec<super::LabProfile>,
 }
 
 /// Every scenario and hard-negative event, sorted, with drafts of their labels.
@@ -33,6 +34,8 @@ pub(crate) struct ScenarioOutput {
     /// Events per enabled scenario, in the order of the plan.
     pub counts: Vec<(Scenario, u64)>,
     pub hard_negative_events: u64,
+    /// Events of the profiles' lab-wide activity (the per-day part is counted per day).
+    pub profile_events: u64,
 }
 
 /// Generates the scenarios and hard negatives of a plan.
@@ -63,6 +66,9 @@ pub(crate) fn build(topo: &Topology, plan: &Plan) -> ScenarioOutput {
         super::negatives::build(&mut s);
     }
     let hard_negative_events = (s.b.evs.len() - before) as u64;
+    let before = s.b.evs.len();
+    super::variants::lab(&mut s);
+    let profile_events = (s.b.evs.len() - before) as u64;
     let drafts = std::mem::take(&mut s.drafts);
     let (ctx, evs) = s.b.finish();
     ScenarioOutput {
@@ -71,6 +77,7 @@ pub(crate) fn build(topo: &Topology, plan: &Plan) -> ScenarioOutput {
         drafts,
         counts,
         hard_negative_events,
+        profile_events,
     }
 }
 
@@ -353,7 +360,7 @@ impl S<'_, '_> {
     }
 
     /// One macro intrusion; returns the malicious processes.
-    fn intrusion(&mut self, host: usize, day: u32) -> Vec<u32> {
+    pub(crate) fn intrusion(&mut self, host: usize, day: u32) -> Vec<u32> {
         let topo = self.b.topo;
         let user = topo.hosts[host].user.unwrap_or(SYSTEM);
         let sam = topo.users[user as usize].sam.clone();
@@ -553,6 +560,7 @@ mod tests {
             days,
             scenarios: Scenario::ALL.iter().map(|&s| (s, 1.0)).collect(),
             hard_negatives: true,
+            profiles: Vec::new(),
         }
     }
 

@@ -187,6 +187,8 @@ pub(crate) enum Slot {
     CcmExec,
     DnsServer,
     Winlogon,
+    /// The monitoring agent of the `shared-c2` profile.
+    Agent,
 }
 
 impl Slot {
@@ -249,6 +251,11 @@ impl Slot {
             Slot::DnsServer if role == Role::DomainController => (
                 r"C:\Windows\System32\dns.exe",
                 r"C:\Windows\system32\dns.exe",
+                SYSTEM,
+            ),
+            Slot::Agent => (
+                r"C:\Program Files\Microsoft Monitoring Agent\Agent\MonitoringHost.exe",
+                r#""C:\Program Files\Microsoft Monitoring Agent\Agent\MonitoringHost.exe" -Embedding"#,
                 SYSTEM,
             ),
             Slot::Winlogon => {
@@ -436,12 +443,23 @@ impl Topology {
         topo
     }
 
-    fn add_name(&mut self, name: &str, ip: &str) -> u32 {
+    /// Adds a DNS name answering `ip`; returns its index.
+    pub(crate) fn add_name(&mut self, name: &str, ip: &str) -> u32 {
         self.names.push(DnsName {
             name: name.to_string(),
             results: format!("::ffff:{ip};"),
         });
         (self.names.len() - 1) as u32
+    }
+
+    /// Adds an external site at `ip` unless the name exists (profiles add theirs after the
+    /// built-in lists, so the built-in indices never move).
+    pub(crate) fn ensure_site(&mut self, name: &str, ip: Option<&str>) -> Site {
+        if let Some(&site) = self.sites.get(name) {
+            return site;
+        }
+        let ip = ip.map_or_else(|| public_ip(self.seed, name), str::to_string);
+        self.add_site(name, &ip)
     }
 
     fn add_site(&mut self, name: &str, ip: &str) -> Site {

@@ -1,7 +1,7 @@
 //! Writes one day of events as a zstd-compressed Parquet file, row group by row group.
 //!
-//! The day's baseline events and its slice of the scenario events are both sorted, so a
-//! two-way merge yields rows in time order without copying them. Rows are rendered into one
+//! The day's baseline events, its slice of the scenario events and its profile events are
+//! each sorted, so a merge yields rows in time order without copying them. Rows are rendered into one
 //! row group of builders at a time and handed to the Parquet writer, which encodes and
 //! compresses it, so memory stays bounded by the day's compact events plus one row group.
 //! The file is written under a temporary name and renamed when complete.
@@ -52,15 +52,15 @@ pub(crate) fn writer_properties() -> WriterProperties {
         .build()
 }
 
-/// Writes the merge of two sorted event lists to `path` (via `path` + `.tmp`).
+/// Writes the merge of sorted event lists to `path` (via `path` + `.tmp`); equal times keep
+/// the order of the lists (baseline, scenarios, profiles).
 ///
 /// # Errors
 /// If the file cannot be created, written or renamed.
 pub(crate) fn write_day(
     path: &Path,
     topo: &Topology,
-    base: (&Ctx, &[Ev]),
-    extra: (&Ctx, &[Ev]),
+    sources: &[(&Ctx, &[Ev])],
 ) -> Result<DayFile, LabError> {
     let tmp = path.with_extension("parquet.tmp");
     let io = |source| LabError::Io {
@@ -75,27 +75,32 @@ pub(crate) fn write_day(
     let sink = BufWriter::with_capacity(1 << 20, file);
     let mut writer = ArrowWriter::try_new(sink, lake_schema(), Some(writer_properties()))
         .map_err(pq)?;
-    let (bctx, bevs) = base;
-    let (ectx, eevs) = extra;
-    let total = bevs.len() + eevs.len();
+    let total: usize = sources.iter().map(|s| s.1.len()).sum();
     let mut rg = RowGroup::new(ROW_GROUP_ROWS.min(total.max(1)));
-    let (mut i, mut j) = (0, 0);
-    let first_ts = match (bevs.first(), eevs.first()) {
-        (Some(a), Some(b)) => Some(a.ts.min(b.ts)),
-        (a, b) => a.or(b).map(|e| e.ts),
-    };
-    let last_ts = match (bevs.last(), eevs.last()) {
-        (Some(a), Some(b)) => Some(a.ts.max(b.ts)),
-        (a, b) => a.or(b).map(|e| e.ts),
-    };
-    while i < bevs.len() || j < eevs.len() {
-        if j >= eevs.len() || (i < bevs.len() && bevs[i].ts <= eevs[j].ts) {
-            rg.push(&bevs[i], bctx, topo);
-            i += 1;
-        } else {
-            rg.push(&eevs[j], ectx, topo);
-            j += 1;
+    let first_ts = sources
+        .iter()
+        .filter_map(|s| s.1.first())
+        .map(|e| e.ts)
+        .min();
+    let last_ts = sources
+        .iter()
+        .filter_map(|s| s.1.last())
+        .map(|e| e.ts)
+        .max();
+    let mut next = vec![0usize; sources.len()];
+    loop {
+        let mut best: Option<(usize, i64)> = None;
+        for (k, (_, evs)) in sources.iter().enumerate() {
+            if let Some(e) = evs.get(next[k])
+                && best.is_none_or(|(_, ts)| e.ts < ts)
+            {
+                best = Some((k, e.ts));
+            }
         }
+        let Some((k, _)) = best else { break };
+        let (ctx, evs) = sources[k];
+        rg.push(&evs[next[k]], ctx, topo);
+        next[k] += 1;
         if rg.len() == ROW_GROUP_ROWS {
             let batch = rg.finish().map_err(|e| pq(e.into()))?;
             writer.write(&batch).map_err(pq)?;
