@@ -6,8 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use huntsman::connect::{Cluster, connect};
+use huntsman::connect::{Cluster, connect, set_model_roots};
 use huntsman::demo::DemoArgs;
+use huntsman::hunt::store::DEFAULT_BASE_S3_PATH;
 use huntsman::ingest::IngestFilesArgs;
 use huntsman::ingest::opensearch::IngestOpenSearchArgs;
 use huntsman::lab::LabGenerateArgs;
@@ -38,6 +39,17 @@ struct Cli {
     /// embedded scheduler's and executor's own shutdown chatter left out).
     #[arg(long, global = true, env = "HUNTSMAN_LOG")]
     log: Option<String>,
+    /// More places scoring functions may read models named by URI, besides the store
+    /// (BASE_S3_PATH): a folder or an s3:// prefix (repeatable; comma-separated in the
+    /// environment).
+    #[arg(
+        long = "model-root",
+        global = true,
+        env = "HUNTSMAN_MODEL_ROOTS",
+        value_delimiter = ',',
+        value_name = "FOLDER|s3://PREFIX"
+    )]
+    model_roots: Vec<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -121,6 +133,14 @@ async fn run(cli: Cli) -> Result<()> {
             let cluster = cli.cluster()?;
             let tables = check_tables(&cli.table_sources()?).await?;
             let ctx = connect(&cluster).await?;
+            // Models named by URI are read from the store and the --model-root folders.
+            let store = std::env::var("BASE_S3_PATH")
+                .ok()
+                .filter(|s| !s.trim().is_empty())
+                .unwrap_or_else(|| DEFAULT_BASE_S3_PATH.to_string());
+            let mut roots = vec![store];
+            roots.extend(cli.model_roots.iter().cloned());
+            set_model_roots(&ctx, &roots)?;
             register_tables(&ctx, &tables).await?;
             let (batches, schema) = run_statements(&ctx, &sql, &origin).await?;
             let schema = schema_of(&batches, schema);
@@ -131,7 +151,7 @@ async fn run(cli: Cli) -> Result<()> {
                 })
         }
         Command::Hunt(args) => {
-            huntsman::hunt::run(&cli.cluster()?, &cli.data, args).await
+            huntsman::hunt::run(&cli.cluster()?, &cli.data, args, &cli.model_roots).await
         }
         Command::Eval(args) => huntsman::eval::run(args).await,
         Command::Lab(LabCommand::Generate(args)) => {

@@ -17,6 +17,13 @@ fn stderr_of(args: &[&str], cwd: &std::path::Path) -> String {
     stderr
 }
 
+/// The standard error of a client run that must fail with exit code 2.
+fn failure_of(args: &[&str], cwd: &std::path::Path) -> String {
+    let out = run_client(args, cwd, Duration::from_secs(60)).expect("client ran");
+    assert_eq!(out.status.code(), Some(2), "{args:?} exit code");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 #[test]
 fn unknown_column_lists_the_table_columns() {
     let work = tempfile::tempdir().expect("tempdir");
@@ -152,5 +159,42 @@ fn executor_with_unreachable_scheduler_exits_with_an_error() {
     assert!(
         log.contains("cannot reach the scheduler") && log.contains(&port),
         "{log}"
+    );
+}
+
+/// A model URI is SQL text: outside the model roots (the store and `--model-root`) it is
+/// refused at once, naming the URI, instead of reading `/etc/passwd` whole or `/dev/zero`
+/// forever; SQL cannot widen the roots.
+#[test]
+fn model_uris_outside_the_model_roots_are_refused() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let data = work.path().join("events");
+    write_connections(&data, &connections(100, 2, 1), 1).expect("data");
+    let data = data.to_str().expect("utf8");
+    for uri in ["/etc/passwd", "/dev/zero", "file:///etc/passwd"] {
+        let started = Instant::now();
+        let sql = format!("SELECT kmeans_assign(make_array(1.0, 2.0), '{uri}')");
+        let err = failure_of(&["--data", data, "sql", &sql], work.path());
+        assert!(
+            err.contains(&format!(
+                "kmeans_assign: model '{uri}' is outside the model roots ("
+            )),
+            "{err}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(60));
+    }
+    let sql = work.path().join("widen.sql");
+    std::fs::write(
+        &sql,
+        "SET huntsman.model_roots = '/';\nSELECT kmeans_assign(make_array(1.0), '/etc/passwd');",
+    )
+    .expect("sql file");
+    let err = failure_of(
+        &["--data", data, "sql", "-f", sql.to_str().expect("utf8")],
+        work.path(),
+    );
+    assert!(
+        err.contains("huntsman.model_roots cannot be set from SQL"),
+        "{err}"
     );
 }
