@@ -24,5 +24,6 @@ pub mod ingest;
 pub mod lab;
 pub mod location;
 pub mod output;
+pub mod report;
 pub mod sql;
 pub mod tables;

@@ -13,6 +13,7 @@ use huntsman::ingest::IngestFilesArgs;
 use huntsman::ingest::opensearch::IngestOpenSearchArgs;
 use huntsman::lab::LabGenerateArgs;
 use huntsman::output::{schema_of, write_results};
+use huntsman::report::error_report;
 use huntsman::sql::{SqlArgs, run_statements};
 use huntsman::tables::{
     DEFAULT_DATA_PATH, EVENTS_TABLE, TableSource, check_tables, register_tables,
@@ -110,18 +111,23 @@ impl Cli {
     }
 }
 
+/// Where Ballista's client logs a failed job; the error reaches the user once, from
+/// `main`.
+const JOB_FAILURE_LOG: &str = "ballista_core::execution_plans::distributed_query";
+
 impl Cli {
     /// The tracing filter. Ballista's in-process scheduler and executor log errors
     /// such as closed channels while the process exits; query errors reach the user
-    /// through the client anyway, so by default only the client's warnings show.
+    /// through the client anyway (its own Ballista client logs each failed job too), so
+    /// by default only the client's warnings show.
     fn log_filter(&self) -> String {
         match &self.log {
             Some(filter) => filter.clone(),
-            None if self.scheduler.is_none() => {
-                "warn,ballista_scheduler=off,ballista_executor=off,ballista_core=error"
-                    .to_string()
-            }
-            None => "warn".to_string(),
+            None if self.scheduler.is_none() => format!(
+                "warn,ballista_scheduler=off,ballista_executor=off,ballista_core=error,\
+                 {JOB_FAILURE_LOG}=off"
+            ),
+            None => format!("warn,{JOB_FAILURE_LOG}=off"),
         }
     }
 }
@@ -223,7 +229,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("huntsman: {e:#}");
+            eprintln!("huntsman: {}", error_report(&format!("{e:#}")));
             ExitCode::from(2)
         }
     }

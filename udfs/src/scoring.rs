@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, new_null_array};
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::{Result, ScalarValue};
+use datafusion::common::{DataFusionError, Result, ScalarValue};
 use datafusion::logical_expr::ColumnarValue;
 use huntsman_proto::{ModelEnvelope, ModelKind};
 
@@ -188,7 +188,13 @@ pub fn resolve_models<M>(
     };
     let from_uri = |uri: &str| {
         let bytes = read_model_uri(function, uri, &roots)?;
-        one(&bytes)
+        // A file that is not a model of this kind: name it.
+        one(&bytes).map_err(|e| match e {
+            DataFusionError::Execution(m) => {
+                DataFusionError::Execution(format!("{m}: '{uri}'"))
+            }
+            other => other,
+        })
     };
     match arg {
         ColumnarValue::Scalar(s) => Ok(BatchModels::Single(match s {

@@ -211,7 +211,10 @@ pub async fn run(
             if selection != HuntName::All {
                 return Err(e);
             }
-            eprintln!("huntsman: {hunt} failed: {e:#}");
+            eprintln!(
+                "huntsman: {hunt} failed: {}",
+                crate::report::error_report(&format!("{e:#}"))
+            );
             failures.push(hunt);
         }
     }
