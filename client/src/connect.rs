@@ -32,6 +32,9 @@ pub enum Cluster {
     Embedded {
         /// Task slots of the embedded executor (default: CPU count).
         parallelism: Option<usize>,
+        /// The embedded executor's memory pool in bytes (default: as `huntsman-executor`,
+        /// 70 % of memory; 0 unbounded).
+        memory_pool: Option<u64>,
     },
     /// A remote scheduler.
     Remote(SchedulerUrl),
@@ -44,7 +47,10 @@ impl Cluster {
     /// The URL is not `df://host[:port]`.
     pub fn from_option(scheduler: Option<&str>) -> Result<Self> {
         match scheduler.map(str::trim).filter(|s| !s.is_empty()) {
-            None => Ok(Cluster::Embedded { parallelism: None }),
+            None => Ok(Cluster::Embedded {
+                parallelism: None,
+                memory_pool: None,
+            }),
             Some(url) => Ok(Cluster::Remote(SchedulerUrl::parse(url)?)),
         }
     }
@@ -111,7 +117,7 @@ impl fmt::Display for SchedulerUrl {
 /// several executors.
 pub fn client_config(cluster: &Cluster) -> SessionConfig {
     let mut config = huntsman_session_config();
-    if let Cluster::Embedded { parallelism } = cluster {
+    if let Cluster::Embedded { parallelism, .. } = cluster {
         let slots = parallelism
             .unwrap_or_else(|| {
                 std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -130,9 +136,9 @@ pub fn client_config(cluster: &Cluster) -> SessionConfig {
 pub async fn connect(cluster: &Cluster) -> Result<SessionContext> {
     let config = client_config(cluster);
     let ctx = match cluster {
-        Cluster::Embedded { .. } => {
+        Cluster::Embedded { memory_pool, .. } => {
             let slots = config.target_partitions();
-            let embedded = EmbeddedCluster::start(&config, slots)
+            let embedded = EmbeddedCluster::start(&config, slots, *memory_pool)
                 .await
                 .context("starting the embedded scheduler and executor")?;
             let url = embedded.scheduler_url();
@@ -225,6 +231,7 @@ mod tests {
     fn embedded_plans_one_partition_per_slot() {
         let config = client_config(&Cluster::Embedded {
             parallelism: Some(3),
+            memory_pool: None,
         });
         assert_eq!(config.target_partitions(), 3);
         let remote =
@@ -263,7 +270,10 @@ mod tests {
     fn empty_scheduler_means_embedded() {
         assert_eq!(
             Cluster::from_option(Some("  ")).expect("embedded"),
-            Cluster::Embedded { parallelism: None }
+            Cluster::Embedded {
+                parallelism: None,
+                memory_pool: None,
+            }
         );
     }
 }

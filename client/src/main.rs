@@ -36,6 +36,16 @@ struct Cli {
     /// Task slots of the embedded executor (default: the number of CPUs).
     #[arg(long, global = true, env = "HUNTSMAN_PARALLELISM")]
     parallelism: Option<usize>,
+    /// Memory pool of the embedded executor, shared by its tasks as in
+    /// huntsman-executor: bytes or 512MiB, 4GiB, 1.5GB (default: 70% of memory; 0 =
+    /// unbounded). Operators spill to disk when it runs short.
+    #[arg(
+        long,
+        global = true,
+        env = "HUNTSMAN_MEMORY_POOL",
+        value_name = "BYTES"
+    )]
+    memory_pool: Option<String>,
     /// Log filter for diagnostics on standard error (default: warnings, with the
     /// embedded scheduler's and executor's own shutdown chatter left out).
     #[arg(long, global = true, env = "HUNTSMAN_LOG")]
@@ -91,9 +101,19 @@ enum LabCommand {
 impl Cli {
     fn cluster(&self) -> Result<Cluster> {
         let cluster = Cluster::from_option(self.scheduler.as_deref())?;
+        let memory_pool = self
+            .memory_pool
+            .as_deref()
+            .map(|text| {
+                huntsman_udfs::session::parse_byte_size(text).map_err(|e| {
+                    anyhow::anyhow!("--memory-pool / HUNTSMAN_MEMORY_POOL: {e}")
+                })
+            })
+            .transpose()?;
         Ok(match cluster {
             Cluster::Embedded { .. } => Cluster::Embedded {
                 parallelism: self.parallelism,
+                memory_pool,
             },
             remote => remote,
         })

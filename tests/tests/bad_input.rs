@@ -255,3 +255,15 @@ fn executor_errors_read_as_the_functions_message_then_the_job() {
     );
     cluster.scheduler.terminate(Duration::from_secs(10));
 }
+
+/// A memory pool that is not a size is named, before anything starts.
+#[test]
+fn bad_memory_pool_sizes_are_named() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let err = stderr_of(&["--memory-pool", "lots", "sql", "SELECT 1"], work.path());
+    assert!(
+        err.starts_with("huntsman: --memory-pool / HUNTSMAN_MEMORY_POOL: ")
+            && err.contains("\"lots\""),
+        "{err}"
+    );
+}
