@@ -173,7 +173,11 @@ fn main() -> anyhow::Result<()> {
             location: location.clone(),
         }])
         .await?;
-        let embedded = connect(&Cluster::Embedded { parallelism: None }).await?;
+        let embedded = connect(&Cluster::Embedded {
+            parallelism: None,
+            memory_pool: None,
+        })
+        .await?;
         println!("embedded cluster start-up: {:.1?}", start.elapsed());
         register_tables(&embedded, &tables).await?;
 

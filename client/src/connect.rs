@@ -15,6 +15,8 @@ use ballista::prelude::SessionContextExt;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::embedded::EmbeddedCluster;
+use huntsman_udfs::config::HUNTSMAN_MODEL_ROOTS;
+use huntsman_udfs::objstore::is_object_url;
 use huntsman_udfs::probe::wait_for_answer;
 use huntsman_udfs::session::{
     huntsman_session_config, huntsman_session_state, register_all_on_context,
@@ -30,6 +32,9 @@ pub enum Cluster {
     Embedded {
         /// Task slots of the embedded executor (default: CPU count).
         parallelism: Option<usize>,
+        /// The embedded executor's memory pool in bytes (default: as `huntsman-executor`,
+        /// 70 % of memory; 0 unbounded).
+        memory_pool: Option<u64>,
     },
     /// A remote scheduler.
     Remote(SchedulerUrl),
@@ -42,7 +47,10 @@ impl Cluster {
     /// The URL is not `df://host[:port]`.
     pub fn from_option(scheduler: Option<&str>) -> Result<Self> {
         match scheduler.map(str::trim).filter(|s| !s.is_empty()) {
-            None => Ok(Cluster::Embedded { parallelism: None }),
+            None => Ok(Cluster::Embedded {
+                parallelism: None,
+                memory_pool: None,
+            }),
             Some(url) => Ok(Cluster::Remote(SchedulerUrl::parse(url)?)),
         }
     }
@@ -109,7 +117,7 @@ impl fmt::Display for SchedulerUrl {
 /// several executors.
 pub fn client_config(cluster: &Cluster) -> SessionConfig {
     let mut config = huntsman_session_config();
-    if let Cluster::Embedded { parallelism } = cluster {
+    if let Cluster::Embedded { parallelism, .. } = cluster {
         let slots = parallelism
             .unwrap_or_else(|| {
                 std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -128,9 +136,9 @@ pub fn client_config(cluster: &Cluster) -> SessionConfig {
 pub async fn connect(cluster: &Cluster) -> Result<SessionContext> {
     let config = client_config(cluster);
     let ctx = match cluster {
-        Cluster::Embedded { .. } => {
+        Cluster::Embedded { memory_pool, .. } => {
             let slots = config.target_partitions();
-            let embedded = EmbeddedCluster::start(&config, slots)
+            let embedded = EmbeddedCluster::start(&config, slots, *memory_pool)
                 .await
                 .context("starting the embedded scheduler and executor")?;
             let url = embedded.scheduler_url();
@@ -156,6 +164,54 @@ pub async fn connect(cluster: &Cluster) -> Result<SessionContext> {
     Ok(ctx)
 }
 
+/// A model root as every process names it: an `s3://`/`s3a://` prefix as written, a local
+/// folder (or `file://` URL) made absolute, since executors resolve a relative path
+/// against their own working directory.
+///
+/// # Errors
+/// Another URL scheme, or a comma (the separator of `huntsman.model_roots`).
+pub fn model_root(root: &str) -> Result<String> {
+    let root = root.trim();
+    if root.contains(',') {
+        bail!("model root {root:?}: a comma cannot be part of a model root");
+    }
+    if is_object_url(root) {
+        return Ok(root.to_string());
+    }
+    let path = root.strip_prefix("file://").unwrap_or(root);
+    if path.contains("://") {
+        bail!("model root {root:?}: use a local folder, file://, s3:// or s3a://");
+    }
+    let absolute =
+        std::path::absolute(path).with_context(|| format!("model root {root:?}"))?;
+    // A folder that exists is named with its links resolved, as the executors compare.
+    Ok(absolute
+        .canonicalize()
+        .unwrap_or(absolute)
+        .to_string_lossy()
+        .into_owned())
+}
+
+/// Sets where scoring functions may read models named by URI (`huntsman.model_roots`):
+/// the store, a reused models folder and any `--model-root`. The setting travels with
+/// every query to the scheduler and the executors.
+///
+/// # Errors
+/// A root [`model_root`] refuses.
+pub fn set_model_roots(ctx: &SessionContext, roots: &[String]) -> Result<()> {
+    let roots = roots
+        .iter()
+        .filter(|r| !r.trim().is_empty())
+        .map(|r| model_root(r))
+        .collect::<Result<Vec<_>>>()?;
+    ctx.state_ref()
+        .write()
+        .config_mut()
+        .options_mut()
+        .set(HUNTSMAN_MODEL_ROOTS, &roots.join(","))
+        .context("setting huntsman.model_roots")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,6 +231,7 @@ mod tests {
     fn embedded_plans_one_partition_per_slot() {
         let config = client_config(&Cluster::Embedded {
             parallelism: Some(3),
+            memory_pool: None,
         });
         assert_eq!(config.target_partitions(), 3);
         let remote =
@@ -183,10 +240,40 @@ mod tests {
     }
 
     #[test]
+    fn model_roots_are_absolute_and_urls_stay() {
+        assert_eq!(
+            model_root("s3a://lake/runs").expect("url"),
+            "s3a://lake/runs"
+        );
+        let local = model_root("some/relative").expect("path");
+        assert!(std::path::Path::new(&local).is_absolute(), "{local}");
+        assert!(local.ends_with("some/relative"), "{local}");
+        assert_eq!(
+            model_root("file:///srv/models").expect("file"),
+            "/srv/models"
+        );
+        assert!(model_root("/a,/b").is_err());
+        assert!(model_root("http://x/").is_err());
+        let ctx = SessionContext::new_with_config(huntsman_session_config());
+        set_model_roots(&ctx, &["/srv/store".into(), "s3://lake/m".into()]).expect("set");
+        let state = ctx.state();
+        let config = state
+            .config()
+            .options()
+            .extensions
+            .get::<huntsman_udfs::config::HuntsmanConfig>()
+            .expect("extension");
+        assert_eq!(config.model_roots, "/srv/store,s3://lake/m");
+    }
+
+    #[test]
     fn empty_scheduler_means_embedded() {
         assert_eq!(
             Cluster::from_option(Some("  ")).expect("embedded"),
-            Cluster::Embedded { parallelism: None }
+            Cluster::Embedded {
+                parallelism: None,
+                memory_pool: None,
+            }
         );
     }
 }

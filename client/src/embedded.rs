@@ -35,6 +35,7 @@ use ballista_executor::executor_server;
 use ballista_executor::flight_service::BallistaFlightService;
 use ballista_executor::health::ExecutorHealth;
 use ballista_executor::metrics::LoggingMetricsCollector;
+use ballista_executor::runtime_cache::{DefaultSessionRuntimeCache, SessionRuntimeCache};
 use ballista_executor::shutdown::ShutdownNotifier;
 use ballista_scheduler::cluster::BallistaCluster;
 use ballista_scheduler::config::SchedulerConfig;
@@ -42,7 +43,8 @@ use ballista_scheduler::metrics::default_metrics_collector;
 use ballista_scheduler::scheduler_server::SchedulerServer;
 use datafusion::prelude::SessionConfig;
 use huntsman_udfs::session::{
-    huntsman_function_registry, huntsman_runtime_env, huntsman_session_state,
+    MemoryPoolSize, huntsman_function_registry, huntsman_runtime_env,
+    huntsman_session_state, memory_pool_policy,
 };
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -51,6 +53,10 @@ use tonic::transport::server::{Router, TcpIncoming};
 /// How often the embedded executor tells the scheduler it is alive. Push mode reports
 /// tasks as they finish, so this only keeps the executor registered.
 const HEARTBEAT_SECONDS: u64 = 30;
+
+/// Sessions whose runtime (object stores, spill directory) the embedded executor keeps,
+/// as Ballista's executor process does.
+const SESSION_RUNTIMES: usize = 16;
 
 /// Attempts at finding a free executor gRPC port (the port is chosen before the server
 /// binds it, so another process may take it in between).
@@ -90,12 +96,19 @@ impl std::fmt::Debug for EmbeddedCluster {
 }
 
 impl EmbeddedCluster {
-    /// Starts a scheduler and one executor with `slots` task slots.
+    /// Starts a scheduler and one executor with `slots` task slots and a memory pool of
+    /// `memory_pool` bytes, shared by its tasks as in `huntsman-executor` (see
+    /// [`huntsman_udfs::session::memory_pool_policy`]; `None`: 70 % of memory, `Some(0)`:
+    /// unbounded).
     ///
     /// # Errors
-    /// No loopback port can be bound, the work directory cannot be created, or the
-    /// executor cannot register with the scheduler.
-    pub async fn start(config: &SessionConfig, slots: usize) -> Result<Self> {
+    /// No loopback port can be bound, the work directory cannot be created, the pool is
+    /// smaller than the slots, or the executor cannot register with the scheduler.
+    pub async fn start(
+        config: &SessionConfig,
+        slots: usize,
+        memory_pool: Option<u64>,
+    ) -> Result<Self> {
         let work_dir = tempfile::Builder::new()
             .prefix("huntsman-embedded-")
             .tempdir()
@@ -107,7 +120,7 @@ impl EmbeddedCluster {
             config,
             scheduler,
             work_dir.path(),
-            slots.max(1),
+            (slots.max(1), memory_pool),
             &shutdown,
             &mut servers,
         )
@@ -187,7 +200,7 @@ async fn start_executor(
     config: &SessionConfig,
     scheduler: SocketAddr,
     work_dir: &Path,
-    slots: usize,
+    (slots, memory_pool): (usize, Option<u64>),
     shutdown: &ShutdownNotifier,
     servers: &mut Vec<JoinHandle<()>>,
 ) -> Result<()> {
@@ -211,6 +224,19 @@ async fn start_executor(
     let registry = Arc::new(
         huntsman_function_registry().context("building the executor's functions")?,
     );
+    // The pool policy of huntsman-executor: each task a FairSpillPool of its slots' share.
+    let pool_bytes = MemoryPoolSize::from_option(memory_pool).resolve();
+    let policy = memory_pool_policy(pool_bytes, slots)
+        .context("the embedded executor's memory pool")?;
+    tracing::debug!(
+        "embedded executor memory pool: {pool_bytes:?} bytes over {slots} slots"
+    );
+    let runtimes: Arc<dyn SessionRuntimeCache> =
+        Arc::new(DefaultSessionRuntimeCache::new(
+            runtime_producer.clone(),
+            policy,
+            SESSION_RUNTIMES,
+        ));
 
     let scheduler = SchedulerGrpcClient::connect(format!("http://{scheduler}"))
         .await
@@ -233,15 +259,18 @@ async fn start_executor(
             os_info: Some(ExecutorOperatingSystemSpecification::default().into()),
             ballista_protocol_version: BALLISTA_PROTOCOL_VERSION,
         };
-        let executor = Arc::new(Executor::with_default_execution_engine(
-            metadata,
-            &work,
-            runtime_producer.clone(),
-            config_producer.clone(),
-            registry.clone(),
-            Arc::new(LoggingMetricsCollector::default()),
-            slots,
-        ));
+        let executor = Arc::new(
+            Executor::with_default_execution_engine(
+                metadata,
+                &work,
+                runtime_producer.clone(),
+                config_producer.clone(),
+                registry.clone(),
+                Arc::new(LoggingMetricsCollector::default()),
+                slots,
+            )
+            .with_session_runtime_cache(Some(runtimes.clone())),
+        );
         let process = ExecutorProcessConfig {
             bind_host: Ipv4Addr::LOCALHOST.to_string(),
             port: flight_port,
@@ -318,6 +347,7 @@ mod tests {
     async fn runs_a_shuffled_query_and_removes_its_work_dir_when_dropped() {
         let ctx = connect(&Cluster::Embedded {
             parallelism: Some(2),
+            memory_pool: None,
         })
         .await
         .expect("embedded cluster starts");
@@ -353,5 +383,47 @@ mod tests {
         drop(cluster);
         drop(ctx);
         assert!(!work_dir.exists(), "{} left behind", work_dir.display());
+    }
+
+    /// The embedded executor bounds its tasks' memory as huntsman-executor does: with an
+    /// 8 MiB pool over 2 slots, a hash join whose build side cannot spill is refused, and
+    /// a sort of far more data than the pool completes by spilling.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_small_memory_pool_is_enforced_and_sorts_spill() {
+        let ctx = connect(&Cluster::Embedded {
+            parallelism: Some(2),
+            memory_pool: Some(8 << 20),
+        })
+        .await
+        .expect("embedded cluster starts");
+        let run = |sql: &'static str| {
+            let ctx = ctx.clone();
+            async move { ctx.sql(sql).await.expect("plans").collect().await }
+        };
+        // Rows made on the executor by unnest: generate_series is a table function Ballista
+        // cannot ship, and random() keeps the planner from folding the range into the plan.
+        let err = run("SELECT count(*) FROM (SELECT unnest(range(0, 2000000 + CAST(floor(random()) AS BIGINT))) AS value) a \
+             JOIN (SELECT unnest(range(0, 2000000 + CAST(floor(random()) AS BIGINT))) AS value) b ON a.value = b.value")
+        .await
+        .expect_err("the build side does not fit the pool");
+        assert!(err.to_string().contains("ResourcesExhausted"), "{err}");
+        // A sort keeps 10 MB for merging its spills by default, more than a task's share.
+        run("SET datafusion.execution.sort_spill_reservation_bytes = 1048576")
+            .await
+            .expect("set");
+        // About 80 MB of rows sorted in 4 MiB per task: only possible by spilling.
+        let batches = run("SELECT count(*) AS n, min(rn) AS first FROM ( \
+               SELECT row_number() OVER (ORDER BY v, pad) AS rn FROM ( \
+                 SELECT random() AS v, repeat('x', 24) || CAST(value AS VARCHAR) AS pad \
+                 FROM (SELECT unnest(range(0, 2000000 + CAST(floor(random()) AS BIGINT))) AS value))) WHERE rn % 100000 = 1")
+        .await
+        .expect("the sort spills and completes");
+        let n = batches[0]
+            .column(0)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .expect("count")
+            .value(0);
+        assert_eq!(n, 20);
     }
 }

@@ -7,7 +7,7 @@
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
 //! use huntsman::connect::{Cluster, connect};
-//! let ctx = connect(&Cluster::Embedded { parallelism: None }).await?;
+//! let ctx = connect(&Cluster::Embedded { parallelism: None, memory_pool: None }).await?;
 //! let rows = ctx.sql("SELECT is_private_ip('10.0.0.1')").await?.collect().await?;
 //! # Ok(()) }
 //! ```
@@ -24,5 +24,6 @@ pub mod ingest;
 pub mod lab;
 pub mod location;
 pub mod output;
+pub mod report;
 pub mod sql;
 pub mod tables;

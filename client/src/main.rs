@@ -6,12 +6,14 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use huntsman::connect::{Cluster, connect};
+use huntsman::connect::{Cluster, connect, set_model_roots};
 use huntsman::demo::DemoArgs;
+use huntsman::hunt::store::DEFAULT_BASE_S3_PATH;
 use huntsman::ingest::IngestFilesArgs;
 use huntsman::ingest::opensearch::IngestOpenSearchArgs;
 use huntsman::lab::LabGenerateArgs;
 use huntsman::output::{schema_of, write_results};
+use huntsman::report::error_report;
 use huntsman::sql::{SqlArgs, run_statements};
 use huntsman::tables::{
     DEFAULT_DATA_PATH, EVENTS_TABLE, TableSource, check_tables, register_tables,
@@ -34,10 +36,31 @@ struct Cli {
     /// Task slots of the embedded executor (default: the number of CPUs).
     #[arg(long, global = true, env = "HUNTSMAN_PARALLELISM")]
     parallelism: Option<usize>,
+    /// Memory pool of the embedded executor, shared by its tasks as in
+    /// huntsman-executor: bytes or 512MiB, 4GiB, 1.5GB (default: 70% of memory; 0 =
+    /// unbounded). Operators spill to disk when it runs short.
+    #[arg(
+        long,
+        global = true,
+        env = "HUNTSMAN_MEMORY_POOL",
+        value_name = "BYTES"
+    )]
+    memory_pool: Option<String>,
     /// Log filter for diagnostics on standard error (default: warnings, with the
     /// embedded scheduler's and executor's own shutdown chatter left out).
     #[arg(long, global = true, env = "HUNTSMAN_LOG")]
     log: Option<String>,
+    /// More places scoring functions may read models named by URI, besides the store
+    /// (BASE_S3_PATH): a folder or an s3:// prefix (repeatable; comma-separated in the
+    /// environment).
+    #[arg(
+        long = "model-root",
+        global = true,
+        env = "HUNTSMAN_MODEL_ROOTS",
+        value_delimiter = ',',
+        value_name = "FOLDER|s3://PREFIX"
+    )]
+    model_roots: Vec<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -78,9 +101,19 @@ enum LabCommand {
 impl Cli {
     fn cluster(&self) -> Result<Cluster> {
         let cluster = Cluster::from_option(self.scheduler.as_deref())?;
+        let memory_pool = self
+            .memory_pool
+            .as_deref()
+            .map(|text| {
+                huntsman_udfs::session::parse_byte_size(text).map_err(|e| {
+                    anyhow::anyhow!("--memory-pool / HUNTSMAN_MEMORY_POOL: {e}")
+                })
+            })
+            .transpose()?;
         Ok(match cluster {
             Cluster::Embedded { .. } => Cluster::Embedded {
                 parallelism: self.parallelism,
+                memory_pool,
             },
             remote => remote,
         })
@@ -98,18 +131,23 @@ impl Cli {
     }
 }
 
+/// Where Ballista's client logs a failed job; the error reaches the user once, from
+/// `main`.
+const JOB_FAILURE_LOG: &str = "ballista_core::execution_plans::distributed_query";
+
 impl Cli {
     /// The tracing filter. Ballista's in-process scheduler and executor log errors
     /// such as closed channels while the process exits; query errors reach the user
-    /// through the client anyway, so by default only the client's warnings show.
+    /// through the client anyway (its own Ballista client logs each failed job too), so
+    /// by default only the client's warnings show.
     fn log_filter(&self) -> String {
         match &self.log {
             Some(filter) => filter.clone(),
-            None if self.scheduler.is_none() => {
-                "warn,ballista_scheduler=off,ballista_executor=off,ballista_core=error"
-                    .to_string()
-            }
-            None => "warn".to_string(),
+            None if self.scheduler.is_none() => format!(
+                "warn,ballista_scheduler=off,ballista_executor=off,ballista_core=error,\
+                 {JOB_FAILURE_LOG}=off"
+            ),
+            None => format!("warn,{JOB_FAILURE_LOG}=off"),
         }
     }
 }
@@ -121,6 +159,14 @@ async fn run(cli: Cli) -> Result<()> {
             let cluster = cli.cluster()?;
             let tables = check_tables(&cli.table_sources()?).await?;
             let ctx = connect(&cluster).await?;
+            // Models named by URI are read from the store and the --model-root folders.
+            let store = std::env::var("BASE_S3_PATH")
+                .ok()
+                .filter(|s| !s.trim().is_empty())
+                .unwrap_or_else(|| DEFAULT_BASE_S3_PATH.to_string());
+            let mut roots = vec![store];
+            roots.extend(cli.model_roots.iter().cloned());
+            set_model_roots(&ctx, &roots)?;
             register_tables(&ctx, &tables).await?;
             let (batches, schema) = run_statements(&ctx, &sql, &origin).await?;
             let schema = schema_of(&batches, schema);
@@ -131,7 +177,7 @@ async fn run(cli: Cli) -> Result<()> {
                 })
         }
         Command::Hunt(args) => {
-            huntsman::hunt::run(&cli.cluster()?, &cli.data, args).await
+            huntsman::hunt::run(&cli.cluster()?, &cli.data, args, &cli.model_roots).await
         }
         Command::Eval(args) => huntsman::eval::run(args).await,
         Command::Lab(LabCommand::Generate(args)) => {
@@ -203,7 +249,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("huntsman: {e:#}");
+            eprintln!("huntsman: {}", error_report(&format!("{e:#}")));
             ExitCode::from(2)
         }
     }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::logical_expr::{LogicalPlan, Statement};
 use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::DFParser;
 
@@ -73,6 +74,7 @@ pub async fn run_statements(
             .statement_to_plan(statement)
             .await
             .with_context(|| format!("planning {which}"))?;
+        refuse_model_roots(&plan).with_context(|| format!("planning {which}"))?;
         let df = ctx
             .execute_logical_plan(plan)
             .await
@@ -85,4 +87,20 @@ pub async fn run_statements(
         last = Some((batches, schema));
     }
     last.context("no statement ran")
+}
+
+/// SQL cannot widen where scoring functions read models from: `huntsman.model_roots` is
+/// set by the client from its store and `--model-root` only.
+fn refuse_model_roots(plan: &LogicalPlan) -> Result<()> {
+    if let LogicalPlan::Statement(Statement::SetVariable(set)) = plan
+        && set
+            .variable
+            .eq_ignore_ascii_case(huntsman_udfs::config::HUNTSMAN_MODEL_ROOTS)
+    {
+        bail!(
+            "{} cannot be set from SQL (use --model-root or HUNTSMAN_MODEL_ROOTS)",
+            huntsman_udfs::config::HUNTSMAN_MODEL_ROOTS
+        );
+    }
+    Ok(())
 }

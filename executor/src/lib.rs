@@ -24,7 +24,8 @@ use ballista_executor::executor_process::{
 use ballista_executor::health::spawn_health_server;
 use huntsman_udfs::probe::wait_for_answer;
 use huntsman_udfs::session::{
-    huntsman_function_registry, huntsman_runtime_env, huntsman_session_config,
+    MemoryPoolSize, huntsman_function_registry, huntsman_runtime_env,
+    huntsman_session_config,
 };
 
 /// Executor start-up and run failures.
@@ -207,7 +208,14 @@ pub async fn run(settings: ExecutorSettings) -> Result<(), ExecutorError> {
         grpc_port: settings.grpc_port,
         vcores: settings.vcores,
         work_dir: Some(work_dir.to_string_lossy().into_owned()),
-        memory_pool_size: settings.memory_pool_bytes,
+        // Resolved as the embedded executor resolves it (huntsman_udfs::session); Ballista
+        // then gives each task a FairSpillPool of its slots' share, as
+        // `memory_pool_policy` does in the embedded executor. 0: unbounded.
+        memory_pool_size: Some(
+            MemoryPoolSize::from_option(settings.memory_pool_bytes)
+                .resolve()
+                .unwrap_or(0),
+        ),
         executor_heartbeat_interval_seconds: settings.heartbeat_interval_seconds,
         override_function_registry: Some(Arc::new(registry)),
         override_config_producer: Some(Arc::new(huntsman_session_config)),
@@ -238,33 +246,7 @@ pub async fn run(settings: ExecutorSettings) -> Result<(), ExecutorError> {
 /// # Errors
 /// Names the text that is not a size.
 pub fn parse_bytes(text: &str) -> Result<u64, ExecutorError> {
-    let t = text.trim();
-    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
-    let (number, unit) = t.split_at(split);
-    let factor: f64 = match unit.to_ascii_lowercase().as_str() {
-        "" | "b" => 1.0,
-        "k" | "kb" => 1e3,
-        "kib" => 1024.0,
-        "m" | "mb" => 1e6,
-        "mib" => 1024.0 * 1024.0,
-        "g" | "gb" => 1e9,
-        "gib" => 1024.0 * 1024.0 * 1024.0,
-        _ => {
-            return Err(ExecutorError::Config(format!(
-                "unknown size unit in {text:?}"
-            )));
-        }
-    };
-    let value: f64 = number
-        .trim()
-        .parse()
-        .map_err(|_| ExecutorError::Config(format!("{text:?} is not a byte size")))?;
-    if !value.is_finite() || value < 0.0 {
-        return Err(ExecutorError::Config(format!(
-            "{text:?} is not a byte size"
-        )));
-    }
-    Ok((value * factor) as u64)
+    huntsman_udfs::session::parse_byte_size(text).map_err(ExecutorError::Config)
 }
 
 #[cfg(test)]

@@ -363,6 +363,7 @@ pub fn run_client_with_env(
         .current_dir(cwd)
         .env_remove("DATA_PATH")
         .env_remove("HUNTSMAN_SCHEDULER")
+        .env_remove("HUNTSMAN_MODEL_ROOTS")
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use huntsman_tests::data::{connections, write_connections};
-use huntsman_tests::{ManagedChild, free_port, run_client};
+use huntsman_tests::{ManagedChild, TestCluster, free_port, run_client};
 
 fn stderr_of(args: &[&str], cwd: &std::path::Path) -> String {
     let out = run_client(args, cwd, Duration::from_secs(60)).expect("client ran");
@@ -152,5 +152,118 @@ fn executor_with_unreachable_scheduler_exits_with_an_error() {
     assert!(
         log.contains("cannot reach the scheduler") && log.contains(&port),
         "{log}"
+    );
+}
+
+/// A model URI is SQL text: outside the model roots (the store and `--model-root`) it is
+/// refused at once, naming the URI, instead of reading `/etc/passwd` whole or `/dev/zero`
+/// forever; SQL cannot widen the roots.
+#[test]
+fn model_uris_outside_the_model_roots_are_refused() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let data = work.path().join("events");
+    write_connections(&data, &connections(100, 2, 1), 1).expect("data");
+    let data = data.to_str().expect("utf8");
+    for uri in ["/etc/passwd", "/dev/zero", "file:///etc/passwd"] {
+        let started = Instant::now();
+        let sql = format!("SELECT kmeans_assign(make_array(1.0, 2.0), '{uri}')");
+        let err = stderr_of(&["--data", data, "sql", &sql], work.path());
+        assert!(
+            err.contains(&format!(
+                "kmeans_assign: model '{uri}' is outside the model roots ("
+            )),
+            "{err}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(60));
+    }
+    let sql = work.path().join("widen.sql");
+    std::fs::write(
+        &sql,
+        "SET huntsman.model_roots = '/';\nSELECT kmeans_assign(make_array(1.0), '/etc/passwd');",
+    )
+    .expect("sql file");
+    let err = stderr_of(
+        &["--data", data, "sql", "-f", sql.to_str().expect("utf8")],
+        work.path(),
+    );
+    assert!(
+        err.contains("huntsman.model_roots cannot be set from SQL"),
+        "{err}"
+    );
+}
+
+/// A function that fails on a remote executor reads as its own message first, with the
+/// failed job and stage on the second line, instead of Ballista's nested `Debug` text.
+#[test]
+fn executor_errors_read_as_the_functions_message_then_the_job() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let data = work.path().join("events");
+    write_connections(&data, &connections(200, 2, 1), 2).expect("data");
+    let data = data.to_str().expect("utf8");
+    let models = work.path().join("models");
+    std::fs::create_dir_all(&models).expect("models folder");
+    let junk = models.join("junk.hntm");
+    std::fs::write(&junk, vec![b'x'; 100]).expect("junk model");
+    let junk = junk
+        .canonicalize()
+        .expect("canonical")
+        .display()
+        .to_string();
+    let models = models.to_str().expect("utf8");
+
+    let mut cluster = TestCluster::start(work.path(), 1, 2).expect("cluster starts");
+    let url = cluster.url();
+    let run = |uri: &str| {
+        let sql =
+            format!("SELECT kmeans_assign(make_array(1.0, 2.0), '{uri}') FROM events");
+        let args = [
+            "--scheduler",
+            &url,
+            "--data",
+            data,
+            "--model-root",
+            models,
+            "sql",
+            &sql,
+        ];
+        let err = stderr_of(&args, work.path());
+        let lines: Vec<&str> = err.lines().collect();
+        assert!(lines.len() >= 2, "{err}");
+        (lines[0].to_string(), lines[1].to_string(), err.clone())
+    };
+    let (first, second, all) = run(&junk);
+    assert_eq!(
+        first,
+        format!(
+            "huntsman: kmeans_assign: not a Huntsman model (no HNTM magic bytes): '{junk}'"
+        ),
+        "{all}"
+    );
+    assert!(
+        second.contains("job ") && second.contains("stage ") && second.contains("failed"),
+        "{all}"
+    );
+    assert!(!all.contains("DataFusionError("), "{all}");
+    // The model roots reach the executors through the scheduler: a path outside is
+    // refused there, and the roots it lists are the store and --model-root.
+    let (first, _, all) = run("/etc/passwd");
+    assert!(
+        first.starts_with(
+            "huntsman: kmeans_assign: model '/etc/passwd' is outside the model roots ("
+        ) && first.contains(models),
+        "{all}"
+    );
+    cluster.scheduler.terminate(Duration::from_secs(10));
+}
+
+/// A memory pool that is not a size is named, before anything starts.
+#[test]
+fn bad_memory_pool_sizes_are_named() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let err = stderr_of(&["--memory-pool", "lots", "sql", "SELECT 1"], work.path());
+    assert!(
+        err.starts_with("huntsman: --memory-pool / HUNTSMAN_MEMORY_POOL: ")
+            && err.contains("\"lots\""),
+        "{err}"
     );
 }

@@ -134,7 +134,12 @@ fn train_forest(work: &Path, prefix: &[&str], data: &Path, name: &str) -> String
         .expect("binary model")
         .value(0)
         .to_vec();
-    let path = work.join(format!("{name}.hntm"));
+    // Scoring functions read models by URI only inside the model roots: the client's
+    // store (`BASE_S3_PATH`, by default ./huntsman-store in its working directory) holds
+    // them, as a stored run would.
+    let models = work.join("huntsman-store/models/test");
+    std::fs::create_dir_all(&models).expect("models folder");
+    let path = models.join(format!("{name}.hntm"));
     std::fs::write(&path, model).expect("model file");
     path.display().to_string()
 }

@@ -19,7 +19,6 @@ use std::sync::{Arc, OnceLock};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Int64Array, ListArray, PrimitiveArray,
 };
-use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Int64Type};
 use datafusion::common::Result;
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
@@ -30,7 +29,7 @@ use datafusion::logical_expr::{
 };
 
 use crate::error::exec_error;
-use crate::groups::{Grouped, OneGroup, rows_as_states};
+use crate::groups::{Grouped, OneGroup, list_offsets, rows_as_states};
 use crate::timing::TIMING_SECTION;
 
 const EVENT_SEQUENCE: &str = "event_sequence";
@@ -246,13 +245,16 @@ impl Groups {
 }
 
 /// A list array of `values` cut into `lengths`.
-fn int64_lists(lengths: &[usize], values: Vec<i64>) -> ListArray {
-    ListArray::new(
+///
+/// # Errors
+/// More than `i32::MAX` values.
+fn int64_lists(lengths: &[usize], values: Vec<i64>) -> Result<ListArray> {
+    Ok(ListArray::new(
         Arc::new(Field::new_list_field(DataType::Int64, true)),
-        OffsetBuffer::from_lengths(lengths.iter().copied()),
+        list_offsets(EVENT_SEQUENCE, lengths.iter().copied())?,
         Arc::new(Int64Array::from(values)),
         None,
-    )
+    ))
 }
 
 impl GroupsAccumulator for Groups {
@@ -281,7 +283,7 @@ impl GroupsAccumulator for Groups {
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
         let mut ids = Vec::new();
         let lengths = self.emit(emit_to, |events| ids.extend(events.iter().map(|e| e.1)));
-        Ok(Arc::new(int64_lists(&lengths, ids)))
+        Ok(Arc::new(int64_lists(&lengths, ids)?))
     }
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
@@ -290,7 +292,7 @@ impl GroupsAccumulator for Groups {
             ts.extend(events.iter().map(|e| e.0));
             ids.extend(events.iter().map(|e| e.1));
         });
-        let (ts, ids) = (int64_lists(&lengths, ts), int64_lists(&lengths, ids));
+        let (ts, ids) = (int64_lists(&lengths, ts)?, int64_lists(&lengths, ids)?);
         let max_len = i64::try_from(self.max_len).unwrap_or(i64::MAX);
         let max_len = Int64Array::from(vec![max_len; ts.len()]);
         Ok(vec![Arc::new(ts), Arc::new(ids), Arc::new(max_len)])

@@ -4,6 +4,7 @@
 use std::fmt::Debug;
 
 use datafusion::arrow::array::{ArrayRef, BooleanArray};
+use datafusion::arrow::buffer::{OffsetBuffer, ScalarBuffer};
 use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::{Accumulator, EmitTo, GroupsAccumulator};
 
@@ -59,4 +60,66 @@ pub(crate) fn rows_as_states<G: Grouped>(
     let mut groups = G::default();
     groups.update_batch(values, &(0..rows).collect::<Vec<_>>(), opt_filter, rows)?;
     groups.state(EmitTo::All)
+}
+
+/// The `i32` offsets of lists of `lengths`. Arrow's `OffsetBuffer::from_lengths` panics
+/// when the values add up past `i32::MAX` (a state or result of more than 2^31 values);
+/// this says so as an error of `function` instead.
+///
+/// # Errors
+/// The lengths add up to more than `i32::MAX`.
+pub(crate) fn list_offsets(
+    function: &str,
+    lengths: impl IntoIterator<Item = usize>,
+) -> Result<OffsetBuffer<i32>> {
+    let lengths = lengths.into_iter();
+    let mut offsets = Vec::with_capacity(lengths.size_hint().0 + 1);
+    offsets.push(0i32);
+    let mut total = 0i32;
+    for len in lengths {
+        total = i32::try_from(len)
+            .ok()
+            .and_then(|len| total.checked_add(len))
+            .ok_or_else(|| {
+                crate::error::exec_error(
+                    function,
+                    format!(
+                        "more than {} values in one list array (its offsets are 32-bit); \
+                         spread the rows over more groups or partitions",
+                        i32::MAX
+                    ),
+                )
+            })?;
+        offsets.push(total);
+    }
+    Ok(OffsetBuffer::new(ScalarBuffer::from(offsets)))
+}
+
+#[cfg(test)]
+mod offset_tests {
+    use super::*;
+
+    #[test]
+    fn list_offsets_add_up_and_overflow_is_an_error() {
+        let offsets = list_offsets("f", [1, 0, 2]).expect("small");
+        assert_eq!(offsets.as_ref(), &[0, 1, 1, 3]);
+        let max = i32::MAX as usize;
+        assert_eq!(
+            list_offsets("f", [max - 1, 1]).expect("fits").last(),
+            Some(&i32::MAX)
+        );
+        // One value past the largest offset: Arrow's from_lengths would panic here.
+        for lengths in [
+            vec![max, 1],
+            vec![max / 2 + 1, max / 2 + 1],
+            vec![usize::MAX],
+        ] {
+            let err = list_offsets("inter_arrival_stats", lengths).expect_err("overflow");
+            assert!(
+                err.to_string()
+                    .contains("inter_arrival_stats: more than 2147483647 values"),
+                "{err}"
+            );
+        }
+    }
 }

@@ -25,6 +25,7 @@ pub mod iforest;
 pub mod kmeans;
 pub mod matrix;
 pub mod model_io;
+pub mod model_roots;
 pub mod net;
 pub mod neural;
 pub mod normalize;

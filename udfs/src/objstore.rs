@@ -379,21 +379,34 @@ fn strip_df(e: &DataFusionError) -> String {
     }
 }
 
-/// Reads a whole object synchronously, from code that runs inside query execution
+/// Reads a whole object of at most `max` bytes (its size is asked for first) synchronously, from code that runs inside query execution
 /// (scoring functions loading a model): on a multi-threaded Tokio runtime the worker
 /// blocks in place; elsewhere a short-lived thread with its own runtime and its own
 /// client does the read.
 ///
 /// # Errors
 /// The URL is not usable or the read fails; the message names the URL.
-pub fn read_blocking(location: &str) -> std::result::Result<Vec<u8>, String> {
+pub fn read_blocking(location: &str, max: u64) -> std::result::Result<Vec<u8>, String> {
     use tokio::runtime::{Handle, RuntimeFlavor};
-    async fn get(loc: ObjectLocation) -> std::result::Result<Vec<u8>, String> {
-        let read = async { loc.store.get(&loc.path).await?.bytes().await };
-        read.await
+    let get = |loc: ObjectLocation| async move {
+        let head = loc
+            .store
+            .head(&loc.path)
+            .await
+            .map_err(|e| format!("{}: {}", loc.url, describe(&e)))?;
+        if head.size > max {
+            return Err(format!(
+                "{}: {} bytes, more than the {max}-byte limit",
+                loc.url, head.size
+            ));
+        }
+        // Only the bytes the head announced: an object replaced since is not read past them.
+        loc.store
+            .get_range(&loc.path, 0..head.size)
+            .await
             .map(|b| b.to_vec())
             .map_err(|e| format!("{}: {}", loc.url, describe(&e)))
-    }
+    };
     match Handle::try_current() {
         Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
             let loc = ObjectLocation::parse(location)?;

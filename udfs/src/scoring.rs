@@ -3,7 +3,8 @@
 //! A scoring function (`kmeans_distance(vec, model)`, `iforest_score(vec, model)`, …)
 //! receives its model as bytes (a literal, or a column holding the output of a `*_fit`
 //! aggregate joined onto the rows) or as a model URI (a local path, a `file://` URL, or an
-//! `s3://`/`s3a://` URL resolved with the executor's own S3 settings).
+//! `s3://`/`s3a://` URL resolved with the executor's own S3 settings) inside the session's
+//! model roots (`huntsman.model_roots`, see [`crate::model_roots`]).
 //! Decoding a model can cost far more than scoring a batch, so each process keeps a small
 //! cache keyed by the model's checksum and length (read from its 12-byte header, see
 //! [`crate::model_io`]): identical models are decoded once per process, however many rows
@@ -13,12 +14,13 @@ use std::sync::{Arc, Mutex};
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, new_null_array};
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::{Result, ScalarValue};
+use datafusion::common::{DataFusionError, Result, ScalarValue};
 use datafusion::logical_expr::ColumnarValue;
 use huntsman_proto::{ModelEnvelope, ModelKind};
 
 use crate::error::{exec_error, plan_error};
 use crate::model_io::{decode, model_key};
+use crate::model_roots::{Checked, MAX_MODEL_BYTES, ModelRoots, read_local};
 
 /// Decoded models of one kind, shared by every batch a process scores. Its size is the
 /// session setting `huntsman.model_cache_entries`, read at every lookup.
@@ -92,25 +94,23 @@ pub enum BatchModels<M> {
 }
 
 /// Reads a model named by a URI: a local path, a `file://` URL, or an `s3://`/`s3a://`
-/// URL. The bytes of the last [`URI_MODEL_CACHE`] URIs are kept, so a model is read once
-/// per process, not once per batch. A local file is re-read when its length or
-/// modification time changes (one `stat` per batch); an object is fetched once, since
-/// Huntsman writes every run's models under a new run id and never rewrites one.
-fn read_model_uri(function: &str, uri: &str) -> Result<Arc<Vec<u8>>> {
+/// URL, inside the session's model roots (see [`crate::model_roots`]: the URI is checked,
+/// and a file's type and size are read before its bytes). The bytes of the last
+/// [`URI_MODEL_CACHE`] URIs are kept, so a model is read once per process, not once per
+/// batch. A local file is re-read when its length or modification time changes (one
+/// check and `stat` per batch); an object is fetched once, since Huntsman writes every
+/// run's models under a new run id and never rewrites one.
+fn read_model_uri(function: &str, uri: &str, roots: &ModelRoots) -> Result<Arc<Vec<u8>>> {
     static READ: Mutex<Vec<UriEntry>> = Mutex::new(Vec::new());
-    let failed = |e: String| exec_error(function, format!("model URI {e}"));
-    let object = crate::objstore::is_object_url(uri);
-    let path = uri.strip_prefix("file://").unwrap_or(uri);
-    if !object && uri.contains("://") && !uri.starts_with("file://") {
-        return Err(failed(format!(
-            "{uri}: only local paths, file://, s3:// and s3a:// URLs are supported"
-        )));
-    }
-    let stamp = if object {
-        None
-    } else {
-        let meta = std::fs::metadata(path).map_err(|e| failed(format!("{uri}: {e}")))?;
-        Some((meta.len(), meta.modified().ok()))
+    let failed = |e: String| exec_error(function, e);
+    let checked = roots.check(uri).map_err(failed)?;
+    let stamp = match &checked {
+        Checked::Object(_) => None,
+        Checked::Local(path, len) => {
+            let meta = std::fs::metadata(path)
+                .map_err(|e| failed(format!("model '{uri}': {e}")))?;
+            Some((*len, meta.modified().ok()))
+        }
     };
     let cached = {
         let read = READ.lock().unwrap_or_else(|p| p.into_inner());
@@ -121,10 +121,10 @@ fn read_model_uri(function: &str, uri: &str) -> Result<Arc<Vec<u8>>> {
     if let Some(bytes) = cached {
         return Ok(bytes);
     }
-    let bytes = Arc::new(if object {
-        crate::objstore::read_blocking(uri).map_err(failed)?
-    } else {
-        std::fs::read(path).map_err(|e| failed(format!("{uri}: {e}")))?
+    let bytes = Arc::new(match &checked {
+        Checked::Object(url) => crate::objstore::read_blocking(url, MAX_MODEL_BYTES)
+            .map_err(|e| failed(format!("model URI {e}")))?,
+        Checked::Local(path, _) => read_local(uri, path).map_err(failed)?,
     });
     let mut read = READ.lock().unwrap_or_else(|p| p.into_inner());
     read.retain(|(u, _, _)| u != uri);
@@ -173,7 +173,7 @@ pub fn resolve_models<M>(
     arg: &ColumnarValue,
     rows: usize,
     cache: &ModelCache<M>,
-    capacity: usize,
+    config: &datafusion::config::ConfigOptions,
     format: ModelFormat,
     build: impl Fn(&ModelEnvelope) -> std::result::Result<M, String>,
 ) -> Result<BatchModels<M>> {
@@ -181,12 +181,20 @@ pub fn resolve_models<M>(
         kind,
         supported_version,
     } = format;
+    let capacity = cache_capacity(config);
+    let roots = ModelRoots::from_config(config);
     let one = |bytes: &[u8]| {
         cache.get_or_decode(capacity, function, bytes, kind, supported_version, &build)
     };
     let from_uri = |uri: &str| {
-        let bytes = read_model_uri(function, uri)?;
-        one(&bytes)
+        let bytes = read_model_uri(function, uri, &roots)?;
+        // A file that is not a model of this kind: name it.
+        one(&bytes).map_err(|e| match e {
+            DataFusionError::Execution(m) => {
+                DataFusionError::Execution(format!("{m}: '{uri}'"))
+            }
+            other => other,
+        })
     };
     match arg {
         ColumnarValue::Scalar(s) => Ok(BatchModels::Single(match s {

@@ -9,6 +9,7 @@ use ballista_core::extension::SessionConfigExt;
 use ballista_core::registry::BallistaFunctionRegistry;
 use datafusion::common::Result;
 use datafusion::execution::FunctionRegistry;
+use datafusion::execution::memory_pool::{FairSpillPool, MemoryPool};
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext};
@@ -56,6 +57,137 @@ pub fn huntsman_runtime_env(
         builder = builder.with_temp_file_path(dir);
     }
     builder.build_arc()
+}
+
+/// The share of memory an executor's pool takes when no size is given: what Ballista's
+/// executor process takes (the rest absorbs what operators do not count: batches in
+/// flight, shuffle buffers, fragmentation).
+pub const DEFAULT_MEMORY_POOL_FRACTION: f64 = 0.70;
+
+/// The memory pool an executor's tasks share, as configured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemoryPoolSize {
+    /// Not configured: [`DEFAULT_MEMORY_POOL_FRACTION`] of the cgroup limit or of the
+    /// host's memory, whichever is smaller; unbounded when neither can be read.
+    Auto,
+    /// `0`: no bound, nothing spills.
+    Unbounded,
+    /// A bound in bytes.
+    Bytes(u64),
+}
+
+impl MemoryPoolSize {
+    /// The setting of `--memory-pool` / `--memory-pool`-like options: absent is
+    /// [`MemoryPoolSize::Auto`], `0` unbounded.
+    pub fn from_option(bytes: Option<u64>) -> Self {
+        match bytes {
+            None => Self::Auto,
+            Some(0) => Self::Unbounded,
+            Some(n) => Self::Bytes(n),
+        }
+    }
+
+    /// The pool's total size in bytes; `None` for no bound.
+    pub fn resolve(self) -> Option<u64> {
+        match self {
+            Self::Bytes(n) => Some(n),
+            Self::Unbounded => None,
+            Self::Auto => {
+                let limit = match (host_memory(), cgroup_memory_limit()) {
+                    (Some(h), Some(c)) => Some(h.min(c)),
+                    (h, c) => h.or(c),
+                };
+                limit.map(|l| (l as f64 * DEFAULT_MEMORY_POOL_FRACTION) as u64)
+            }
+        }
+    }
+}
+
+/// Total memory from `/proc/meminfo`.
+fn host_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// The cgroup (v2, then v1) memory limit of this process's container, if any.
+fn cgroup_memory_limit() -> Option<u64> {
+    let read = |p: &str| std::fs::read_to_string(p).ok()?.trim().parse::<u64>().ok();
+    read("/sys/fs/cgroup/memory.max")
+        .or_else(|| read("/sys/fs/cgroup/memory/memory.limit_in_bytes"))
+}
+
+/// How a task's runtime gets its memory pool: from the executor's shared runtime, the
+/// session's configuration and the task slots (vcores) the task takes.
+pub type MemoryPoolPolicy = Arc<
+    dyn Fn(Arc<RuntimeEnv>, &SessionConfig, u32) -> Result<Arc<RuntimeEnv>> + Send + Sync,
+>;
+
+/// The memory-pool policy of every Huntsman executor, Ballista's executor process's
+/// policy: a pool of `total` bytes split evenly over `vcores` task slots, each task
+/// getting a fresh [`FairSpillPool`] of its slots' share (operators spill to the work
+/// directory when it runs short). `None`: the shared runtime's unbounded pool.
+///
+/// `huntsman-executor` hands the size resolved by [`MemoryPoolSize::resolve`] to
+/// Ballista's executor process, which applies this same split (its own function is not
+/// public); the embedded executor applies this one.
+///
+/// # Errors
+/// A pool smaller than one byte per slot.
+pub fn memory_pool_policy(total: Option<u64>, vcores: usize) -> Result<MemoryPoolPolicy> {
+    let Some(total) = total else {
+        return Ok(Arc::new(|base, _, _| Ok(base)));
+    };
+    let per_vcore = usize::try_from(total / vcores.max(1) as u64).unwrap_or(usize::MAX);
+    if per_vcore == 0 {
+        return Err(datafusion::error::DataFusionError::Configuration(format!(
+            "memory pool of {total} bytes is smaller than one byte per task slot \
+             ({vcores} slots)"
+        )));
+    }
+    Ok(Arc::new(move |base, _config, vcores_consumed| {
+        let size = per_vcore.saturating_mul(vcores_consumed.max(1) as usize);
+        let pool: Arc<dyn MemoryPool> = Arc::new(FairSpillPool::new(size));
+        RuntimeEnvBuilder::from_runtime_env(&base)
+            .with_memory_pool(pool)
+            .build_arc()
+    }))
+}
+
+/// Parses a byte size such as `4GiB`, `512MiB`, `1.5GB` or `1048576` (`0`: unbounded,
+/// where a memory pool is meant).
+///
+/// # Errors
+/// A message naming the text that is not a size.
+pub fn parse_byte_size(text: &str) -> std::result::Result<u64, String> {
+    let bad =
+        || format!("{text:?} is not a byte size (e.g. 1073741824, 512MiB, 4GiB, 1.5GB)");
+    let t = text.trim();
+    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let factor: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" => 1e3,
+        "kib" => 1024.0,
+        "m" | "mb" => 1e6,
+        "mib" => 1024.0 * 1024.0,
+        "g" | "gb" => 1e9,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        "t" | "tb" => 1e12,
+        "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        _ => {
+            return Err(format!(
+                "unknown size unit in {text:?} (use B, KiB, MiB, GiB, KB, MB, GB)"
+            ));
+        }
+    };
+    let value: f64 = number.trim().parse().map_err(|_| bad())?;
+    let bytes = value * factor;
+    if !bytes.is_finite() || bytes < 0.0 || bytes >= u64::MAX as f64 {
+        return Err(bad());
+    }
+    Ok(bytes as u64)
 }
 
 /// A session state with DataFusion's default functions plus every Huntsman function.
@@ -136,6 +268,46 @@ mod tests {
         // DataFusion's nested functions must survive (Ballista's default registry lacks
         // them).
         assert!(registry.scalar_functions.contains_key("make_array"));
+    }
+
+    #[test]
+    fn byte_sizes_parse_and_bad_ones_are_named() {
+        assert_eq!(parse_byte_size("1024"), Ok(1024));
+        assert_eq!(parse_byte_size("4GiB"), Ok(4 << 30));
+        assert_eq!(parse_byte_size("512 MiB"), Ok(512 << 20));
+        assert_eq!(parse_byte_size("1.5GB"), Ok(1_500_000_000));
+        assert_eq!(parse_byte_size("0"), Ok(0));
+        for bad in ["lots", "-1GiB", "1 parsec", "", "1e400"] {
+            let err = parse_byte_size(bad).expect_err(bad);
+            assert!(err.contains(&format!("{bad:?}")), "{err}");
+        }
+    }
+
+    #[test]
+    fn pools_split_over_slots_and_zero_is_unbounded() {
+        assert_eq!(MemoryPoolSize::from_option(Some(0)).resolve(), None);
+        assert_eq!(MemoryPoolSize::from_option(Some(7)).resolve(), Some(7));
+        if let Some(auto) = MemoryPoolSize::from_option(None).resolve() {
+            assert!(auto > 0);
+        }
+        let base = RuntimeEnvBuilder::new().build_arc().expect("runtime");
+        let policy = memory_pool_policy(Some(64 << 20), 4).expect("policy");
+        let config = SessionConfig::new();
+        let one = policy(base.clone(), &config, 1).expect("runtime");
+        let two = policy(base.clone(), &config, 2).expect("runtime");
+        use datafusion::execution::memory_pool::MemoryLimit;
+        assert!(
+            matches!(one.memory_pool.memory_limit(), MemoryLimit::Finite(n) if n == 16 << 20)
+        );
+        assert!(
+            matches!(two.memory_pool.memory_limit(), MemoryLimit::Finite(n) if n == 32 << 20)
+        );
+        let unbounded = memory_pool_policy(None, 4).expect("policy");
+        assert!(Arc::ptr_eq(
+            &unbounded(base.clone(), &config, 1).expect("same"),
+            &base
+        ));
+        assert!(memory_pool_policy(Some(3), 4).is_err());
     }
 
     #[test]

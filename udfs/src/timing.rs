@@ -13,7 +13,6 @@ use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, ListArray,
     StructArray,
 };
-use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Int64Type};
 use datafusion::common::Result;
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
@@ -24,7 +23,7 @@ use datafusion::logical_expr::{
 };
 
 use crate::error::exec_error;
-use crate::groups::{Grouped, OneGroup, rows_as_states};
+use crate::groups::{Grouped, OneGroup, list_offsets, rows_as_states};
 
 const INTER_ARRIVAL_STATS: &str = "inter_arrival_stats";
 const NANOS_PER_SECOND: f64 = 1e9;
@@ -313,7 +312,7 @@ impl GroupsAccumulator for TimingGroups {
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
         let taken = self.take(emit_to);
-        let offsets = OffsetBuffer::from_lengths(taken.iter().map(Vec::len));
+        let offsets = list_offsets(INTER_ARRIVAL_STATS, taken.iter().map(Vec::len))?;
         let values = Int64Array::from(taken.concat());
         let item = Arc::new(Field::new_list_field(DataType::Int64, true));
         let list = ListArray::try_new(item, offsets, Arc::new(values), None)?;

@@ -125,11 +125,17 @@ pub struct HuntArgs {
     pub quiet: bool,
 }
 
-/// Runs `huntsman hunt`.
+/// Runs `huntsman hunt`. Scoring functions read models from the store, the `--models`
+/// folder and `model_roots` only (`huntsman.model_roots`).
 ///
 /// # Errors
 /// Bad parameters, bad input data, a failing phase; each named.
-pub async fn run(cluster: &Cluster, data: &str, args: &HuntArgs) -> Result<()> {
+pub async fn run(
+    cluster: &Cluster,
+    data: &str,
+    args: &HuntArgs,
+    model_roots: &[String],
+) -> Result<()> {
     let params = Params::from_env(&args.sets)?;
     if args.list_params {
         print!("{}", params.describe());
@@ -170,6 +176,15 @@ pub async fn run(cluster: &Cluster, data: &str, args: &HuntArgs) -> Result<()> {
     .await?;
     let store = Store::open(params.text("BASE_S3_PATH")?)?;
     let ctx = connect(cluster).await?;
+    let mut roots = vec![store.root().table_url()];
+    if let Some(models) = &args.models
+        && (std::path::Path::new(models).is_dir()
+            || huntsman_udfs::objstore::is_object_url(models))
+    {
+        roots.push(models.clone());
+    }
+    roots.extend(model_roots.iter().cloned());
+    crate::connect::set_model_roots(&ctx, &roots)?;
     if params.flag("USE_GPU")? {
         ctx.sql("SET huntsman.use_gpu = true")
             .await
@@ -196,7 +211,10 @@ pub async fn run(cluster: &Cluster, data: &str, args: &HuntArgs) -> Result<()> {
             if selection != HuntName::All {
                 return Err(e);
             }
-            eprintln!("huntsman: {hunt} failed: {e:#}");
+            eprintln!(
+                "huntsman: {hunt} failed: {}",
+                crate::report::error_report(&format!("{e:#}"))
+            );
             failures.push(hunt);
         }
     }

@@ -62,7 +62,7 @@ const POS: Kind = Kind::Float(0.0);
 pub const PARAMS: &[ParamSpec] = &[
     p(
         "BASE_S3_PATH",
-        "./huntsman-store",
+        crate::hunt::store::DEFAULT_BASE_S3_PATH,
         Kind::Text,
         "all",
         "Root of stored results and models (a folder; s3:// arrives with object storage).",

@@ -33,6 +33,9 @@ use datafusion::arrow::datatypes::SchemaRef;
 use crate::location::Location;
 use crate::output::{Format, write_results};
 
+/// `BASE_S3_PATH` when it is not set.
+pub const DEFAULT_BASE_S3_PATH: &str = "./huntsman-store";
+
 /// The stored-results root of one process (`BASE_S3_PATH`): a local folder or an
 /// `s3://` prefix.
 #[derive(Debug, Clone)]

@@ -8,10 +8,12 @@
 //! are in the report, the records read before the problem are kept, and the run goes on.
 //! Only failures to write the lake stop the run.
 
+use std::cell::Cell;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
+use std::rc::Rc;
 
 use evtx::{EvtxParser, ParserSettings};
 use flate2::read::MultiGzDecoder;
@@ -206,33 +208,45 @@ impl FileJob<'_> {
         }
     }
 
-    fn array<R: BufRead>(&mut self, mut r: R, gzip: bool) -> Result<(), IngestError> {
-        let mut bytes = Vec::new();
-        if let Err(e) = r.read_to_end(&mut bytes) {
-            let what = if gzip {
-                "gzip stream is truncated or corrupt"
-            } else {
-                "read failed"
-            };
-            self.fail(format!("{what}: {e}"));
-            // A JSON array cannot be read in part.
-            return Ok(());
-        }
+    /// A top-level JSON array, element by element as it is read: a file or decompressed
+    /// stream of any size is never held, and one element is held up to
+    /// [`MAX_LINE_BYTES`] (beyond that the file is given up, naming the element).
+    fn array<R: BufRead>(&mut self, r: R, gzip: bool) -> Result<(), IngestError> {
+        let since = Rc::new(Cell::new(0u64));
+        let capped = ElementCap {
+            inner: r,
+            since: since.clone(),
+            max: MAX_LINE_BYTES as u64,
+        };
         let mut fatal = None;
         let mut count = 0;
-        let mut de = serde_json::Deserializer::from_slice(&bytes);
+        let mut de = serde_json::Deserializer::from_reader(capped);
         let res = de
             .deserialize_seq(ArrayVisitor {
                 job: self,
                 fatal: &mut fatal,
                 count: &mut count,
+                since: &since,
             })
             .and_then(|()| de.end());
         if let Some(e) = fatal {
             return Err(e);
         }
-        if let Err(e) = res {
-            self.fail(format!("invalid JSON array after element {count}: {e}"));
+        match res {
+            Ok(()) => {}
+            Err(_) if since.get() > MAX_LINE_BYTES as u64 => self.fail(format!(
+                "JSON array element {} is longer than {MAX_LINE_BYTES} bytes; gave up",
+                count + 1
+            )),
+            Err(e) if e.is_io() => {
+                let what = if gzip {
+                    "gzip stream is truncated or corrupt"
+                } else {
+                    "read failed"
+                };
+                self.fail(format!("{what} after JSON array element {count}: {e}"));
+            }
+            Err(e) => self.fail(format!("invalid JSON array after element {count}: {e}")),
         }
         Ok(())
     }
@@ -326,6 +340,31 @@ struct ArrayVisitor<'j, 'l, 'f> {
     job: &'j mut FileJob<'l>,
     fatal: &'f mut Option<IngestError>,
     count: &'f mut u64,
+    /// Bytes read since the current element began (see [`ElementCap`]).
+    since: &'f Cell<u64>,
+}
+
+/// A reader that fails once more than `max` bytes are read without `since` being reset:
+/// the JSON-array reader resets it after every element, so that one element is never
+/// held beyond `max` bytes.
+struct ElementCap<R> {
+    inner: R,
+    since: Rc<Cell<u64>>,
+    max: u64,
+}
+
+impl<R: Read> Read for ElementCap<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.since.set(self.since.get() + n as u64);
+        if self.since.get() > self.max {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("a JSON array element longer than {} bytes", self.max),
+            ));
+        }
+        Ok(n)
+    }
 }
 
 impl<'de> Visitor<'de> for ArrayVisitor<'_, '_, '_> {
@@ -338,6 +377,7 @@ impl<'de> Visitor<'de> for ArrayVisitor<'_, '_, '_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let idx = self.job.idx;
         while let Some(parsed) = seq.next_element_seed(RecordSeed { idx })? {
+            self.since.set(0);
             *self.count += 1;
             let loc = Location::Element(*self.count);
             if let Err(e) = self.job.parsed(Ok(parsed), loc, None) {
@@ -461,5 +501,71 @@ mod tests {
                 (LineRead::Line, "ok".to_string()),
             ]
         );
+    }
+
+    /// Writes `parts` as one gzip file, compressing as it goes.
+    fn gzip(path: &Path, parts: impl Iterator<Item = Vec<u8>>) {
+        use std::io::Write;
+        let file = File::create(path).expect("create");
+        let mut gz = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
+        for part in parts {
+            gz.write_all(&part).expect("write");
+        }
+        gz.finish().expect("finish");
+    }
+
+    /// A gzip JSON array that decompresses to about twice [`MAX_LINE_BYTES`] is read
+    /// element by element: every element counted, no file error.
+    #[test]
+    fn a_large_gzip_json_array_is_streamed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("big.json.gz");
+        let element = format!("{{\"pad\":\"{}\"}}", "x".repeat(1000));
+        let n = 2 * MAX_LINE_BYTES / element.len();
+        let parts = std::iter::once(b"[".to_vec())
+            .chain((0..n).map(|i| {
+                let mut e = if i == 0 { Vec::new() } else { b",".to_vec() };
+                e.extend_from_slice(element.as_bytes());
+                e
+            }))
+            .chain(std::iter::once(b"]".to_vec()));
+        gzip(&path, parts);
+        assert!(std::fs::metadata(&path).expect("meta").len() < (1 << 20));
+        let report = crate::ingest::ingest_paths(
+            std::slice::from_ref(&path),
+            &dir.path().join("lake"),
+            &crate::ingest::IngestOptions::default(),
+        )
+        .expect("ingest runs");
+        let file = &report.files[0];
+        assert_eq!(file.error, None, "{report}");
+        assert_eq!(file.events + file.rejected, n as u64, "{report}");
+    }
+
+    /// One element of more than [`MAX_LINE_BYTES`] (a gzip of a few kilobytes) gives the
+    /// file up naming the element, instead of holding the whole decompressed text.
+    #[test]
+    fn an_oversized_json_array_element_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("bomb.json.gz");
+        let chunk = vec![b'a'; 1 << 20];
+        let parts = std::iter::once(b"[{\"x\":1},\"".to_vec())
+            .chain(std::iter::repeat_n(chunk, 64))
+            .chain(std::iter::once(b"\"]".to_vec()));
+        gzip(&path, parts);
+        assert!(std::fs::metadata(&path).expect("meta").len() < (1 << 20));
+        let report = crate::ingest::ingest_paths(
+            std::slice::from_ref(&path),
+            &dir.path().join("lake"),
+            &crate::ingest::IngestOptions::default(),
+        )
+        .expect("ingest runs");
+        let file = &report.files[0];
+        assert_eq!(
+            file.error.as_deref(),
+            Some("JSON array element 2 is longer than 16777216 bytes; gave up"),
+            "{report}"
+        );
+        assert!(report.to_string().contains("bomb.json.gz"), "{report}");
     }
 }

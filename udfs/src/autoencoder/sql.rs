@@ -381,7 +381,7 @@ impl ScalarUDFImpl for AutoencoderScore {
             model,
             rows,
             &CACHE,
-            crate::scoring::cache_capacity(&args.config_options),
+            &args.config_options,
             ModelFormat {
                 kind: ModelKind::Autoencoder,
                 supported_version: AUTOENCODER_FORMAT_VERSION,

@@ -90,7 +90,7 @@ fn config_md() -> String {
     for entry in HuntsmanConfig::default().entries() {
         let _ = writeln!(
             out,
-            "| `huntsman.{}` | `{}` | {} |",
+            "| `{}` | `{}` | {} |",
             entry.key,
             entry.value.unwrap_or_default(),
             entry.description.trim()

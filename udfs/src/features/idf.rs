@@ -491,7 +491,7 @@ impl ScalarUDFImpl for Tfidf {
             model,
             rows,
             &CACHE,
-            crate::scoring::cache_capacity(&args.config_options),
+            &args.config_options,
             ModelFormat {
                 kind: ModelKind::Idf,
                 supported_version: IDF_FORMAT_VERSION,
@@ -750,9 +750,15 @@ mod tests {
         let path = dir.join("idf.model");
         std::fs::write(&path, &bytes).expect("writes");
         let path = path.display().to_string();
+        let ctx = ctx();
+        run(
+            &ctx,
+            &format!("SET huntsman.model_roots = '{}'", dir.display()),
+        )
+        .await;
         for uri in [path.clone(), format!("file://{path}")] {
             let b = run(
-                &ctx(),
+                &ctx,
                 &format!(
                     "SELECT to_dense(tfidf(named_struct('dim', 5, 'indices', [2], \
                      'values', [1.0]), '{uri}')) AS w"

@@ -483,7 +483,7 @@ impl ScalarUDFImpl for CategoryIndex {
             model,
             rows,
             &CACHE,
-            crate::scoring::cache_capacity(&args.config_options),
+            &args.config_options,
             ModelFormat {
                 kind: ModelKind::CategoryIndex,
                 supported_version: CATEGORY_INDEX_FORMAT_VERSION,

@@ -587,7 +587,7 @@ impl ScalarUDFImpl for Scale {
             model,
             rows,
             &CACHE,
-            crate::scoring::cache_capacity(&args.config_options),
+            &args.config_options,
             ModelFormat {
                 kind: ModelKind::Scaler,
                 supported_version: SCALER_FORMAT_VERSION,

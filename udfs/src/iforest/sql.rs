@@ -292,7 +292,7 @@ impl ScalarUDFImpl for IForestScore {
             model,
             rows,
             &CACHE,
-            crate::scoring::cache_capacity(&args.config_options),
+            &args.config_options,
             ModelFormat {
                 kind: ModelKind::IsolationForest,
                 supported_version: IFOREST_FORMAT_VERSION,

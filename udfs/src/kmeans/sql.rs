@@ -309,7 +309,7 @@ impl ScalarUDFImpl for KMeansScore {
             model,
             rows,
             &CACHE,
-            crate::scoring::cache_capacity(&args.config_options),
+            &args.config_options,
             ModelFormat {
                 kind: ModelKind::Kmeans,
                 supported_version: KMEANS_FORMAT_VERSION,
@@ -600,5 +600,58 @@ mod tests {
             merged.inertia(),
             single.inertia()
         );
+    }
+
+    /// Model URIs are SQL text: outside the session's model roots they are refused before
+    /// anything is opened (`/dev/zero` used to be read forever, `/etc/passwd` whole).
+    #[tokio::test]
+    async fn model_uris_outside_the_roots_are_refused() {
+        use crate::features::test_util::{ctx, run};
+        let dir = std::env::temp_dir()
+            .join(format!("huntsman-km-roots-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let ctx = ctx();
+        run(
+            &ctx,
+            &format!("SET huntsman.model_roots = '{}'", dir.display()),
+        )
+        .await;
+        let error = |uri: &'static str| {
+            let ctx = ctx.clone();
+            async move {
+                let sql = format!("SELECT kmeans_assign(make_array(1.0, 2.0), '{uri}')");
+                match ctx.sql(&sql).await.expect("plans").collect().await {
+                    Ok(_) => panic!("{sql}: expected an error"),
+                    Err(e) => e.to_string(),
+                }
+            }
+        };
+        for uri in ["/etc/passwd", "/dev/zero", "file:///etc/passwd"] {
+            let err = error(uri).await;
+            assert!(
+                err.contains(&format!(
+                    "kmeans_assign: model '{uri}' is outside the model roots ({})",
+                    dir.display()
+                )),
+                "{err}"
+            );
+        }
+        let err = error("/tmp/../etc/passwd").await;
+        assert!(err.contains("'..' component"), "{err}");
+        // Inside the roots: a file that is not a model is read (it is small) and refused
+        // by its content.
+        std::fs::write(dir.join("junk.hntm"), b"not a model at all").expect("write");
+        let junk = format!("{}/junk.hntm", dir.display());
+        let sql = format!("SELECT kmeans_assign(make_array(1.0, 2.0), '{junk}')");
+        let err = ctx
+            .sql(&sql)
+            .await
+            .expect("plans")
+            .collect()
+            .await
+            .expect_err("junk");
+        assert!(err.to_string().contains("kmeans_assign: "), "{err}");
+        assert!(!err.to_string().contains("outside"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -458,7 +458,7 @@ impl ScalarUDFImpl for SeqScore {
             model,
             rows,
             &CACHE,
-            crate::scoring::cache_capacity(&args.config_options),
+            &args.config_options,
             ModelFormat {
                 kind: ModelKind::Sequence,
                 supported_version: SEQUENCE_FORMAT_VERSION,

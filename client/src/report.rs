@@ -1,0 +1,218 @@
+//! How an error reads at the command line.
+//!
+//! A function that fails on an executor reaches the client wrapped in Ballista's job
+//! failure: `Job 038HKK6KW0000 failed: Job failed due to stage 1 failed: Task failed due
+//! to runtime execution error: DataFusionError(Shared(External(DataFusionError(Execution(
+//! "kmeans_assign: …")))))`, the executor's error in Rust's `Debug` form. [`error_report`]
+//! puts the innermost message first, as the function wrote it, and which job and stage
+//! failed on a second line; any other error reads as before.
+
+/// The lines printed for a failed command (without the `huntsman: ` prefix), from the
+/// error's full text (`format!("{e:#}")`).
+pub fn error_report(text: &str) -> String {
+    match parse_job_failure(text) {
+        Some(failure) => {
+            let mut where_ = format!("job {}", failure.job);
+            if let Some(stage) = failure.stage {
+                where_.push_str(&format!(", stage {stage}"));
+            }
+            let context = failure.context.trim();
+            if context.is_empty() {
+                format!("{}\n  ({where_} failed)", failure.message)
+            } else {
+                format!("{}\n  ({context}: {where_} failed)", failure.message)
+            }
+        }
+        None => text.to_string(),
+    }
+}
+
+/// A Ballista job failure taken apart.
+#[derive(Debug, PartialEq, Eq)]
+struct JobFailure {
+    /// What the client was doing (its error contexts), e.g. `running query`.
+    context: String,
+    job: String,
+    stage: Option<String>,
+    /// The innermost message.
+    message: String,
+}
+
+const JOB_FAILED: &str = "Job failed due to stage ";
+const TASK_FAILED: &str = "Task failed due to runtime execution error: ";
+
+fn parse_job_failure(text: &str) -> Option<JobFailure> {
+    // "Job <id> failed: "
+    let (start, job, rest) = text.match_indices("Job ").find_map(|(i, _)| {
+        let after = &text[i + 4..];
+        let (id, rest) = after.split_once(" failed: ")?;
+        (!id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+            .then(|| (i, id.to_string(), rest))
+    })?;
+    let context = text[..start]
+        .trim_end()
+        .trim_end_matches(':')
+        .trim_end_matches("Execution error")
+        .trim_end()
+        .trim_end_matches(':')
+        .to_string();
+    let (stage, rest) = match rest.strip_prefix(JOB_FAILED) {
+        Some(after) => match after.split_once(" failed: ") {
+            Some((stage, rest)) if stage.chars().all(|c| c.is_ascii_digit()) => {
+                (Some(stage.to_string()), rest)
+            }
+            _ => (None, rest),
+        },
+        None => (None, rest),
+    };
+    let detail = rest.strip_prefix(TASK_FAILED).unwrap_or(rest).trim();
+    let message = innermost_message(detail).unwrap_or_else(|| detail.to_string());
+    Some(JobFailure {
+        context,
+        job,
+        stage,
+        message,
+    })
+}
+
+/// The innermost message of a `Debug`-formatted error such as
+/// `DataFusionError(Shared(External(DataFusionError(Execution("…")))))`: the string that
+/// is the first argument of the most deeply nested tuple variant (`Execution("…")`,
+/// `InvalidArgumentError("…")`), unescaped. `None` when the text holds no such string.
+pub fn innermost_message(debug: &str) -> Option<String> {
+    let chars: Vec<char> = debug.chars().collect();
+    let mut depth = 0usize;
+    let mut best: Option<(usize, String)> = None;
+    let mut i = 0;
+    while i < chars.len() {
+        match chars[i] {
+            '(' | '{' | '[' => depth += 1,
+            ')' | '}' | ']' => depth = depth.saturating_sub(1),
+            '"' => {
+                let (value, end) = read_string(&chars, i)?;
+                // A variant's message: `Name("…")`, the string right after the paren.
+                let is_message = i > 0
+                    && chars[i - 1] == '('
+                    && i > 1
+                    && (chars[i - 2].is_alphanumeric() || chars[i - 2] == '_');
+                if is_message && best.as_ref().is_none_or(|(d, _)| depth > *d) {
+                    best = Some((depth, value));
+                }
+                i = end;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    best.map(|(_, message)| message)
+}
+
+/// Reads the string literal that opens at `chars[start]` (a `"`), undoing `Debug`'s
+/// escapes. Returns the value and the index of the closing quote; `None` when the
+/// literal does not end.
+fn read_string(chars: &[char], start: usize) -> Option<(String, usize)> {
+    let mut out = String::new();
+    let mut i = start + 1;
+    while i < chars.len() {
+        match chars[i] {
+            '"' => return Some((out, i)),
+            '\\' => {
+                i += 1;
+                match chars.get(i)? {
+                    'n' => out.push('\n'),
+                    't' => out.push('\t'),
+                    'r' => out.push('\r'),
+                    '0' => out.push('\0'),
+                    'u' if chars.get(i + 1) == Some(&'{') => {
+                        let close = (i + 2..chars.len()).find(|&j| chars[j] == '}')?;
+                        let hex: String = chars[i + 2..close].iter().collect();
+                        if let Some(c) =
+                            u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32)
+                        {
+                            out.push(c);
+                        }
+                        i = close;
+                    }
+                    other => out.push(*other),
+                }
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// As the client printed it before, from a real embedded run.
+    const BAD_MAGIC: &str = "running query: Execution error: Job 038HKK6KW0000 failed: Job \
+        failed due to stage 1 failed: Task failed due to runtime execution error: \
+        DataFusionError(Shared(External(DataFusionError(Execution(\"kmeans_assign: not a \
+        Huntsman model (no HNTM magic bytes): '/srv/m.hntm'\")))))";
+
+    #[test]
+    fn the_innermost_message_comes_first_and_the_job_second() {
+        assert_eq!(
+            error_report(BAD_MAGIC),
+            "kmeans_assign: not a Huntsman model (no HNTM magic bytes): '/srv/m.hntm'\n  \
+             (running query: job 038HKK6KW0000, stage 1 failed)"
+        );
+    }
+
+    #[test]
+    fn escaped_quotes_and_backslashes_are_undone() {
+        let text = r#"Execution error: Job 038HP8M752000 failed: Job failed due to stage 2 failed: Task failed due to runtime execution error: DataFusionError(External(DataFusionError(Execution("tfidf: model 'C:\\models\\\"odd\".hntm' is outside the model roots (/srv)"))))"#;
+        assert_eq!(
+            error_report(text),
+            "tfidf: model 'C:\\models\\\"odd\".hntm' is outside the model roots (/srv)\n  \
+             (job 038HP8M752000, stage 2 failed)"
+        );
+        // A parenthesis inside the message does not confuse the nesting.
+        let text = r#"Job 1 failed: Task failed due to runtime execution error: ArrowError(InvalidArgumentError("bad (\"x\") value\nsecond"), None)"#;
+        assert_eq!(
+            error_report(text),
+            "bad (\"x\") value\nsecond\n  (job 1 failed)"
+        );
+    }
+
+    #[test]
+    fn the_deepest_message_wins_over_outer_context() {
+        let debug =
+            r#"Context("reading model", Execution("iforest_score: truncated \u{e9}"))"#;
+        assert_eq!(
+            innermost_message(debug).as_deref(),
+            Some("iforest_score: truncated é")
+        );
+        // Struct fields are not messages.
+        assert_eq!(
+            innermost_message(r#"Custom { kind: Other, error: "x" }"#),
+            None
+        );
+    }
+
+    #[test]
+    fn failures_without_a_debug_message_keep_their_text() {
+        let text = "Job 038HP Z failed"; // not a job failure at all
+        assert_eq!(error_report(text), text);
+        let text = "running query: Job 038HQ failed: Job failed due to stage 3 failed: \
+                    Executor lost";
+        assert_eq!(
+            error_report(text),
+            "Executor lost\n  (running query: job 038HQ, stage 3 failed)"
+        );
+    }
+
+    #[test]
+    fn plain_errors_are_unchanged() {
+        for text in [
+            "BASE_S3_PATH s3://x: no credentials",
+            "planning query: Schema error: No field named nope. Valid fields are \"host\"",
+            "",
+        ] {
+            assert_eq!(error_report(text), text);
+        }
+    }
+}
