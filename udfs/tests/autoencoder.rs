@@ -336,9 +336,17 @@ async fn corrupted_models_are_clear_errors() {
             "{err}"
         );
     }
-    // The intact model scores, and so does the same model read from a file.
-    let path =
-        std::env::temp_dir().join(format!("huntsman-ae-{}.model", std::process::id()));
+    // The intact model scores, and so does the same model read from a file inside the
+    // session's model roots.
+    let root = std::env::temp_dir().join(format!("huntsman-ae-{}", std::process::id()));
+    std::fs::create_dir_all(&root).expect("temp dir");
+    ctx.sql(&format!("SET huntsman.model_roots = '{}'", root.display()))
+        .await
+        .expect("plans")
+        .collect()
+        .await
+        .expect("sets the roots");
+    let path = root.join("autoencoder.model");
     std::fs::write(&path, &model).expect("writes");
     let hex: String = model.iter().map(|b| format!("{b:02X}")).collect();
     let b = ctx
@@ -351,7 +359,7 @@ async fn corrupted_models_are_clear_errors() {
         .collect()
         .await
         .expect("scores");
-    let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_dir_all(&root);
     let same = b[0]
         .column(0)
         .as_any()

@@ -342,9 +342,16 @@ async fn sql_scores_match_the_rust_model_and_handle_nulls() {
     assert!(v[5].is_some_and(|s| s.is_finite() && s > 0.0));
     assert_eq!(v[6], None);
 
-    // A model stored in a file scores the same through its path.
-    let path =
-        std::env::temp_dir().join(format!("huntsman-seq-{}.model", std::process::id()));
+    // A model stored in a file inside the session's model roots scores the same
+    // through its path.
+    let root = std::env::temp_dir().join(format!("huntsman-seq-{}", std::process::id()));
+    std::fs::create_dir_all(&root).expect("temp dir");
+    collect(
+        &ctx,
+        &format!("SET huntsman.model_roots = '{}'", root.display()),
+    )
+    .await;
+    let path = root.join("sequence.model");
     std::fs::write(&path, &model_bytes).expect("writes");
     let sql = format!(
         "SELECT seq_score([1, 7, 3], '{}'), seq_score([1, 7, 3], 'file://{}')",
@@ -357,7 +364,7 @@ async fn sql_scores_match_the_rust_model_and_handle_nulls() {
         .expect("scores")[0];
     assert_eq!(floats(&b, 0)[0], want);
     assert_eq!(floats(&b, 1)[0], want);
-    let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_dir_all(&root);
 
     // No rows: a null model; explicit use_gpu false works.
     let sql =
