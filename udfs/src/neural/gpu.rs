@@ -779,10 +779,13 @@ pub(crate) mod tests {
                     for _ in 0..20 {
                         let _permit = pool.acquire();
                         let busy = pool.busy();
-                        let mut peak = peak.lock().expect("peak");
-                        for (p, b) in peak.iter_mut().zip(busy) {
-                            *p = (*p).max(b);
+                        {
+                            let mut peak = peak.lock().expect("peak");
+                            for (p, b) in peak.iter_mut().zip(busy) {
+                                *p = (*p).max(b);
+                            }
                         }
+                        std::thread::sleep(Duration::from_micros(200));
                     }
                 })
             })
@@ -790,7 +793,10 @@ pub(crate) mod tests {
         for t in threads {
             t.join().expect("thread");
         }
-        assert_eq!(*peak.lock().expect("peak"), vec![1, 1]);
+        // Which devices the threads happened to share depends on the timing; no device
+        // ever held more than its one permit.
+        let peak = peak.lock().expect("peak").clone();
+        assert!(peak.iter().all(|&p| p <= 1) && peak[0] == 1, "{peak:?}");
         assert_eq!(pool.busy(), vec![0, 0]);
     }
 
