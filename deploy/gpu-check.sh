@@ -16,6 +16,9 @@
 #   hunt   a generated lab (LAB_EVENTS, default 200000), `hunt all` with and without
 #          USE_GPU, the findings and evaluations diffed
 #
+# The build downloads cubecl-cuda's LLVM bundle (network needed the first time); do not set
+# DOCS_RS, which skips it and leaves the binaries unlinkable.
+#
 # Exits 2 with a message when there is no GPU, 1 when a step fails; differences between
 # GPU and CPU findings are reported in summary.txt, not treated as failures.
 set -euo pipefail
@@ -63,6 +66,7 @@ if [ -z "${CUDARC_CUDA_VERSION:-}" ]; then
   fi
 fi
 export CUDARC_CUDA_VERSION
+unset DOCS_RS
 note "GPUs: $(echo "$gpus" | tr '\n' ';')"
 note "CUDARC_CUDA_VERSION=$CUDARC_CUDA_VERSION; output in $OUT"
 if ! ldconfig -p 2>/dev/null | grep -q libnvrtc; then

@@ -54,9 +54,10 @@ struct Args {
         default_value_t = 60
     )]
     heartbeat_seconds: u64,
-    /// Run the neural models on the GPU: true or false (default false). Needs a build
-    /// with `--features cuda`; without a usable device the models run on the CPU and a
-    /// warning is logged.
+    /// This executor serves GPU work: true or false (default false). Queries choose the
+    /// GPU with `huntsman.use_gpu` (the client's USE_GPU); with this set, a start without
+    /// a usable device (or a build without `--features cuda`) logs a warning. The backend
+    /// is probed at start and reported on /readyz either way.
     #[arg(long, env = "USE_GPU", default_value = "false")]
     use_gpu: String,
     /// CUDA devices the neural models may use, e.g. 0,1 (default: all the driver reports).
