@@ -5,6 +5,10 @@
 //! server; the binary only parses flags. Functions and sessions come from
 //! [`huntsman_udfs::session`], shared with the scheduler and the client.
 //!
+//! At start-up the executor fixes where its neural models run ([`neural_backend`]): in a
+//! `cuda` build it probes the CUDA driver once and checks the GPU settings; it logs the
+//! backend and reports it on `/readyz` (`neural backend: ...`).
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), huntsman_executor::ExecutorError> {
 //! huntsman_executor::run(huntsman_executor::ExecutorSettings::default()).await
@@ -21,7 +25,8 @@ use std::time::Duration;
 use ballista_executor::executor_process::{
     ExecutorProcessConfig, start_executor_process,
 };
-use ballista_executor::health::spawn_health_server;
+use ballista_executor::health::ExecutorHealth;
+use huntsman_udfs::neural::gpu::{GpuSettings, init_gpu};
 use huntsman_udfs::probe::wait_for_answer;
 use huntsman_udfs::session::{
     MemoryPoolSize, huntsman_function_registry, huntsman_runtime_env,
@@ -56,6 +61,14 @@ pub enum ExecutorError {
     /// The session state (functions, runtime) could not be built.
     #[error("executor session: {0}")]
     Session(#[from] datafusion::error::DataFusionError),
+    /// The health server's port cannot be bound.
+    #[error("health server on {addr}: {source}")]
+    Health {
+        /// The address.
+        addr: SocketAddr,
+        /// The IO error.
+        source: std::io::Error,
+    },
 }
 
 /// Settings of one executor process.
@@ -86,6 +99,12 @@ pub struct ExecutorSettings {
     pub memory_pool_bytes: Option<u64>,
     /// Seconds between heartbeats to the scheduler (default 60).
     pub heartbeat_interval_seconds: u64,
+    /// This executor is meant to run the neural models on the GPU (`USE_GPU`): a start
+    /// without a usable device is logged as a warning. Queries choose the GPU with the
+    /// session setting `huntsman.use_gpu`, which the client sets from its `USE_GPU`.
+    pub use_gpu: bool,
+    /// Which GPUs the neural models use and how many calls share one.
+    pub gpu: GpuSettings,
 }
 
 impl Default for ExecutorSettings {
@@ -103,6 +122,8 @@ impl Default for ExecutorSettings {
             work_dir: None,
             memory_pool_bytes: None,
             heartbeat_interval_seconds: 60,
+            use_gpu: false,
+            gpu: GpuSettings::default(),
         }
     }
 }
@@ -170,14 +191,89 @@ impl ExecutorSettings {
     }
 }
 
-/// Runs an executor: waits for the scheduler, registers, serves tasks until SIGTERM or
-/// Ctrl-C, then drains running tasks.
+/// Fixes where this process's neural models run and describes it in one line: probes
+/// the CUDA driver once (in a `cuda` build) with `settings.gpu`, and logs the result (a
+/// warning when `use_gpu` is set and no GPU is usable).
 ///
 /// # Errors
-/// Invalid settings, an unreachable scheduler (after `scheduler_connect_timeout`), a
-/// work directory that cannot be created, or a Ballista failure.
+/// The GPU settings list a device the probe did not find.
+pub fn neural_backend(settings: &ExecutorSettings) -> Result<String, ExecutorError> {
+    let runtime = init_gpu(settings.gpu.clone())
+        .map_err(|e| ExecutorError::Config(e.to_string()))?;
+    let gpu = runtime.describe();
+    let line = if settings.use_gpu {
+        gpu
+    } else {
+        format!(
+            "CPU (NdArray); USE_GPU is off (queries that set huntsman.use_gpu: {gpu})"
+        )
+    };
+    if settings.use_gpu && runtime.pool().is_none() {
+        tracing::warn!("USE_GPU is set but the neural models run on the CPU: {line}");
+    } else {
+        tracing::info!("neural backend: {line}");
+    }
+    Ok(line)
+}
+
+/// Serves `/healthz` (always `ok`) and `/readyz` on `listener` until `shutdown` fires.
+/// `/readyz` answers 200 once the last heartbeat succeeded and 503 before, as Ballista's
+/// own health server does, and adds a line `neural backend: <backend>`.
+///
+/// # Errors
+/// The server failed.
+pub async fn serve_health(
+    listener: tokio::net::TcpListener,
+    health: ExecutorHealth,
+    backend: String,
+    shutdown: tokio::sync::oneshot::Receiver<()>,
+) -> std::io::Result<()> {
+    use axum::extract::State;
+    use axum::http::StatusCode;
+    use axum::routing::get;
+
+    let backend: Arc<str> = backend.into();
+    let router = axum::Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route(
+            "/readyz",
+            get(
+                |State((health, backend)): State<(ExecutorHealth, Arc<str>)>| async move {
+                    if health.is_ready() {
+                        (
+                            StatusCode::OK,
+                            format!("ready\nneural backend: {backend}\n"),
+                        )
+                    } else {
+                        (
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            format!(
+                                "not ready: no successful heartbeat yet\n\
+                                 neural backend: {backend}\n"
+                            ),
+                        )
+                    }
+                },
+            ),
+        )
+        .with_state((health, backend));
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            let _ = shutdown.await;
+        })
+        .await
+}
+
+/// Runs an executor: fixes the neural backend, waits for the scheduler, registers,
+/// serves tasks until SIGTERM or Ctrl-C, then drains running tasks.
+///
+/// # Errors
+/// Invalid settings (including a GPU device the probe did not find), an unreachable
+/// scheduler (after `scheduler_connect_timeout`), a work directory that cannot be
+/// created, or a Ballista failure.
 pub async fn run(settings: ExecutorSettings) -> Result<(), ExecutorError> {
     settings.check()?;
+    let backend = neural_backend(&settings)?;
     let scheduler_addr = settings.scheduler_addr();
     wait_for_answer(
         &scheduler_addr,
@@ -226,17 +322,29 @@ pub async fn run(settings: ExecutorSettings) -> Result<(), ExecutorError> {
     };
 
     let (health_stop, health_stopped) = tokio::sync::oneshot::channel();
-    let health = (settings.health_port != 0).then(|| {
-        let addr = settings.health_addr();
-        addr.map(|addr| spawn_health_server(addr, config.health.clone(), health_stopped))
-    });
-    let health = health.transpose()?;
+    let health = if settings.health_port == 0 {
+        None
+    } else {
+        let addr = settings.health_addr()?;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| ExecutorError::Health { addr, source })?;
+        tracing::info!("executor health server listening on {addr}");
+        Some(tokio::spawn(serve_health(
+            listener,
+            config.health.clone(),
+            backend,
+            health_stopped,
+        )))
+    };
     let result = start_executor_process(Arc::new(config)).await;
     let _ = health_stop.send(());
-    if let Some(handle) = health
-        && let Err(e) = handle.await
-    {
-        tracing::warn!("health server ended abnormally: {e}");
+    if let Some(handle) = health {
+        match handle.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!("health server ended abnormally: {e}"),
+            Err(e) => tracing::warn!("health server ended abnormally: {e}"),
+        }
     }
     result.map_err(ExecutorError::from)
 }
@@ -285,6 +393,54 @@ mod tests {
             ..Default::default()
         };
         assert!(s.check().is_err());
+    }
+
+    #[test]
+    fn the_backend_is_described_once_per_process() {
+        let line = neural_backend(&ExecutorSettings::default()).expect("backend");
+        assert!(line.starts_with("CPU (NdArray); USE_GPU is off"), "{line}");
+        let gpu = neural_backend(&ExecutorSettings {
+            use_gpu: true,
+            ..Default::default()
+        })
+        .expect("backend");
+        if !huntsman_udfs::neural::gpu_supported() {
+            assert!(gpu.contains("no GPU support"), "{gpu}");
+        } else if !std::path::Path::new("/proc/driver/nvidia/version").exists() {
+            assert!(gpu.starts_with("CPU (NdArray), fallen back"), "{gpu}");
+        }
+    }
+
+    #[tokio::test]
+    async fn readyz_reports_the_backend() {
+        use huntsman_udfs::probe::http_get;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr").to_string();
+        let health = ExecutorHealth::new();
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let server = tokio::spawn(serve_health(
+            listener,
+            health.clone(),
+            "CPU (NdArray); test".into(),
+            stopped,
+        ));
+        let wait = Duration::from_secs(10);
+        let ok = http_get(&addr, "/healthz", wait).await.expect("healthz");
+        assert_eq!((ok.status, ok.body.as_str()), (200, "ok\n"));
+        let before = http_get(&addr, "/readyz", wait).await.expect("readyz");
+        assert_eq!(before.status, 503);
+        assert!(
+            before.body.contains("neural backend: CPU (NdArray); test"),
+            "{before:?}"
+        );
+        health.mark_heartbeat_ok();
+        let after = http_get(&addr, "/readyz", wait).await.expect("readyz");
+        assert_eq!(after.status, 200);
+        assert_eq!(after.body, "ready\nneural backend: CPU (NdArray); test\n");
+        stop.send(()).expect("stop");
+        server.await.expect("joins").expect("serves");
     }
 
     #[tokio::test]

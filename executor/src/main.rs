@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use huntsman_executor::{ExecutorError, ExecutorSettings, parse_bytes, run};
+use huntsman_udfs::neural::gpu::GpuSettings;
 
 /// Huntsman's Ballista executor: runs feature extraction and model functions next to the
 /// data.
@@ -53,6 +54,18 @@ struct Args {
         default_value_t = 60
     )]
     heartbeat_seconds: u64,
+    /// This executor serves GPU work: true or false (default false). Queries choose the
+    /// GPU with `huntsman.use_gpu` (the client's USE_GPU); with this set, a start without
+    /// a usable device (or a build without `--features cuda`) logs a warning. The backend
+    /// is probed at start and reported on /readyz either way.
+    #[arg(long, env = "USE_GPU", default_value = "false")]
+    use_gpu: String,
+    /// CUDA devices the neural models may use, e.g. 0,1 (default: all the driver reports).
+    #[arg(long, env = "HUNTSMAN_GPU_DEVICES")]
+    gpu_devices: Option<String>,
+    /// Model calls sharing one GPU at a time (default 1).
+    #[arg(long, env = "HUNTSMAN_GPU_TASKS_PER_DEVICE")]
+    gpu_tasks_per_device: Option<String>,
     /// Log filter, e.g. info or huntsman=debug (default info; RUST_LOG also works).
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     log: String,
@@ -76,7 +89,24 @@ impl TryFrom<Args> for ExecutorSettings {
             work_dir: a.work_dir,
             memory_pool_bytes: a.memory_pool.as_deref().map(parse_bytes).transpose()?,
             heartbeat_interval_seconds: a.heartbeat_seconds,
+            use_gpu: parse_flag("USE_GPU", &a.use_gpu)?,
+            gpu: GpuSettings::parse(
+                a.gpu_devices.as_deref(),
+                a.gpu_tasks_per_device.as_deref(),
+            )
+            .map_err(|e| ExecutorError::Config(e.to_string()))?,
         })
+    }
+}
+
+/// A true/false setting, spelled as the client's parameters are.
+fn parse_flag(name: &str, text: &str) -> Result<bool, ExecutorError> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" | "" => Ok(false),
+        _ => Err(ExecutorError::Config(format!(
+            "{name} must be true or false, got {text:?}"
+        ))),
     }
 }
 

@@ -267,3 +267,55 @@ fn bad_memory_pool_sizes_are_named() {
         "{err}"
     );
 }
+
+/// Bad GPU settings stop the executor at once with one line naming the value, before it
+/// looks for the scheduler.
+#[test]
+fn executor_with_bad_gpu_settings_exits_naming_the_value() {
+    let work = tempfile::tempdir().expect("tempdir");
+    for (flag, value, message) in [
+        ("--gpu-devices", "x", "invalid GPU device list \"x\""),
+        ("--gpu-devices", "0,0", "device 0 is listed twice"),
+        (
+            "--gpu-tasks-per-device",
+            "0",
+            "invalid GPU tasks per device \"0\"",
+        ),
+        (
+            "--use-gpu",
+            "maybe",
+            "USE_GPU must be true or false, got \"maybe\"",
+        ),
+    ] {
+        let mut executor = ManagedChild::spawn(
+            "executor",
+            "huntsman-executor",
+            &[
+                flag.into(),
+                value.into(),
+                "--scheduler-port".into(),
+                free_port().to_string(),
+                "--health-port".into(),
+                "0".into(),
+            ],
+            work.path(),
+        )
+        .expect("executor starts");
+        let start = Instant::now();
+        let status = loop {
+            if let Some(status) = executor.try_status() {
+                break status;
+            }
+            assert!(start.elapsed() < Duration::from_secs(30), "{flag} {value}");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert_eq!(status.code(), Some(2), "{flag} {value}");
+        let log = executor.log_text();
+        assert!(
+            log.starts_with("huntsman-executor: invalid executor setting: ")
+                && log.contains(message)
+                && log.trim_end().lines().count() == 1,
+            "{flag} {value}: {log}"
+        );
+    }
+}

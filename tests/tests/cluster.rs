@@ -125,3 +125,58 @@ fn cluster_group_by_matches_expected_and_embedded() {
         .expect("scheduler stops on SIGTERM");
     assert!(status.success(), "scheduler exit status {status}");
 }
+
+/// An executor started with `USE_GPU=true` reports where its neural models run, in its
+/// start-up log and on `/readyz`: on this CPU-only machine, the CPU (a build without the
+/// `cuda` feature says so; a `cuda` build falls back with the probe's reason).
+#[test]
+fn executor_reports_its_neural_backend() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let env = [("USE_GPU".to_string(), "true".to_string())];
+    let mut cluster =
+        TestCluster::start_with_env(work.path(), 1, 1, &env).expect("cluster starts");
+    let addr = format!("127.0.0.1:{}", cluster.executor_health_ports[0]);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let start = std::time::Instant::now();
+    let answer = loop {
+        let answer = runtime
+            .block_on(huntsman_udfs::probe::http_get(
+                &addr,
+                "/readyz",
+                Duration::from_secs(2),
+            ))
+            .expect("the executor's health port answers");
+        if answer.status == 200 || start.elapsed() > Duration::from_secs(60) {
+            break answer;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let backend = answer
+        .body
+        .lines()
+        .find_map(|l| l.strip_prefix("neural backend: "))
+        .unwrap_or_else(|| panic!("no backend line: {answer:?}"))
+        .to_string();
+    if huntsman_udfs::neural::gpu_supported() {
+        assert!(
+            backend.starts_with("GPU (CUDA device")
+                || backend.starts_with("CPU (NdArray), fallen back from the GPU"),
+            "{backend}"
+        );
+    } else {
+        assert!(
+            backend.contains("this build has no GPU support"),
+            "{backend}"
+        );
+    }
+    let log = cluster.executors[0].log_text();
+    assert!(
+        log.contains(&backend),
+        "the start-up log names the backend:\n{log}"
+    );
+    let _ = cluster.executors[0].terminate(Duration::from_secs(10));
+}

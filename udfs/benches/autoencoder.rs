@@ -3,6 +3,8 @@
 //! 5 000 rows/s on one core) and one fit on 10 000 rows for 20 epochs (target: at most
 //! 60 s).
 //!
+//! `USE_GPU=true` measures the same on the GPU in a `cuda` build.
+//!
 //! The NdArray backend runs on one thread, so these are one-core figures. The fit takes
 //! tens of seconds per run; criterion needs at least 10 runs, so expect that group to take
 //! several minutes (`cargo bench --bench autoencoder -- score` skips it).
@@ -23,6 +25,19 @@ use huntsman_udfs::matrix::{FeatureMatrix, SeededRng};
 use huntsman_udfs::neural::Accelerator;
 
 const DIM: usize = 1000;
+
+/// The accelerator to measure: the GPU when `USE_GPU` is true (a `cuda` build; see
+/// `docs/gpu.md` and `deploy/gpu-check.sh`), the CPU otherwise. The benchmark group's
+/// name ends in `-cpu` or `-gpu`, so criterion keeps the two apart.
+fn accelerator() -> Accelerator {
+    let on = std::env::var("USE_GPU").is_ok_and(|v| {
+        matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "true" | "1" | "yes" | "on"
+        )
+    });
+    Accelerator::from_use_gpu(on)
+}
 
 /// `rows` min-max scaled term-frequency-like rows: mostly zeros, a few values in (0, 1].
 fn rows(n: usize, distinct: usize, seed: u64) -> ArrayRef {
@@ -59,11 +74,13 @@ fn fit(params: &AutoencoderValidParams, x: &ArrayRef) -> AutoencoderModel {
     partial
         .update(&InputBatch::read(x.as_ref()).expect("dense rows"))
         .expect("update");
-    partial.finish(Accelerator::Cpu).expect("fit").0
+    partial.finish(accelerator()).expect("fit").0
 }
 
 fn bench_autoencoder(c: &mut Criterion) {
-    let mut group = c.benchmark_group("autoencoder");
+    let acc = accelerator();
+    let mut group =
+        c.benchmark_group(format!("autoencoder-{}", acc.name().to_ascii_lowercase()));
     // Scoring cost does not depend on the weights' values: a model after a few steps.
     let model = fit(
         &params(r#"{"max_batches": 5, "max_rows": 1000}"#),
@@ -76,7 +93,7 @@ fn bench_autoencoder(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("score", id), &x, |b, x| {
             b.iter(|| {
                 let input = InputBatch::read(black_box(x.as_ref())).expect("dense rows");
-                model.score(&input, Accelerator::Cpu).expect("score")
+                model.score(&input, acc).expect("score")
             })
         });
     }

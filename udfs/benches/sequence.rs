@@ -2,7 +2,7 @@
 //! (vocabulary 30, embedding 64, two LSTM layers of 256): scoring batches of distinct
 //! sequences (the per-process score cache is bypassed by fresh sequences every
 //! iteration), scoring a batch where many rows share few sequences, and one epoch of
-//! training.
+//! training. `USE_GPU=true` measures the same on the GPU in a `cuda` build.
 
 use std::hint::black_box;
 
@@ -14,6 +14,19 @@ use huntsman_udfs::neural::Accelerator;
 use huntsman_udfs::sequence::{SequenceParams, SequencePartial};
 
 const SYSMON: [i64; 10] = [1, 3, 7, 11, 17, 18, 19, 20, 21, 22];
+
+/// The accelerator to measure: the GPU when `USE_GPU` is true (a `cuda` build; see
+/// `docs/gpu.md` and `deploy/gpu-check.sh`), the CPU otherwise. The benchmark group's
+/// name ends in `-cpu` or `-gpu`, so criterion keeps the two apart.
+fn accelerator() -> Accelerator {
+    let on = std::env::var("USE_GPU").is_ok_and(|v| {
+        matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "true" | "1" | "yes" | "on"
+        )
+    });
+    Accelerator::from_use_gpu(on)
+}
 
 /// `rows` random Sysmon-like sequences of 4 to 40 events.
 fn sequences(rows: usize, seed: u64) -> Vec<Vec<i64>> {
@@ -29,13 +42,15 @@ fn sequences(rows: usize, seed: u64) -> Vec<Vec<i64>> {
 }
 
 fn bench_sequence(c: &mut Criterion) {
-    let mut group = c.benchmark_group("sequence");
+    let acc = accelerator();
+    let mut group =
+        c.benchmark_group(format!("sequence-{}", acc.name().to_ascii_lowercase()));
     let params = SequenceParams::default()
         .epochs(1)
         .check()
         .expect("hunt defaults are valid");
     let train = sequences(1_000, 1);
-    let mut partial = SequencePartial::new(&params);
+    let mut partial = SequencePartial::new(&params).with_accelerator(acc);
     train.iter().for_each(|s| partial.add(s));
     let model = partial.finish().expect("trains").model;
 
@@ -50,11 +65,7 @@ fn bench_sequence(c: &mut Criterion) {
                     seed += 1;
                     sequences(rows, seed)
                 },
-                |rows| {
-                    model
-                        .score(black_box(&rows), Accelerator::Cpu)
-                        .expect("scores")
-                },
+                |rows| model.score(black_box(&rows), acc).expect("scores"),
                 BatchSize::LargeInput,
             )
         });
@@ -66,13 +77,7 @@ fn bench_sequence(c: &mut Criterion) {
     group.throughput(Throughput::Elements(8_192));
     group.bench_function(
         BenchmarkId::new("score", "8192rows/200distinct/cached"),
-        |b| {
-            b.iter(|| {
-                model
-                    .score(black_box(&shared), Accelerator::Cpu)
-                    .expect("scores")
-            })
-        },
+        |b| b.iter(|| model.score(black_box(&shared), acc).expect("scores")),
     );
     group.throughput(Throughput::Elements(1_000));
     group.bench_function(

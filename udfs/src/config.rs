@@ -30,6 +30,8 @@ extensions_options! {
         /// Train and score the neural models (autoencoder, sequence model) on an NVIDIA
         /// GPU with burn-cuda (the original's `USE_GPU`). Needs a build with the `cuda`
         /// feature; otherwise the neural functions fail with a clear error when it is on.
+        /// A `cuda` build without a usable device runs them on the CPU and logs a
+        /// warning; see docs/gpu.md for the device settings.
         pub use_gpu: bool, default = false
         /// How many decoded models each process keeps in its scoring cache, keyed by
         /// model URI and checksum.

@@ -7,7 +7,9 @@
 //! - **GPU**, burn's CUDA backend, compiled in only with this crate's `cuda` cargo feature
 //!   and used only when the session setting `huntsman.use_gpu` is true. Asking for the GPU
 //!   in a build without the feature is an error ([`NeuralError::NoGpuSupport`]), never a
-//!   silent fall back to the CPU.
+//!   silent fall back to the CPU. A `cuda` build whose probe of the driver finds no device
+//!   runs on the CPU and logs a warning once; [`gpu`] has the probe, the device settings
+//!   and the per-device bound on concurrent calls, and [`place`] applies them to a call.
 //!
 //! Devices are always built explicitly: `Device::default()` would silently prefer CUDA in a
 //! `cuda` build. Weights are initialised by the models themselves from
@@ -23,6 +25,8 @@ use datafusion::config::ConfigOptions;
 use crate::config::HuntsmanConfig;
 use crate::matrix::SeededRng;
 
+pub mod gpu;
+
 /// Why a neural model could not run.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NeuralError {
@@ -32,7 +36,10 @@ pub enum NeuralError {
          `cuda` feature, or SET huntsman.use_gpu = false)"
     )]
     NoGpuSupport,
-    /// The backend failed (for example no CUDA device, or out of device memory).
+    /// A GPU setting is invalid (`HUNTSMAN_GPU_DEVICES`, `HUNTSMAN_GPU_TASKS_PER_DEVICE`).
+    #[error(transparent)]
+    GpuSettings(#[from] gpu::GpuSettingsError),
+    /// The backend failed (for example out of device memory).
     #[error("{what} failed on the {accelerator}: {reason}")]
     Backend {
         /// What was running.
@@ -93,41 +100,96 @@ pub fn session_use_gpu(config: &ConfigOptions) -> bool {
         .is_some_and(|c| c.use_gpu)
 }
 
-/// The device for inference on `accelerator`.
-///
-/// # Errors
-/// [`NeuralError::NoGpuSupport`] for the GPU in a build without the `cuda` feature.
-pub fn inference_device(accelerator: Accelerator) -> Result<Device, NeuralError> {
-    accelerator.check_available()?;
-    match accelerator {
-        Accelerator::Cpu => Ok(cpu_device()),
-        Accelerator::Gpu => gpu_device(),
+/// Where one model call runs: the accelerator actually used (the CPU after a fall back),
+/// its burn device, and for the GPU the permit on that device ([`gpu::DevicePermit`]),
+/// held until the placement is dropped.
+#[derive(Debug)]
+pub struct Placement {
+    accelerator: Accelerator,
+    device: Device,
+    permit: Option<gpu::DevicePermit>,
+}
+
+impl Placement {
+    /// The CPU (NdArray).
+    pub fn cpu() -> Self {
+        Self {
+            accelerator: Accelerator::Cpu,
+            device: cpu_device(),
+            permit: None,
+        }
+    }
+
+    /// The device of `permit`, which the placement holds.
+    pub fn on(permit: gpu::DevicePermit) -> Self {
+        Self {
+            accelerator: Accelerator::Gpu,
+            device: permit.device(),
+            permit: Some(permit),
+        }
+    }
+
+    /// Where the work runs (not necessarily what was asked for).
+    pub fn accelerator(&self) -> Accelerator {
+        self.accelerator
+    }
+
+    /// The device for inference.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// The device for training: the inference device with autodiff.
+    pub fn training_device(&self) -> Device {
+        self.device.clone().autodiff()
+    }
+
+    /// The CUDA index of the device (`None` on the CPU).
+    pub fn ordinal(&self) -> Option<usize> {
+        self.permit.as_ref().map(gpu::DevicePermit::ordinal)
     }
 }
 
-/// The device for training on `accelerator`: the inference device with autodiff.
+/// Places a model call that asks for `requested`: the CPU, or a permit on the least busy
+/// allowed GPU (waiting while every device is at its bound), or the CPU with a warning
+/// logged once when a `cuda` build finds no usable device. The first GPU request of a
+/// process probes the driver unless [`gpu::init_gpu`] did at start-up.
 ///
 /// # Errors
-/// As [`inference_device`].
-pub fn training_device(accelerator: Accelerator) -> Result<Device, NeuralError> {
-    Ok(inference_device(accelerator)?.autodiff())
+/// [`NeuralError::NoGpuSupport`] for the GPU in a build without the `cuda` feature;
+/// [`NeuralError::GpuSettings`] for bad GPU settings in the environment.
+pub fn place(requested: Accelerator) -> Result<Placement, NeuralError> {
+    if requested == Accelerator::Cpu {
+        return Ok(Placement::cpu());
+    }
+    requested.check_available()?;
+    let runtime = gpu::gpu_runtime()?;
+    place_in(requested, runtime)
+}
+
+/// [`place`] in a given GPU state.
+///
+/// # Errors
+/// As [`gpu::route`].
+pub fn place_in(
+    requested: Accelerator,
+    runtime: &gpu::GpuRuntime,
+) -> Result<Placement, NeuralError> {
+    Ok(match gpu::route(requested, runtime)? {
+        gpu::Route::Cpu => Placement::cpu(),
+        gpu::Route::CpuFallback { reason } => {
+            gpu::warn_fallback_once(&reason);
+            Placement::cpu()
+        }
+        gpu::Route::Gpu(pool) => Placement::on(pool.acquire()),
+    })
 }
 
 // NdArray is deprecated in burn 0.22 in favour of `flex`, which the pinned workspace
 // features do not enable; NdArray is the CPU backend this workspace ships.
 #[allow(deprecated)]
-fn cpu_device() -> Device {
+pub(crate) fn cpu_device() -> Device {
     Device::ndarray()
-}
-
-#[cfg(feature = "cuda")]
-fn gpu_device() -> Result<Device, NeuralError> {
-    Ok(Device::cuda(0usize))
-}
-
-#[cfg(not(feature = "cuda"))]
-fn gpu_device() -> Result<Device, NeuralError> {
-    Err(NeuralError::NoGpuSupport)
 }
 
 /// Adam with PyTorch's defaults (betas 0.9 and 0.999, epsilon 1e-8), which the original
@@ -158,15 +220,17 @@ pub fn guarded<T>(
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(reason)) => Err(backend(reason)),
-        Err(panic) => {
-            let reason = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "the backend panicked".to_string());
-            Err(backend(reason))
-        }
+        Err(panic) => Err(backend(panic_message(panic.as_ref()))),
     }
+}
+
+/// The message of a caught panic.
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "the backend panicked".to_string())
 }
 
 /// A `[rows, cols]` float tensor from row-major values.
@@ -229,17 +293,21 @@ mod tests {
         } else {
             let msg = err.expect_err("no gpu support").to_string();
             assert!(msg.contains("no GPU support"), "{msg}");
-            assert!(inference_device(Accelerator::Gpu).is_err());
+            assert_eq!(
+                place(Accelerator::Gpu).expect_err("refused"),
+                NeuralError::NoGpuSupport
+            );
         }
     }
 
     #[test]
     fn tensors_round_trip_through_the_cpu_device() {
-        let device = inference_device(Accelerator::Cpu).expect("cpu");
-        let t = float2(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 2, 3, &device);
-        let picked = t.select(0, int1(vec![1], &device));
+        let placement = place(Accelerator::Cpu).expect("cpu");
+        let device = placement.device();
+        let t = float2(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 2, 3, device);
+        let picked = t.select(0, int1(vec![1], device));
         assert_eq!(read_f32(picked).expect("reads"), vec![4.0, 5.0, 6.0]);
-        let s = float1(vec![1.5, 2.5], &device).sum();
+        let s = float1(vec![1.5, 2.5], device).sum();
         assert_eq!(read_scalar(s).expect("reads"), 4.0);
     }
 

@@ -186,6 +186,20 @@ pub async fn run(
     roots.extend(model_roots.iter().cloned());
     crate::connect::set_model_roots(&ctx, &roots)?;
     if params.flag("USE_GPU")? {
+        if matches!(cluster, Cluster::Embedded { .. }) {
+            // The embedded executor runs in this process: probe its GPU once, now, so a
+            // bad HUNTSMAN_GPU_DEVICES fails here and the backend is reported up front.
+            let gpu = huntsman_udfs::neural::gpu::gpu_runtime()
+                .context("USE_GPU=true: the GPU settings")?;
+            if gpu.pool().is_some() {
+                eprintln!("huntsman: neural backend: {}", gpu.describe());
+            } else {
+                eprintln!(
+                    "huntsman: warning: USE_GPU=true but the neural backend is {}",
+                    gpu.describe()
+                );
+            }
+        }
         ctx.sql("SET huntsman.use_gpu = true")
             .await
             .context("USE_GPU=true")?

@@ -62,6 +62,8 @@
 //! cannot see the session) gets it at planning, when the setting is copied into the
 //! options literal as `"use_gpu": true` unless the options already set `use_gpu`. Sparse
 //! scoring always runs on the CPU: it touches only a row's non-zeros and negatives.
+//! A GPU call holds a permit on one device for its device work and a `cuda` build
+//! without a usable device runs on the CPU instead ([`crate::neural::place`]).
 
 mod input;
 mod model;

@@ -29,7 +29,7 @@ use super::input::{
 use super::net::DenseNet;
 use super::params::{Activation, AutoencoderValidParams, MAX_WIDTH, Output};
 use crate::matrix::{ByteReader, ByteWriter, SeededRng, derive_seed, invalid};
-use crate::neural::{self, Accelerator};
+use crate::neural::{self, Accelerator, Placement};
 
 /// Version byte of the autoencoder payload.
 const PAYLOAD_VERSION: u8 = 1;
@@ -230,7 +230,13 @@ impl AutoencoderModel {
             })
             .collect();
         let scores = match self.kind {
-            InputKind::Dense => self.dense_scores(&unique, accelerator)?,
+            // A GPU permit is taken only when there are rows for the device.
+            InputKind::Dense if unique.is_empty() => Vec::new(),
+            InputKind::Dense => self.dense_scores(
+                &unique,
+                &neural::place(accelerator)?,
+                SCORE_CHUNK_ROWS,
+            )?,
             InputKind::Sparse => unique.iter().map(|r| self.sparse_score(r)).collect(),
         };
         let mut values = Vec::with_capacity(input.len());
@@ -273,31 +279,35 @@ impl AutoencoderModel {
         }
     }
 
-    fn dense_scores(
+    /// Reconstruction MSE of dense rows on `placement`'s device, `chunk_rows` rows per
+    /// forward pass.
+    pub(crate) fn dense_scores(
         &self,
         rows: &[&[u64]],
-        accelerator: Accelerator,
+        placement: &Placement,
+        chunk_rows: usize,
     ) -> Result<Vec<f64>, AutoencoderError> {
         if rows.is_empty() {
             return Ok(Vec::new());
         }
-        let device = neural::inference_device(accelerator)?;
+        let device = placement.device();
         let d = self.dim;
-        let out = neural::guarded("autoencoder scoring", accelerator, || {
-            let net = DenseNet::from_layers(&self.layers, &device);
-            let mut out = Vec::with_capacity(rows.len());
-            for chunk in rows.chunks(SCORE_CHUNK_ROWS) {
-                let mut flat = Vec::with_capacity(chunk.len() * d);
-                for r in chunk {
-                    flat.extend(dense_values(r).map(|v| v as f32));
+        let out =
+            neural::guarded("autoencoder scoring", placement.accelerator(), || {
+                let net = DenseNet::from_layers(&self.layers, device);
+                let mut out = Vec::with_capacity(rows.len());
+                for chunk in rows.chunks(chunk_rows.max(1)) {
+                    let mut flat = Vec::with_capacity(chunk.len() * d);
+                    for r in chunk {
+                        flat.extend(dense_values(r).map(|v| v as f32));
+                    }
+                    let x = neural::float2(flat, chunk.len(), d, device);
+                    let y = net.forward(x.clone(), self.activation, self.output);
+                    let mse = (y - x).square().mean_dim(1);
+                    out.extend(neural::read_f32(mse)?.into_iter().map(f64::from));
                 }
-                let x = neural::float2(flat, chunk.len(), d, &device);
-                let y = net.forward(x.clone(), self.activation, self.output);
-                let mse = (y - x).square().mean_dim(1);
-                out.extend(neural::read_f32(mse)?.into_iter().map(f64::from));
-            }
-            Ok(out)
-        })?;
+                Ok(out)
+            })?;
         Ok(out)
     }
 

@@ -147,16 +147,19 @@ impl AutoencoderPartial {
         &self,
         accelerator: Accelerator,
     ) -> Result<(AutoencoderModel, TrainReport), AutoencoderError> {
+        train(&self.params, &self.sample()?, accelerator)
+    }
+
+    fn sample(&self) -> Result<Sample<'_>, AutoencoderError> {
         let Some((kind, dim)) = self.shape else {
             return Err(AutoencoderError::Empty);
         };
-        let sample = Sample {
+        Ok(Sample {
             kind,
             dim,
             rows: self.pool.keys().map(|(_, r)| &**r).collect(),
             counts: self.pool.values().copied().collect(),
-        };
-        train(&self.params, &sample, accelerator)
+        })
     }
 
     /// Encodes the state; equal states encode to equal bytes.

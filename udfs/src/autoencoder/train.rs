@@ -15,7 +15,7 @@ use super::model::AutoencoderModel;
 use super::net::{DenseNet, SparseBatch, SparseNet};
 use super::params::AutoencoderValidParams;
 use crate::matrix::{SeededRng, derive_seed};
-use crate::neural::{self, Accelerator, float1, float2, int1, read_scalar};
+use crate::neural::{self, Accelerator, Placement, float1, float2, int1, read_scalar};
 
 /// Stream of [`derive_seed`] that draws the training rows from an oversized sample.
 const STREAM_SAMPLE: u64 = 1;
@@ -72,7 +72,8 @@ pub(crate) fn draws(counts: &[u64], max_rows: usize, seed: u64) -> Vec<usize> {
     out
 }
 
-/// Trains a model on `sample`.
+/// Trains a model on `sample` on `accelerator` (placed by [`neural::place`]: a GPU
+/// permit is held for the whole training).
 ///
 /// # Errors
 /// No rows, a network too large, a diverging loss, or a backend failure.
@@ -81,11 +82,27 @@ pub(crate) fn train(
     sample: &Sample<'_>,
     accelerator: Accelerator,
 ) -> Result<(AutoencoderModel, TrainReport), AutoencoderError> {
+    if sample.counts.iter().all(|&c| c == 0) {
+        return Err(AutoencoderError::Empty);
+    }
+    train_on(params, sample, &neural::place(accelerator)?)
+}
+
+/// [`train`] on `placement`'s device.
+///
+/// # Errors
+/// As [`train`].
+pub(crate) fn train_on(
+    params: &AutoencoderValidParams,
+    sample: &Sample<'_>,
+    placement: &Placement,
+) -> Result<(AutoencoderModel, TrainReport), AutoencoderError> {
     let draws = draws(&sample.counts, params.max_rows, params.seed);
     if draws.is_empty() {
         return Err(AutoencoderError::Empty);
     }
-    let device = neural::training_device(accelerator)?;
+    let accelerator = placement.accelerator();
+    let device = placement.training_device();
     match sample.kind {
         InputKind::Dense => {
             let d = sample.dim;
@@ -115,7 +132,7 @@ pub(crate) fn train(
             model.set_layers(layers)?;
             Ok((model, report))
         }
-        InputKind::Sparse => train_sparse(params, sample, &draws, accelerator),
+        InputKind::Sparse => train_sparse(params, sample, &draws, placement),
     }
 }
 
@@ -130,8 +147,9 @@ fn train_sparse(
     params: &AutoencoderValidParams,
     sample: &Sample<'_>,
     draws: &[usize],
-    accelerator: Accelerator,
+    placement: &Placement,
 ) -> Result<(AutoencoderModel, TrainReport), AutoencoderError> {
+    let accelerator = placement.accelerator();
     let mut used = vec![false; sample.rows.len()];
     for &i in draws {
         used[i] = true;
@@ -162,7 +180,7 @@ fn train_sparse(
             }
         })
         .collect();
-    let device = neural::training_device(accelerator)?;
+    let device = placement.training_device();
     let v_len = vocab.len();
     let mut model = AutoencoderModel::init(params, InputKind::Sparse, sample.dim, vocab)?;
     let (layers, report) = neural::guarded("autoencoder training", accelerator, || {
@@ -288,8 +306,9 @@ fn run_epochs<M: Module>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::autoencoder::InputBatch;
     use crate::autoencoder::input::{encode_dense, encode_sparse};
+    use crate::autoencoder::{InputBatch, SCORE_CHUNK_ROWS};
+    use crate::neural::gpu::tests::TestDevices;
     use crate::sparse::SparseBuilder;
 
     use crate::autoencoder::params::test_params as params;
@@ -392,8 +411,9 @@ mod tests {
                 }
             })
             .collect();
-        let device = neural::inference_device(Accelerator::Cpu).expect("cpu");
-        let net = SparseNet::from_layers(model.layers(), &device).expect("net");
+        let placement = Placement::cpu();
+        let device = placement.device();
+        let net = SparseNet::from_layers(model.layers(), device).expect("net");
         let mut b = SparseBuilder::new(1 << 18);
         for r in &rows[..5] {
             let (i, v): (Vec<i32>, Vec<f64>) =
@@ -407,7 +427,7 @@ mod tests {
             )
             .expect("scores");
         for i in 0..5 {
-            let batch = sparse_batch(&p, &compact, &[i], 0, vocab.len(), &device);
+            let batch = sparse_batch(&p, &compact, &[i], 0, vocab.len(), device);
             let loss =
                 read_scalar(net.loss(&batch, p.activation, p.output)).expect("loss");
             assert!(
@@ -465,5 +485,93 @@ mod tests {
         assert_eq!(d.len(), 100);
         assert!(d.iter().filter(|&&i| i == 0).count() > 90);
         assert_eq!(d, draws(&[1000, 1], 100, 1));
+    }
+
+    /// Largest difference between two models' weights and biases.
+    fn max_weight_difference(a: &AutoencoderModel, b: &AutoencoderModel) -> f32 {
+        assert_eq!(a.layers().len(), b.layers().len());
+        a.layers()
+            .iter()
+            .zip(b.layers())
+            .flat_map(|(x, y)| {
+                assert_eq!((x.rows, x.cols), (y.rows, y.cols));
+                let w = x.weight.iter().zip(&y.weight);
+                w.chain(x.bias.iter().zip(&y.bias))
+                    .map(|(p, q)| (p - q).abs())
+            })
+            .fold(0.0, f32::max)
+    }
+
+    /// The GPU training and dense scoring paths (a device permit, burn on the
+    /// placement's device, scoring in row chunks) run on the CPU backend: they are the
+    /// CPU path's kernels on another placement, so results must agree within 1e-6 (they
+    /// are bit-equal on NdArray). With `USE_GPU=true` on a GPU machine they run on the
+    /// GPU, within `REAL_GPU_TOLERANCE`.
+    #[test]
+    fn device_training_and_scoring_equal_the_cpu_path() {
+        let rows: Vec<Box<[u64]>> = (0..90)
+            .map(|i| {
+                let t = f64::from(i % 45) / 45.0;
+                encode_dense(&[t, 1.0 - t, t * t, 0.5, 0.1 * t])
+            })
+            .collect();
+        let sample = Sample {
+            kind: InputKind::Dense,
+            dim: 5,
+            rows: rows.iter().map(|r| &**r).collect(),
+            counts: vec![1; rows.len()],
+        };
+        let p = params(
+            r#"{"hidden": [4, 2], "activation": "tanh", "epochs": 5, "batch_size": 16,
+                "learning_rate": 0.01}"#,
+        );
+        let (cpu, cpu_report) = train_on(&p, &sample, &Placement::cpu()).expect("cpu");
+        let devices = TestDevices::new(2, 1);
+        let tolerance = devices.tolerance(1e-6);
+        let placement = Placement::on(devices.pool.acquire());
+        assert!(devices.real || placement.ordinal() == Some(0));
+        let (dev, dev_report) = train_on(&p, &sample, &placement).expect("device");
+        assert_eq!(cpu_report.steps, dev_report.steps);
+        for (a, b) in cpu_report.epoch_losses.iter().zip(&dev_report.epoch_losses) {
+            assert!((a - b).abs() < tolerance, "{a} vs {b}");
+        }
+        assert!(f64::from(max_weight_difference(&cpu, &dev)) < tolerance);
+        // Scoring: one pass on the CPU against chunks of 7 rows on the device.
+        let refs: Vec<&[u64]> = rows.iter().map(|r| &**r).collect();
+        let whole = cpu
+            .dense_scores(&refs, &Placement::cpu(), SCORE_CHUNK_ROWS)
+            .expect("scores");
+        let chunked = cpu.dense_scores(&refs, &placement, 7).expect("scores");
+        assert_eq!(whole.len(), rows.len());
+        for (a, b) in whole.iter().zip(&chunked) {
+            assert!((a - b).abs() < tolerance, "{a} vs {b}");
+        }
+        drop(placement);
+        assert!(devices.real || devices.idle(), "the permit is returned");
+    }
+
+    /// The sparse network's training on a device placement, as above.
+    #[test]
+    fn sparse_device_training_equals_the_cpu_path() {
+        let rows = sparse_rows();
+        let sample = Sample {
+            kind: InputKind::Sparse,
+            dim: 1 << 18,
+            rows: rows.iter().map(|r| &**r).collect(),
+            counts: vec![1; rows.len()],
+        };
+        let p =
+            params(r#"{"hidden": [6], "epochs": 4, "batch_size": 8, "negatives": 3}"#);
+        let (cpu, cpu_report) = train_on(&p, &sample, &Placement::cpu()).expect("cpu");
+        let devices = TestDevices::new(1, 2);
+        let tolerance = devices.tolerance(1e-6);
+        let placement = Placement::on(devices.pool.acquire());
+        let (dev, dev_report) = train_on(&p, &sample, &placement).expect("device");
+        assert_eq!(cpu.vocabulary(), dev.vocabulary());
+        assert_eq!(cpu_report.steps, dev_report.steps);
+        for (a, b) in cpu_report.epoch_losses.iter().zip(&dev_report.epoch_losses) {
+            assert!((a - b).abs() < tolerance, "{a} vs {b}");
+        }
+        assert!(f64::from(max_weight_difference(&cpu, &dev)) < tolerance);
     }
 }

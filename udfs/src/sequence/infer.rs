@@ -303,7 +303,7 @@ impl Trie {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::neural::{Accelerator, inference_device, read_f32};
+    use crate::neural::{Placement, read_f32};
     use crate::sequence::network::{Batch, SeqNet};
 
     #[test]
@@ -328,7 +328,7 @@ mod tests {
             .expect("net")
             .score(&refs)
             .expect("scores");
-        let device = inference_device(Accelerator::Cpu).expect("cpu");
+        let device = Placement::cpu().device().clone();
         let net = SeqNet::new(dims, &weights, &device).expect("burn net");
         for (seq, ours) in refs.iter().zip(&ours) {
             let batch = Batch::new([(*seq, 1.0)]);

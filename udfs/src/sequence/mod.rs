@@ -28,6 +28,10 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! On the CPU, scoring walks a prefix trie of plain matrices and training uses a CPU
+//! trainer; on the GPU both run on burn's CUDA backend (padded batches, autodiff),
+//! holding a device permit ([`crate::neural::place`]).
+//!
 //! See [`SequencePartial`] for how training data is merged across partitions,
 //! [`vocab`] for how ids become tokens and [`SequenceModel`] for the score.
 

@@ -21,7 +21,7 @@ use super::params::SequenceValidParams;
 use super::vocab::Vocabulary;
 use crate::matrix::{ByteReader, ByteWriter, hash_bits, invalid};
 use crate::model_io::fnv1a64;
-use crate::neural::{Accelerator, guarded, inference_device, read_f32};
+use crate::neural::{Accelerator, Placement, guarded, place, read_f32};
 
 /// Version byte of the [`SequenceModel::to_bytes`] payload.
 const MODEL_VERSION: u8 = 1;
@@ -31,6 +31,9 @@ const INFER_ROWS: usize = 256;
 const INFER_CELLS: usize = 1 << 16;
 /// Scores kept per generation of the process-wide score cache (two generations).
 const SCORE_CACHE_ENTRIES: usize = 1 << 16;
+
+/// Which device a cached network lives on.
+type NetKey = (Accelerator, Option<usize>);
 
 /// A trained next-event model.
 #[derive(Debug)]
@@ -42,8 +45,9 @@ pub struct SequenceModel {
     loss: f64,
     /// Checksum and length of the payload: the score cache's model key.
     identity: (u64, usize),
-    /// Networks already built on a device, reused by later batches.
-    nets: Mutex<Vec<(Accelerator, SeqNet)>>,
+    /// Networks already built on a device (keyed by accelerator and CUDA index), reused
+    /// by later batches.
+    nets: Mutex<Vec<(NetKey, SeqNet)>>,
     /// The CPU scoring network, built on first use.
     cpu: OnceLock<CpuNet>,
 }
@@ -101,6 +105,12 @@ impl SequenceModel {
         self.loss
     }
 
+    /// The trained weights.
+    #[cfg(test)]
+    pub(crate) fn weights(&self) -> &Weights {
+        &self.weights
+    }
+
     pub(crate) fn dims(&self) -> Dims {
         dims_of(&self.params)
     }
@@ -143,14 +153,11 @@ impl SequenceModel {
             }
         }
         let todo: Vec<&[u32]> = missing.iter().map(|&i| distinct[i].as_slice()).collect();
-        let computed = match accelerator {
-            _ if todo.is_empty() => Vec::new(),
-            // Every missing sequence in one prefix trie: shared prefixes computed once.
-            Accelerator::Cpu => self
-                .cpu_net()?
-                .score(&todo)
-                .map_err(|reason| cpu_failure("scoring sequences", reason))?,
-            Accelerator::Gpu => self.score_on_device(&todo, accelerator)?,
+        let computed = if todo.is_empty() {
+            Vec::new()
+        } else {
+            // A GPU permit is taken only when there is work for the device.
+            self.compute(&todo, &place(accelerator)?)?
         };
         for (&i, mean) in missing.iter().zip(computed) {
             scores[i] = mean;
@@ -159,31 +166,54 @@ impl SequenceModel {
         Ok(rows.into_iter().map(|r| r.map(|i| scores[i])).collect())
     }
 
-    /// The mean loss of each sequence on `accelerator`'s burn backend, in padded
-    /// batches of similar lengths.
+    /// The mean loss of each (non-empty, tokenized) sequence where `placement` says:
+    /// the CPU's prefix trie, or the burn backend of the GPU in padded batches.
+    pub(crate) fn compute(
+        &self,
+        sequences: &[&[u32]],
+        placement: &Placement,
+    ) -> Result<Vec<f64>, SequenceError> {
+        match placement.accelerator() {
+            // Every sequence in one prefix trie: shared prefixes computed once.
+            Accelerator::Cpu => self
+                .cpu_net()?
+                .score(sequences)
+                .map_err(|reason| cpu_failure("scoring sequences", reason)),
+            Accelerator::Gpu => {
+                self.score_on_device(sequences, placement, INFER_ROWS, INFER_CELLS)
+            }
+        }
+    }
+
+    /// The mean loss of each sequence on `placement`'s burn device, in padded batches of
+    /// similar lengths of at most `max_rows` sequences and `max_cells` padded positions
+    /// (one sequence longer than that is a batch of its own).
     fn score_on_device(
         &self,
         sequences: &[&[u32]],
-        accelerator: Accelerator,
+        placement: &Placement,
+        max_rows: usize,
+        max_cells: usize,
     ) -> Result<Vec<f64>, SequenceError> {
+        let accelerator = placement.accelerator();
         let mut order: Vec<usize> = (0..sequences.len()).collect();
         order.sort_by_key(|&i| (sequences[i].len(), i));
-        let net = self.net(accelerator)?;
-        let device = inference_device(accelerator)?;
+        let net = self.net(placement)?;
+        let device = placement.device();
         let mut means = vec![f64::NAN; sequences.len()];
         let mut start = 0;
         while start < order.len() {
             let mut end = start + 1;
             while end < order.len()
-                && end - start < INFER_ROWS
-                && (end + 1 - start) * sequences[order[end]].len() <= INFER_CELLS
+                && end - start < max_rows
+                && (end + 1 - start) * sequences[order[end]].len() <= max_cells
             {
                 end += 1;
             }
             let chunk = &order[start..end];
             let batch = Batch::new(chunk.iter().map(|&i| (sequences[i], 1.0)));
             let nll = guarded("sequence scoring", accelerator, || {
-                read_f32(net.nll(&batch, &device))
+                read_f32(net.nll(&batch, device))
             })?;
             for (r, &i) in chunk.iter().enumerate() {
                 let row = &nll[r * batch.steps..r * batch.steps + sequences[i].len()];
@@ -215,18 +245,18 @@ impl SequenceModel {
         Ok(self.cpu.get_or_init(|| net))
     }
 
-    /// The network on `backend`, built once per model and backend.
-    fn net(&self, accelerator: Accelerator) -> Result<SeqNet, SequenceError> {
+    /// The network on `placement`'s device, built once per model and device.
+    fn net(&self, placement: &Placement) -> Result<SeqNet, SequenceError> {
+        let key = (placement.accelerator(), placement.ordinal());
         let mut nets = self.nets.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((_, net)) = nets.iter().find(|(a, _)| *a == accelerator) {
+        if let Some((_, net)) = nets.iter().find(|(k, _)| *k == key) {
             return Ok(net.clone());
         }
-        let device = inference_device(accelerator)?;
         let dims = self.dims();
-        let net = guarded("loading the sequence model", accelerator, || {
-            SeqNet::new(dims, &self.weights, &device)
+        let net = guarded("loading the sequence model", key.0, || {
+            SeqNet::new(dims, &self.weights, placement.device())
         })?;
-        nets.push((accelerator, net.clone()));
+        nets.push((key, net.clone()));
         Ok(net)
     }
 
@@ -356,6 +386,7 @@ impl ScoreCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::neural::gpu::tests::TestDevices;
     use crate::sequence::SequenceParams;
 
     /// An untrained model: enough to check the score's definition and the encoding.
@@ -472,5 +503,58 @@ mod tests {
             let (a, b) = (all[i].expect("scored"), single[0].expect("scored"));
             assert!((a - b).abs() < 1e-5, "row {i}: {a} vs {b}");
         }
+    }
+
+    /// The GPU scoring path (padded batches on a burn device, the device permit, the
+    /// per-device network cache) run on the CPU backend (a pool whose devices are
+    /// NdArray), or on the GPU with `USE_GPU=true` on a GPU machine. Its scores must
+    /// equal the CPU prefix trie's within 1e-4 nats on NdArray (both sum f32 losses, in
+    /// different orders) and within `REAL_GPU_TOLERANCE` on a GPU, for any batch limits.
+    #[test]
+    fn device_scoring_equals_the_cpu_trie() {
+        let m = model(40);
+        let seqs: Vec<Vec<u32>> = (0..300u32)
+            .map(|i| (0..(1 + i % 37)).map(|j| 1 + (i * 7 + j * 3) % 5).collect())
+            .collect();
+        let refs: Vec<&[u32]> = seqs.iter().map(Vec::as_slice).collect();
+        let cpu = m.compute(&refs, &Placement::cpu()).expect("trie scores");
+        let devices = TestDevices::new(2, 1);
+        let tolerance = devices.tolerance(1e-4);
+        for (rows, cells) in [(INFER_ROWS, INFER_CELLS), (7, 40), (1, 1)] {
+            let placement = Placement::on(devices.pool.acquire());
+            assert_eq!(placement.accelerator(), Accelerator::Gpu);
+            let device = m
+                .score_on_device(&refs, &placement, rows, cells)
+                .expect("device scores");
+            drop(placement);
+            for (i, (a, b)) in cpu.iter().zip(&device).enumerate() {
+                assert!(
+                    (a - b).abs() < tolerance,
+                    "({rows}, {cells}) row {i}: {a} vs {b}"
+                );
+            }
+        }
+        if devices.real {
+            return;
+        }
+        assert!(devices.idle(), "the permits are returned");
+        // The dispatch sends a GPU placement down the device path, one network per
+        // device.
+        let first = Placement::on(devices.pool.acquire());
+        let second = Placement::on(devices.pool.acquire());
+        assert_eq!((first.ordinal(), second.ordinal()), (Some(0), Some(1)));
+        assert_eq!(devices.pool.busy(), vec![1, 1]);
+        let routed = m.compute(&refs[..5], &second).expect("scores");
+        assert!(
+            routed
+                .iter()
+                .zip(&cpu)
+                .all(|(a, b)| (a - b).abs() < tolerance)
+        );
+        assert_eq!(
+            m.nets.lock().expect("nets").len(),
+            2,
+            "one network per device"
+        );
     }
 }

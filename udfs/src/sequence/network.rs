@@ -322,7 +322,7 @@ impl Batch {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::neural::{Accelerator, inference_device};
+    use crate::neural::Placement;
 
     fn dims() -> Dims {
         Dims {
@@ -337,7 +337,7 @@ mod tests {
     fn weights_round_trip_through_the_device() {
         let w = Weights::init(dims(), 1);
         w.check(dims()).expect("initial weights fit their shapes");
-        let device = inference_device(Accelerator::Cpu).expect("cpu");
+        let device = Placement::cpu().device().clone();
         let net = SeqNet::new(dims(), &w, &device).expect("builds");
         assert_eq!(net.weights().expect("reads"), w);
         assert_eq!(Weights::init(dims(), 1), w);
@@ -356,7 +356,7 @@ mod tests {
 
     #[test]
     fn padding_does_not_change_earlier_positions() {
-        let device = inference_device(Accelerator::Cpu).expect("cpu");
+        let device = Placement::cpu().device().clone();
         let net =
             SeqNet::new(dims(), &Weights::init(dims(), 3), &device).expect("builds");
         let short: &[u32] = &[3, 4];

@@ -21,7 +21,7 @@ use super::params::SequenceValidParams;
 use super::train::{BurnStepper, GRAD_CLIP_NORM, initial_weights, train};
 use super::vocab::Vocabulary;
 use crate::matrix::{ByteReader, ByteWriter, DecodeError, hash_bits, invalid};
-use crate::neural::{Accelerator, guarded, training_device};
+use crate::neural::{Accelerator, Placement, guarded, place};
 use crate::sketch::{self, Pool};
 
 /// Version byte of the [`SequencePartial::to_bytes`] payload.
@@ -207,18 +207,32 @@ impl SequencePartial {
         if self.n_rows == 0 || self.pool.is_empty() {
             return Err(SequenceError::Empty);
         }
+        let placement = place(self.accelerator)?;
+        self.finish_on(&placement)
+    }
+
+    /// [`SequencePartial::finish`] where `placement` says: the CPU trainer on plain
+    /// matrices, or burn's autodiff on the placement's device.
+    pub(crate) fn finish_on(
+        &self,
+        placement: &Placement,
+    ) -> Result<FitOutcome, SequenceError> {
+        if self.n_rows == 0 || self.pool.is_empty() {
+            return Err(SequenceError::Empty);
+        }
         let (vocab, set) = self.training_set();
         let dims = dims_of(&self.params);
         let init = initial_weights(&self.params, dims);
-        let trained = if self.accelerator == Accelerator::Cpu {
+        let accelerator = placement.accelerator();
+        let trained = if accelerator == Accelerator::Cpu {
             // Plain matrices: burn's autodiff bookkeeping dominates a CPU step.
-            guarded("sequence training", self.accelerator, || {
+            guarded("sequence training", accelerator, || {
                 let mut stepper = CpuTrainer::new(dims, &init, GRAD_CLIP_NORM)?;
                 train(&self.params, &set, &mut stepper)
             })?
         } else {
-            let device = training_device(self.accelerator)?;
-            guarded("sequence training", self.accelerator, || {
+            let device = placement.training_device();
+            guarded("sequence training", accelerator, || {
                 let mut stepper = BurnStepper::new(dims, &init, GRAD_CLIP_NORM, &device)?;
                 train(&self.params, &set, &mut stepper)
             })?
@@ -341,6 +355,7 @@ fn insert_capped<K: Ord>(map: &mut BTreeMap<K, u64>, key: K, count: u64, cap: us
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::neural::gpu::tests::TestDevices;
     use crate::sequence::SequenceParams;
 
     fn params(max_sequences: usize) -> SequenceValidParams {
@@ -435,6 +450,60 @@ mod tests {
             let bytes = w.into_inner();
             let mut r = ByteReader::new(&bytes);
             assert_eq!(unzigzag(get_varint(&mut r).expect("decodes")), v);
+        }
+    }
+
+    /// The GPU training path (burn autodiff on the placement's device, with its permit)
+    /// run on the CPU backend (or on the GPU with `USE_GPU=true` on a GPU machine) must
+    /// train the model the CPU trainer trains: epoch losses, weights and scores within
+    /// 1e-4 on NdArray (f32 sums in different orders drift apart over the steps), within
+    /// `REAL_GPU_TOLERANCE` on a GPU.
+    #[test]
+    fn device_training_matches_the_cpu_trainer() {
+        let p = SequenceParams::default()
+            .embedding_dim(4)
+            .hidden_dim(8)
+            .num_layers(2)
+            .max_seq_len(6)
+            .epochs(3)
+            .batch_size(16)
+            .max_sequences(64)
+            .check()
+            .expect("valid test input");
+        let mut partial = SequencePartial::new(&p);
+        rows().iter().for_each(|r| partial.add(r));
+        let cpu = partial.finish_on(&Placement::cpu()).expect("cpu trains");
+        let devices = TestDevices::new(1, 1);
+        let tolerance = devices.tolerance(1e-4);
+        let placement = Placement::on(devices.pool.acquire());
+        let device = partial.finish_on(&placement).expect("device trains");
+        drop(placement);
+        assert!(devices.real || devices.idle(), "the permit is returned");
+        assert_eq!(cpu.epoch_losses.len(), 3);
+        for (a, b) in cpu.epoch_losses.iter().zip(&device.epoch_losses) {
+            assert!(
+                (a - b).abs() < tolerance,
+                "{:?} vs {:?}",
+                cpu.epoch_losses,
+                device.epoch_losses
+            );
+        }
+        for (a, b) in cpu
+            .model
+            .weights()
+            .tensors
+            .iter()
+            .flatten()
+            .zip(device.model.weights().tensors.iter().flatten())
+        {
+            assert!(f64::from((a - b).abs()) < tolerance, "{a} vs {b}");
+        }
+        let seqs = rows();
+        let a = cpu.model.score(&seqs, Accelerator::Cpu).expect("scores");
+        let b = device.model.score(&seqs, Accelerator::Cpu).expect("scores");
+        for (a, b) in a.iter().zip(&b) {
+            let (a, b) = (a.expect("scored"), b.expect("scored"));
+            assert!((a - b).abs() < tolerance, "{a} vs {b}");
         }
     }
 }

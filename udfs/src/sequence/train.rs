@@ -198,7 +198,7 @@ pub(crate) fn train(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::neural::{Accelerator, training_device};
+    use crate::neural::Placement;
     use crate::sequence::SequenceParams;
     use crate::sequence::model::dims_of;
 
@@ -226,7 +226,7 @@ mod tests {
             (vec![4, 4], 1),
         ];
         let init = initial_weights(&params, dims);
-        let device = training_device(Accelerator::Cpu).expect("cpu");
+        let device = Placement::cpu().training_device();
         let mut burn = BurnStepper::new(dims, &init, clip_norm, &device).expect("burn");
         let by_burn = train(&params, &sequences, &mut burn).expect("burn trains");
         let mut cpu = CpuTrainer::new(dims, &init, clip_norm).expect("cpu trainer");
