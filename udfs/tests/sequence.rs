@@ -474,9 +474,12 @@ async fn corrupted_or_foreign_models_are_clear_errors() {
         err.contains("expected a sequence model, got a k-means model"),
         "{err}"
     );
+    // A path outside the session's model roots is refused before anything is opened.
     let err = error_of(&ctx, "SELECT seq_score([1], '/nonexistent/model.bin')").await;
     assert!(
-        err.contains("seq_score: model URI /nonexistent/model.bin"),
+        err.contains(
+            "seq_score: model '/nonexistent/model.bin' is outside the model roots"
+        ),
         "{err}"
     );
 }
