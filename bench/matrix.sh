@@ -9,7 +9,8 @@
 #   EVENTS=200000 SEEDS="1" bench/matrix.sh
 #   PROFILES="default worm" bench/matrix.sh
 #
-# Set HUNTSMAN to a built binary to skip the build; OUT keeps the labs and results.
+# Set HUNTSMAN to a built binary to skip the build; OUT keeps the labs and results;
+# TABLE_ONLY=1 prints the table of the results already in OUT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,12 +18,13 @@ EVENTS="${EVENTS:-2000000}"
 SEEDS="${SEEDS:-1 2 3}"
 PROFILES="${PROFILES:-default per-user-installs long-tail shared-c2 proxy worm admin-activity small large}"
 OUT="${OUT:-$(mktemp -d)}"
-if [ -z "${HUNTSMAN:-}" ]; then
+if [ -z "${TABLE_ONLY:-}" ] && [ -z "${HUNTSMAN:-}" ]; then
   cargo build --release -p huntsman --bin huntsman >&2
   HUNTSMAN="${CARGO_TARGET_DIR:-target}/release/huntsman"
 fi
 
 for profile in $PROFILES; do
+  [ -n "${TABLE_ONLY:-}" ] && break
   for seed in $SEEDS; do
     dir="$OUT/$profile-$seed"
     args=(lab generate --out "$dir" --events "$EVENTS" --seed "$seed" --overwrite)
@@ -57,6 +59,9 @@ for hunt in hunts:
             m = json.load(open(path)).get("hunts", {}).get(hunt)
             rows.append(m)
         ok = [m for m in rows if m]
+        if ok and all(m["tp"] + m["fn"] == 0 for m in ok):
+            print(f"| {hunt} | {profile} | {len(ok)}/{len(rows)} | no true entities | | | | |")
+            continue
         if not ok:
             print(f"| {hunt} | {profile} | {len(rows)} | failed | | | | |")
             continue
@@ -69,7 +74,7 @@ for hunt in hunts:
                 worst.append(str(m["worst_rank"]))
             else:
                 worst.append("-")
-        hn = "/".join(f"{m['hard_negatives_flagged']}/{m['hard_negatives']}" for m in ok)
+        hn = ", ".join(f"{m['hard_negatives_flagged']}/{m['hard_negatives']}" for m in ok)
         print(f"| {hunt} | {profile} | {len(ok)}/{len(rows)} | {mn('precision'):.2f} | {mn('recall'):.2f} | {mn('f1'):.2f} | {', '.join(worst)} | {hn} |")
 print()
 print("precision, recall and F1: the lowest over the seeds; ranks and hard negatives: per seed.")
