@@ -118,7 +118,7 @@ pub const SPEC: HuntSpec = HuntSpec {
 mod tests {
     use std::sync::Arc;
 
-    use datafusion::arrow::array::{Int32Array, RecordBatch, StringArray};
+    use datafusion::arrow::array::{AsArray, Int32Array, RecordBatch, StringArray};
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
     use datafusion::prelude::SessionContext;
 
@@ -166,18 +166,14 @@ mod tests {
             .collect()
             .await
             .expect("run");
-        let pretty = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
-            .expect("format")
-            .to_string();
-        let mut pairs: Vec<(String, String)> = pretty
-            .lines()
-            .filter(|l| l.starts_with("| ") && !l.contains("| ip "))
-            .map(|l| {
-                let cells: Vec<&str> =
-                    l.trim_matches('|').split('|').map(str::trim).collect();
-                (cells[0].to_string(), cells[1].to_string())
-            })
-            .collect();
+        let mut pairs = Vec::new();
+        for b in &batches {
+            let ips = b.column(0).as_string::<i32>();
+            let hosts = b.column(1).as_string::<i32>();
+            for i in 0..b.num_rows() {
+                pairs.push((ips.value(i).to_string(), hosts.value(i).to_string()));
+            }
+        }
         pairs.sort();
         pairs
     }
