@@ -128,6 +128,7 @@ pub const SPEC: HuntSpec = HuntSpec {
         "mean_s",
         "cv",
         "regularity",
+        "pair_hosts",
         "destination_hosts",
         "beacon_score",
         "c2_score",

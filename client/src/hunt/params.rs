@@ -17,6 +17,8 @@ pub enum Kind {
     Int(i64),
     /// A finite number, at least the given minimum.
     Float(f64),
+    /// A share: a number from 0 to 1.
+    Share,
     /// `true`/`false` (also `1`/`0`, `yes`/`no`).
     Bool,
     /// Free text.
@@ -248,7 +250,14 @@ pub const PARAMS: &[ParamSpec] = &[
         "0.3",
         POS,
         "c2-beacon",
-        "Flag above this c2_score: regularity x support x destination rarity x (0.5 + beacon_score / 4).",
+        "Flag above this c2_score: regularity x support x prevalence modifier x (0.5 + beacon_score / 4).",
+    ),
+    p(
+        "C2_PREVALENCE_WEIGHT",
+        "0.75",
+        Kind::Share,
+        "c2-beacon",
+        "Prevalence modifier = 1 - this x the share of other hosts running the same program to the same destination; at 0.75 a pair on every host stays under C2_SCORE_THRESHOLD.",
     ),
     p(
         "C2_BEACON_THRESHOLD_LOW",
@@ -568,6 +577,15 @@ fn parse(spec: &ParamSpec, text: &str) -> Result<Value> {
             }
             Value::Float(v)
         }
+        Kind::Share => {
+            let v: f64 = text.parse().with_context(|| {
+                format!("{} must be a number from 0 to 1, got {text:?}", spec.name)
+            })?;
+            if !(0.0..=1.0).contains(&v) {
+                bail!("{} must be a number from 0 to 1, got {text}", spec.name);
+            }
+            Value::Float(v)
+        }
         Kind::Bool => match text.to_ascii_lowercase().as_str() {
             "true" | "1" | "yes" | "on" => Value::Bool(true),
             "false" | "0" | "no" | "off" => Value::Bool(false),
@@ -807,6 +825,13 @@ mod tests {
         assert!(format!("{err:#}").contains("at least 1"), "{err:#}");
         let err = Params::resolve(none, &["NOPE=1".into()]).unwrap_err();
         assert!(format!("{err:#}").contains("no such parameter"), "{err:#}");
+        for bad in ["1.5", "-0.1", "NaN"] {
+            let set = format!("C2_PREVALENCE_WEIGHT={bad}");
+            let err = Params::resolve(none, &[set]).unwrap_err();
+            assert!(format!("{err:#}").contains("from 0 to 1"), "{bad}: {err:#}");
+        }
+        let params = Params::resolve(none, &["C2_PREVALENCE_WEIGHT=1".into()]).unwrap();
+        assert_eq!(params.float("C2_PREVALENCE_WEIGHT").unwrap(), 1.0);
         let env = |n: &str| (n == "USE_GPU").then(|| "maybe".to_string());
         let err = Params::resolve(env, &[]).unwrap_err();
         assert!(

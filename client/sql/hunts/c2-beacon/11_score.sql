@@ -6,16 +6,28 @@
 -- in [0, 2]; beacon_flag keeps the original's flag (beacon_score > threshold).
 --
 -- Beyond the original, the hypothesis itself is scored and weighted by the models:
--- c2_score = regularity * support * destination_rarity * (0.5 + beacon_score / 4), where
---   regularity         = 1 - min(1, MAD / median) of the gaps (RITA's robust dispersion:
---                        1 for a metronome, 0 for gaps as spread as their median),
---   support            = max(0, 1 - 4 / gaps): a rhythm needs more than four gaps to be
---                        one (0.64 at 11 gaps, 0.99 at 500), and
---   destination_rarity = 1 / (hosts that connected to the destination): software that
---                        beacons from every host (updaters, event forwarding) is not C2.
+-- c2_score = regularity * support * prevalence_modifier * (0.5 + beacon_score / 4), where
+--   regularity          = 1 - min(1, MAD / median) of the gaps (RITA's robust dispersion:
+--                         1 for a metronome, 0 for gaps as spread as their median),
+--   support             = max(0, 1 - 4 / gaps): a rhythm needs more than four gaps to be
+--                         one (0.64 at 11 gaps, 0.99 at 500), and
+--   prevalence_modifier = 1 - C2_PREVALENCE_WEIGHT * fleet_share, a bounded modifier (as
+--                         RITA's prevalence): fleet_share is the share of the OTHER hosts
+--                         that run the same program (normalised path) to the same
+--                         destination and port, out of every host that made outbound
+--                         connections: 0 for a pair only this host has, 1 for one that
+--                         every host has (event forwarding, fleet agents). It is a share
+--                         of the pair, not of the destination, so a proxy or a CDN that
+--                         every host reaches does not hide the one program that beacons
+--                         to it, and an implant family on a few hosts keeps most of its
+--                         score. With one host it is 0: prevalence says nothing there.
 -- The models move the score by at most a factor of two and cannot veto it: min-max
 -- normalisation puts some entity at exactly 0 however anomalous it is on small data.
--- An entity is flagged when c2_score > C2_SCORE_THRESHOLD.
+-- An entity is flagged when c2_score > C2_SCORE_THRESHOLD. The default weight is derived
+-- from the threshold, not fitted: at weight 0.75 a pair on every host scores at most
+-- 0.25 (a perfect metronome with the highest model score), under the 0.3 threshold, so
+-- fleet-wide behaviour is never flagged by its rhythm alone; a host-unique rhythm with
+-- regularity * support above 0.6 is flagged whatever the models say.
 WITH scored AS (
   SELECT
     *,
@@ -32,10 +44,21 @@ normalised AS (
       / nullif(max(deep) OVER () - min(deep) OVER (), 0), 0.0)       AS deep_n
   FROM scored
 ),
-prevalence AS (
+population AS (
+  SELECT CAST(count(DISTINCT winlog_computer_name) AS DOUBLE) AS hosts
+  FROM events
+  WHERE winlog_event_id = 3 AND lower(winlog_event_data_initiated) = 'true'
+),
+destination AS (
   SELECT destinationip, count(DISTINCT host) AS destination_hosts
   FROM c2_entities
   GROUP BY 1
+),
+pair AS (
+  SELECT normalize_path(image) AS program, destinationip, destinationport,
+         count(DISTINCT host) AS pair_hosts
+  FROM c2_entities
+  GROUP BY 1, 2, 3
 ),
 fused AS (
   SELECT
@@ -44,9 +67,20 @@ fused AS (
     n.shallow_n * (1 + n.deep_n)                                   AS beacon_score,
     1 - least(1.0, coalesce(n.mad_s / nullif(n.median_s, 0), 1.0)) AS regularity,
     greatest(0.0, 1 - 4 / (n.connections - 1))                    AS support,
-    1.0 / CAST(greatest(p.destination_hosts, 1) AS DOUBLE)         AS destination_rarity
+    q.pair_hosts,
+    coalesce(least(1.0, CAST(q.pair_hosts - 1 AS DOUBLE) / nullif(h.hosts - 1, 0)), 0.0)
+                                                                   AS fleet_share
   FROM normalised n
-  JOIN prevalence p ON p.destinationip = n.destinationip
+  JOIN destination p ON p.destinationip = n.destinationip
+  JOIN pair q
+    ON q.program = normalize_path(n.image)
+   AND q.destinationip = n.destinationip
+   AND q.destinationport = n.destinationport
+  CROSS JOIN population h
+),
+modified AS (
+  SELECT *, 1 - ${C2_PREVALENCE_WEIGHT} * fleet_share AS prevalence_modifier
+  FROM fused
 )
 SELECT
   processguid, destinationip, destinationport, host, image, parent_image, commandline,
@@ -54,8 +88,8 @@ SELECT
   last_seen_ns, connections, duration_s, mean_s, stddev_s, cv, median_s, mad_s,
   shallow, deep, shallow_n, deep_n, beacon_score,
   beacon_score > ${C2_BEACON_SCORE_THRESHOLD}                      AS beacon_flag,
-  regularity, support, destination_hosts, destination_rarity,
-  regularity * support * destination_rarity * (0.5 + beacon_score / 4) AS c2_score,
-  regularity * support * destination_rarity * (0.5 + beacon_score / 4)
+  regularity, support, destination_hosts, pair_hosts, fleet_share, prevalence_modifier,
+  regularity * support * prevalence_modifier * (0.5 + beacon_score / 4) AS c2_score,
+  regularity * support * prevalence_modifier * (0.5 + beacon_score / 4)
     > ${C2_SCORE_THRESHOLD}                                        AS flagged
-FROM fused
+FROM modified
