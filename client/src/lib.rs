@@ -25,5 +25,6 @@ pub mod lab;
 pub mod location;
 pub mod output;
 pub mod report;
+pub mod serve;
 pub mod sql;
 pub mod tables;

@@ -81,6 +81,19 @@ enum Command {
     /// Bring logs into the Parquet lake.
     #[command(subcommand)]
     Ingest(IngestCommand),
+    /// Arrow Flight SQL endpoint: stored hunt runs as tables and live SQL on the
+    /// cluster, for notebooks, BI tools and SIEM connectors (users and TLS required).
+    Serve(huntsman::serve::ServeArgs),
+    /// Hash a password for the Flight SQL users file (the password is read from
+    /// standard input; prints name:<hash>).
+    HashPassword(HashPasswordArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct HashPasswordArgs {
+    /// The user's name.
+    #[arg(long)]
+    user: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -185,6 +198,28 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Demo(args) => {
             huntsman::demo::run(&cli.cluster()?, &cli.data, args).await
+        }
+        Command::Serve(args) => {
+            huntsman::serve::run(
+                &cli.cluster()?,
+                &cli.table_sources()?,
+                &cli.model_roots,
+                args,
+            )
+            .await
+        }
+        Command::HashPassword(args) => {
+            let user = args.user.trim();
+            if user.is_empty() || user.contains([':', ';', '\n']) {
+                anyhow::bail!("--user {user:?}: a name without ':', ';' or line breaks");
+            }
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("reading the password from standard input")?;
+            let password = line.trim_end_matches(['\r', '\n']);
+            println!("{user}:{}", huntsman::serve::auth::hash_password(password)?);
+            Ok(())
         }
         Command::Ingest(IngestCommand::Files(args)) => {
             let report = huntsman::ingest::run_files(args.clone()).await?;
