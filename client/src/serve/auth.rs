@@ -13,9 +13,10 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use argon2::Argon2;
+use argon2::password_hash::Output;
 use argon2::password_hash::rand_core::{OsRng, RngCore};
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use base64::Engine;
 use base64::alphabet;
 use base64::engine::DecodePaddingMode;
@@ -40,10 +41,16 @@ pub fn hash_password(password: &str) -> Result<String> {
         .map_err(|e| anyhow::anyhow!("hashing the password: {e}"))
 }
 
+/// Most memory a users-file hash may ask argon2 for, in KiB (256 MiB).
+const MAX_MEMORY_KIB: u32 = 256 * 1024;
+
 /// The users who may log in, by name, with their password hashes.
 #[derive(Clone)]
 pub struct Users {
     hashes: HashMap<String, String>,
+    /// argon2's working memory, allocated once and reused by every check (one at a
+    /// time): a fresh 19 MiB allocation per login stays resident in the allocator.
+    memory: std::sync::Arc<Mutex<Vec<Block>>>,
 }
 
 impl std::fmt::Debug for Users {
@@ -84,12 +91,24 @@ impl Users {
             if name.is_empty() || name.chars().any(|c| c.is_control() || c == ':') {
                 bail!("{origin}: entry {at} has no valid user name");
             }
-            PasswordHash::new(hash.trim()).map_err(|e| {
+            let parsed = PasswordHash::new(hash.trim()).map_err(|e| {
                 anyhow::anyhow!(
                     "{origin}: the password hash of {name:?} is not a PHC string ({e}); \
                      make one with `huntsman hash-password`"
                 )
             })?;
+            let params = Params::try_from(&parsed).map_err(|e| {
+                anyhow::anyhow!("{origin}: the password hash of {name:?}: {e}")
+            })?;
+            if Algorithm::try_from(parsed.algorithm).is_err() {
+                bail!("{origin}: the password hash of {name:?} is not an argon2 hash");
+            }
+            if params.m_cost() > MAX_MEMORY_KIB {
+                bail!(
+                    "{origin}: the password hash of {name:?} asks for more than \
+                     {MAX_MEMORY_KIB} KiB of memory"
+                );
+            }
             if hashes
                 .insert(name.to_string(), hash.trim().to_string())
                 .is_some()
@@ -100,7 +119,10 @@ impl Users {
         if hashes.is_empty() {
             bail!("{origin}: no users");
         }
-        Ok(Self { hashes })
+        Ok(Self {
+            hashes,
+            memory: std::sync::Arc::new(Mutex::new(Vec::new())),
+        })
     }
 
     /// Reads a users file.
@@ -118,11 +140,8 @@ impl Users {
     pub fn verify(&self, user: &str, password: &str) -> bool {
         let known = self.hashes.get(user);
         let stored = known.map_or(DECOY, String::as_str);
-        let ok = PasswordHash::new(stored).is_ok_and(|hash| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &hash)
-                .is_ok()
-        });
+        let mut memory = self.memory.lock().unwrap_or_else(|e| e.into_inner());
+        let ok = verify_with(stored, password.as_bytes(), &mut memory);
         ok && known.is_some()
     }
 
@@ -135,6 +154,45 @@ impl Users {
     pub fn is_empty(&self) -> bool {
         self.hashes.is_empty()
     }
+}
+
+/// Checks `password` against the PHC string `stored`, hashing in `memory` (grown to
+/// the hash's memory cost and kept). The comparison is constant-time.
+fn verify_with(stored: &str, password: &[u8], memory: &mut Vec<Block>) -> bool {
+    let Ok(hash) = PasswordHash::new(stored) else {
+        return false;
+    };
+    let (Ok(algorithm), Ok(params)) =
+        (Algorithm::try_from(hash.algorithm), Params::try_from(&hash))
+    else {
+        return false;
+    };
+    let version = match hash.version {
+        Some(v) => match Version::try_from(v) {
+            Ok(v) => v,
+            Err(_) => return false,
+        },
+        None => Version::V0x13,
+    };
+    let (Some(salt), Some(expected)) = (hash.salt, hash.hash) else {
+        return false;
+    };
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    let blocks = params.block_count();
+    if params.m_cost() > MAX_MEMORY_KIB {
+        return false;
+    }
+    if memory.len() < blocks {
+        memory.resize(blocks, Block::default());
+    }
+    let mut out = vec![0u8; expected.len()];
+    Argon2::new(algorithm, version, params)
+        .hash_password_into_with_memory(password, salt, &mut out, &mut memory[..blocks])
+        .is_ok()
+        && Output::new(&out).is_ok_and(|computed| computed == expected)
 }
 
 /// Issued bearer tokens and their expiry.
@@ -271,6 +329,20 @@ mod tests {
         assert!(!users.verify("bob", ""));
         // The decoy is a valid PHC string, so unknown users cost a full hash.
         assert!(PasswordHash::new(DECOY).is_ok());
+        // The pooled check agrees with argon2's own, and reuses its memory.
+        let parsed = PasswordHash::new(&hash).expect("phc");
+        use argon2::password_hash::PasswordVerifier;
+        assert!(
+            Argon2::default()
+                .verify_password(b"s3cret pass", &parsed)
+                .is_ok()
+        );
+        let mut memory = Vec::new();
+        assert!(verify_with(&hash, b"s3cret pass", &mut memory));
+        let blocks = memory.len();
+        assert!(blocks >= 19 * 1024, "{blocks}");
+        assert!(!verify_with(&hash, b"s3cret pas", &mut memory));
+        assert_eq!(memory.len(), blocks);
         assert!(hash_password("").is_err());
     }
 
@@ -282,6 +354,9 @@ mod tests {
         let err = Users::parse("alice:plaintext-password", "f").unwrap_err();
         assert!(err.to_string().contains("not a PHC string"), "{err}");
         assert!(!err.to_string().contains("plaintext-password"), "{err}");
+        let greedy = hash.replace("m=19456", "m=300000");
+        let err = Users::parse(&format!("a:{greedy}"), "f").unwrap_err();
+        assert!(err.to_string().contains("memory"), "{err}");
         let twice = format!("a:{hash};a:{hash}");
         assert!(
             Users::parse(&twice, "f")
