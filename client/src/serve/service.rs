@@ -397,7 +397,7 @@ impl FlightSqlService for HuntsmanFlightSql {
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
         self.authorize(&request)?;
-        let schema = query.clone().into_builder().schema();
+        let schema = query.into_builder().schema();
         flight_info(&schema, &query, request.into_inner())
     }
 
@@ -504,7 +504,7 @@ impl FlightSqlService for HuntsmanFlightSql {
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
         self.authorize(&request)?;
-        let schema = query.clone().into_builder().schema();
+        let schema = query.into_builder().schema();
         flight_info(&schema, &query, request.into_inner())
     }
 
