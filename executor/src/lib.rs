@@ -80,7 +80,8 @@ pub struct ExecutorSettings {
     pub scheduler_port: u16,
     /// How long to wait for the scheduler at start-up (default 30 s).
     pub scheduler_connect_timeout: Duration,
-    /// Address to bind (default `0.0.0.0`).
+    /// Address to bind (default `127.0.0.1`: loopback until a private interface is
+    /// chosen; the port lets anyone who reaches it submit or run jobs).
     pub bind_host: String,
     /// Host name the scheduler and other executors use to reach this one (default: the
     /// address the scheduler sees).
@@ -113,7 +114,7 @@ impl Default for ExecutorSettings {
             scheduler_host: "localhost".into(),
             scheduler_port: 50050,
             scheduler_connect_timeout: Duration::from_secs(30),
-            bind_host: "0.0.0.0".into(),
+            bind_host: "127.0.0.1".into(),
             external_host: None,
             flight_port: 50051,
             grpc_port: 50052,

@@ -23,8 +23,9 @@ struct Args {
     /// Seconds to wait for the scheduler at start-up (default 30).
     #[arg(long, env = "HUNTSMAN_SCHEDULER_CONNECT_TIMEOUT", default_value_t = 30)]
     scheduler_connect_timeout: u64,
-    /// Address to bind (default 0.0.0.0).
-    #[arg(long, env = "HUNTSMAN_EXECUTOR_BIND_HOST", default_value = "0.0.0.0")]
+    /// Address to bind (default 127.0.0.1). Use a private interface, or 0.0.0.0
+    /// inside a container on a private network: this port has no authentication.
+    #[arg(long, env = "HUNTSMAN_EXECUTOR_BIND_HOST", default_value = "127.0.0.1")]
     bind_host: String,
     /// Host name others use to reach this executor (default: as the scheduler sees it).
     #[arg(long, env = "HUNTSMAN_EXECUTOR_EXTERNAL_HOST")]

@@ -42,7 +42,8 @@ pub enum SchedulerError {
 /// Settings of one scheduler process. Defaults match a single-host lab.
 #[derive(Debug, Clone)]
 pub struct SchedulerSettings {
-    /// Address to bind (default `0.0.0.0`).
+    /// Address to bind (default `127.0.0.1`: loopback until a private interface is
+    /// chosen; the port lets anyone who reaches it submit or run jobs).
     pub bind_host: String,
     /// gRPC, health and Flight port (default 50050).
     pub bind_port: u16,
@@ -58,7 +59,7 @@ pub struct SchedulerSettings {
 impl Default for SchedulerSettings {
     fn default() -> Self {
         Self {
-            bind_host: "0.0.0.0".into(),
+            bind_host: "127.0.0.1".into(),
             bind_port: 50050,
             external_host: "localhost".into(),
             executor_timeout_seconds: 180,

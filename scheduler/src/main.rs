@@ -10,8 +10,9 @@ use huntsman_scheduler::{SchedulerSettings, run};
 #[derive(Debug, Parser)]
 #[command(name = "huntsman-scheduler", version)]
 struct Args {
-    /// Address to bind (default 0.0.0.0).
-    #[arg(long, env = "HUNTSMAN_SCHEDULER_BIND_HOST", default_value = "0.0.0.0")]
+    /// Address to bind (default 127.0.0.1). Use a private interface, or 0.0.0.0
+    /// inside a container on a private network: this port has no authentication.
+    #[arg(long, env = "HUNTSMAN_SCHEDULER_BIND_HOST", default_value = "127.0.0.1")]
     bind_host: String,
     /// Port for gRPC, health checks (/healthz, /readyz) and Flight (default 50050).
     #[arg(long, env = "HUNTSMAN_SCHEDULER_PORT", default_value_t = 50050)]
