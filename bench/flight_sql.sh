@@ -20,26 +20,32 @@ WORK="$(mktemp -d)"
 trap 'kill "${SERVER:-0}" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
 "$PYTHON" - "$WORK/findings.parquet" "$ROWS" <<'PY'
+# Findings-like columns from pyarrow compute alone (no numpy): a multiplicative hash of
+# the row number picks hosts, images and values.
 import sys
-import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 path, rows = sys.argv[1], int(sys.argv[2])
-rng = np.random.default_rng(7)
-hosts = np.array([f"WS{i:04d}.corp.example" for i in range(500)])
-images = np.array([r"C:\Windows\System32\svchost.exe", r"C:\Program Files\App\app.exe",
+i = pa.array(range(rows), pa.int64())
+h = pc.bit_wise_and(pc.multiply(i, 2654435761), 0xFFFFFFFF)
+bits = lambda shift, mask: pc.bit_wise_and(pc.shift_right(h, shift), mask)
+text = lambda a: pc.cast(a, pa.string())
+hosts = pa.array([f"WS{n:04d}.corp.example" for n in range(512)])
+images = pa.array([r"C:\Windows\System32\svchost.exe", r"C:\Program Files\App\app.exe",
                    r"C:\Users\Public\implant.exe", r"C:\Windows\explorer.exe"])
 table = pa.table({
-    "processguid": pa.array([f"{{{i:08x}-1111-2222-3333-444455556666}}" for i in range(rows)]),
-    "destinationip": pa.array([f"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}" for i in range(rows)]),
-    "destinationport": pa.array(rng.integers(1, 65535, rows).astype(str)),
-    "host": pa.array(hosts[rng.integers(0, len(hosts), rows)]),
-    "image": pa.array(images[rng.integers(0, len(images), rows)]),
-    "first_seen_ns": pa.array(rng.integers(1_700_000_000_000_000_000, 1_700_100_000_000_000_000, rows)),
-    "connections": pa.array(rng.integers(3, 10_000, rows).astype(np.float64)),
-    "regularity": pa.array(rng.random(rows)),
-    "c2_score": pa.array(rng.random(rows)),
-    "flagged": pa.array(rng.random(rows) > 0.999),
+    "processguid": pc.binary_join_element_wise("{", text(i), "-1111-2222-3333-444455556666}", ""),
+    "destinationip": pc.binary_join_element_wise(
+        "10", text(bits(16, 255)), text(bits(8, 255)), text(bits(0, 255)), "."),
+    "destinationport": text(pc.add(bits(4, 65533), 1)),
+    "host": pc.take(hosts, bits(0, 511)),
+    "image": pc.take(images, bits(9, 3)),
+    "first_seen_ns": pc.add(pc.multiply(h, 1000), 1_700_000_000_000_000_000),
+    "connections": pc.cast(pc.add(bits(2, 8191), 3), pa.float64()),
+    "regularity": pc.divide(pc.cast(bits(5, 1023), pa.float64()), 1023.0),
+    "c2_score": pc.divide(pc.cast(bits(13, 1023), pa.float64()), 1023.0),
+    "flagged": pc.equal(bits(20, 1023), 0),
 })
 pq.write_table(table, path, row_group_size=1_000_000)
 print(f"wrote {rows} rows, {table.num_columns} columns, {table.nbytes / 2**20:.0f} MiB in Arrow", file=sys.stderr)
