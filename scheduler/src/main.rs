@@ -12,7 +12,11 @@ use huntsman_scheduler::{SchedulerSettings, run};
 struct Args {
     /// Address to bind (default 127.0.0.1). Use a private interface, or 0.0.0.0
     /// inside a container on a private network: this port has no authentication.
-    #[arg(long, env = "HUNTSMAN_SCHEDULER_BIND_HOST", default_value = "127.0.0.1")]
+    #[arg(
+        long,
+        env = "HUNTSMAN_SCHEDULER_BIND_HOST",
+        default_value = "127.0.0.1"
+    )]
     bind_host: String,
     /// Port for gRPC, health checks (/healthz, /readyz) and Flight (default 50050).
     #[arg(long, env = "HUNTSMAN_SCHEDULER_PORT", default_value_t = 50050)]
