@@ -3,12 +3,13 @@
 //! `findings."<hunt>"` is the hunt's latest completed run and `findings."<hunt>_<run id>"`
 //! each completed run. A run is complete when its manifest exists, and a local run
 //! becomes visible by one rename, so a reader never sees a partial run; the store is
-//! listed again on every lookup, so a run that completes while the server is up is
-//! served by the next query. A run that found nothing to score (no `findings.parquet`)
+//! listed again for a lookup when its last listing is over a second old, so a run that
+//! completes while the server is up is served a second later. A run that found nothing to score (no `findings.parquet`)
 //! is an empty table.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use datafusion::catalog::{MemTable, SchemaProvider, Session, TableProvider};
 use datafusion::common::DataFusionError;
@@ -23,6 +24,10 @@ use crate::hunt::store::{MANIFEST, Store};
 
 /// Name of the schema that holds the runs.
 pub const FINDINGS_SCHEMA: &str = "findings";
+
+/// How long one listing of the store serves lookups: a `GetTables` call looks up every
+/// table, and should list the store once, not once per table.
+const LISTING_FRESH_FOR: Duration = Duration::from_secs(1);
 
 /// File name of a run's scored entities.
 const FINDINGS_FILE: &str = "findings.parquet";
@@ -41,6 +46,8 @@ pub struct FindingsSchema {
     state: SessionState,
     /// Table name to run, as of the last listing.
     listed: RwLock<BTreeMap<String, RunTable>>,
+    /// When the store was last listed.
+    listed_at: Mutex<Option<Instant>>,
 }
 
 impl FindingsSchema {
@@ -50,6 +57,7 @@ impl FindingsSchema {
             store,
             state,
             listed: RwLock::new(BTreeMap::new()),
+            listed_at: Mutex::new(None),
         }
     }
 
@@ -85,7 +93,19 @@ impl FindingsSchema {
             }
         }
         *self.listed.write().unwrap_or_else(|e| e.into_inner()) = tables;
+        *self.listed_at.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
         Ok(())
+    }
+
+    /// [`FindingsSchema::refresh`] unless the last listing is younger than
+    /// [`LISTING_FRESH_FOR`].
+    async fn refresh_if_stale(&self) -> Result<(), DataFusionError> {
+        let fresh = self
+            .listed_at
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some_and(|at| at.elapsed() < LISTING_FRESH_FOR);
+        if fresh { Ok(()) } else { self.refresh().await }
     }
 
     async fn provider(
@@ -141,7 +161,7 @@ impl SchemaProvider for FindingsSchema {
         &self,
         name: &str,
     ) -> Result<Option<Arc<dyn TableProvider>>, DataFusionError> {
-        self.refresh().await?;
+        self.refresh_if_stale().await?;
         let table = self
             .listed
             .read()

@@ -217,6 +217,11 @@ fn status_of(e: DataFusionError) -> Status {
     }
 }
 
+/// An error building a metadata result, as `Internal`.
+fn internal(e: impl std::fmt::Display) -> Status {
+    Status::internal(e.to_string())
+}
+
 fn truncate(text: &str, max: usize) -> &str {
     match text.char_indices().nth(max) {
         Some((at, _)) => &text[..at],
@@ -411,9 +416,7 @@ impl FlightSqlService for HuntsmanFlightSql {
         for catalog in self.ctx.catalog_names() {
             builder.append(catalog);
         }
-        let batch = builder
-            .build()
-            .map_err(|e| Status::internal(e.to_string()))?;
+        let batch = builder.build().map_err(internal)?;
         Ok(Self::batch(batch))
     }
 
@@ -441,9 +444,7 @@ impl FlightSqlService for HuntsmanFlightSql {
                 }
             }
         }
-        let batch = builder
-            .build()
-            .map_err(|e| Status::internal(e.to_string()))?;
+        let batch = builder.build().map_err(internal)?;
         Ok(Self::batch(batch))
     }
 
@@ -488,13 +489,11 @@ impl FlightSqlService for HuntsmanFlightSql {
                             table_type_name(provider.table_type()),
                             &client_schema(&provider.schema()),
                         )
-                        .map_err(|e| Status::internal(e.to_string()))?;
+                        .map_err(internal)?;
                 }
             }
         }
-        let batch = builder
-            .build()
-            .map_err(|e| Status::internal(e.to_string()))?;
+        let batch = builder.build().map_err(internal)?;
         Ok(Self::batch(batch))
     }
 
@@ -518,9 +517,7 @@ impl FlightSqlService for HuntsmanFlightSql {
         for t in ["TABLE", "VIEW"] {
             builder.append(t);
         }
-        let batch = builder
-            .build()
-            .map_err(|e| Status::internal(e.to_string()))?;
+        let batch = builder.build().map_err(internal)?;
         Ok(Self::batch(batch))
     }
 
@@ -543,7 +540,7 @@ impl FlightSqlService for HuntsmanFlightSql {
         let batch = query
             .into_builder(&self.sql_info)
             .build()
-            .map_err(|e| Status::internal(e.to_string()))?;
+            .map_err(internal)?;
         Ok(Self::batch(batch))
     }
 
