@@ -158,6 +158,15 @@ pub async fn run(
     let mut roots = vec![store_root.clone()];
     roots.extend(model_roots.iter().cloned());
     set_model_roots(&ctx, &roots)?;
+    // Stored strings are read as the classic Utf8 every Arrow client takes, not as
+    // DataFusion's Utf8View: served rows then need no cast on their way out.
+    ctx.state_ref()
+        .write()
+        .config_mut()
+        .options_mut()
+        .execution
+        .parquet
+        .schema_force_view_types = false;
     register_tables(&ctx, &tables).await?;
     let store = Store::open(&store_root)?;
     let findings = Arc::new(FindingsSchema::new(store, ctx.state()));

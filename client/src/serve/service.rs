@@ -2,10 +2,14 @@
 //! metadata over one [`SessionContext`] connected to the cluster.
 //!
 //! Statements are read-only (queries, `EXPLAIN`, `SHOW`): DDL, DML and session-changing
-//! statements are refused, so no client can change what another one sees. A result is
-//! planned on the server, executed on the cluster and streamed to the client batch by
-//! batch as the cluster delivers it; nothing is collected whole here, and a client that
-//! goes away drops its stream, and with it the batches it held.
+//! statements are refused, so no client can change what another one sees. A statement is
+//! planned on the server. A plain read of stored tables (columns, filters and limits over
+//! `findings.*`, `events` or a `--table`, with no function, aggregate, join or sort) is
+//! read from the store by the server itself: a job on the cluster would only copy the
+//! same rows through an executor's shuffle files and back. Everything else runs on the
+//! cluster. Either way the result is streamed to the client batch by batch; nothing is
+//! collected whole here, and a client that goes away drops its stream, and with it the
+//! batches it held.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -33,9 +37,14 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef};
 use datafusion::arrow::ipc::writer::IpcWriteOptions;
 use datafusion::common::DataFusionError;
+use datafusion::common::tree_node::TreeNode;
 use datafusion::dataframe::DataFrame;
 use datafusion::datasource::TableType;
+use datafusion::execution::SessionState;
+use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::context::SQLOptions;
+use datafusion::logical_expr::{Expr, LogicalPlan};
+use datafusion::physical_plan::execute_stream;
 use datafusion::prelude::SessionContext;
 use futures::{Stream, TryStreamExt};
 use prost::Message;
@@ -52,6 +61,9 @@ type FlightStream =
 /// Huntsman's Flight SQL service.
 pub struct HuntsmanFlightSql {
     ctx: SessionContext,
+    /// Plans plain reads for this process (DataFusion's own planner, the context's
+    /// object stores and settings), not for the cluster.
+    local: SessionState,
     findings: Arc<FindingsSchema>,
     users: Arc<Users>,
     tokens: Arc<Tokens>,
@@ -70,8 +82,14 @@ impl HuntsmanFlightSql {
         users: Users,
         tokens: Tokens,
     ) -> Result<Self, DataFusionError> {
+        let local = SessionStateBuilder::new()
+            .with_config(ctx.copied_config())
+            .with_runtime_env(ctx.runtime_env())
+            .with_default_features()
+            .build();
         Ok(Self {
             ctx,
+            local,
             findings,
             users: Arc::new(users),
             tokens: Arc::new(tokens),
@@ -98,10 +116,22 @@ impl HuntsmanFlightSql {
             .map_err(status_of)
     }
 
-    /// Runs a planned statement on the cluster and streams its batches.
+    /// Runs a planned statement, here when it is a [`plain_read`] and on the cluster
+    /// otherwise, and streams its batches.
     async fn stream(&self, df: DataFrame) -> Result<Response<FlightStream>, Status> {
         let schema = Arc::new(client_schema(df.schema().as_arrow()));
-        let batches = df.execute_stream().await.map_err(status_of)?;
+        let batches = if plain_read(df.logical_plan()) {
+            tracing::debug!("flight sql: a plain read, served from the store");
+            let (_, plan) = df.into_parts();
+            let physical = self
+                .local
+                .create_physical_plan(&plan)
+                .await
+                .map_err(status_of)?;
+            execute_stream(physical, self.local.task_ctx()).map_err(status_of)?
+        } else {
+            df.execute_stream().await.map_err(status_of)?
+        };
         let out = Arc::clone(&schema);
         let batches = batches
             .and_then(move |batch| futures::future::ready(to_client(batch, &out)))
@@ -130,6 +160,35 @@ impl HuntsmanFlightSql {
             .map_err(Status::from);
         Response::new(Box::pin(stream))
     }
+}
+
+/// Whether `plan` only reads stored tables: table scans under projections, filters,
+/// limits and aliases, whose expressions call no function (Huntsman's functions and
+/// anything that computes belong on the cluster) and hold no subquery.
+pub fn plain_read(plan: &LogicalPlan) -> bool {
+    let plain_expr = |e: &Expr| {
+        !e.exists(|e| {
+            Ok(matches!(
+                e,
+                Expr::ScalarFunction(_)
+                    | Expr::AggregateFunction(_)
+                    | Expr::WindowFunction(_)
+                    | Expr::ScalarSubquery(_)
+                    | Expr::Exists(_)
+                    | Expr::InSubquery(_)
+                    | Expr::OuterReferenceColumn(..)
+            ))
+        })
+        .unwrap_or(true)
+    };
+    let node = match plan {
+        LogicalPlan::TableScan(scan) => scan.filters.iter().all(plain_expr),
+        LogicalPlan::Projection(p) => p.expr.iter().all(plain_expr),
+        LogicalPlan::Filter(f) => plain_expr(&f.predicate),
+        LogicalPlan::Limit(_) | LogicalPlan::SubqueryAlias(_) => true,
+        _ => false,
+    };
+    node && plan.inputs().into_iter().all(plain_read)
 }
 
 /// `t` as every Arrow client reads it: the view types DataFusion prefers internally
@@ -565,6 +624,45 @@ mod tests {
     use datafusion::arrow::array::{
         ArrayRef, ListBuilder, StringViewArray, StringViewBuilder,
     };
+
+    #[tokio::test]
+    async fn only_plain_reads_of_tables_stay_off_the_cluster() {
+        let ctx = SessionContext::new();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("host", DataType::Utf8, true),
+            Field::new("score", DataType::Float64, true),
+        ]));
+        let table = datafusion::datasource::MemTable::try_new(schema, vec![vec![]])
+            .expect("table");
+        ctx.register_table("t", Arc::new(table)).expect("register");
+        huntsman_udfs::session::register_all_on_context(&ctx);
+        let plain = [
+            "SELECT * FROM t",
+            "SELECT host FROM t WHERE score > 0.5 AND host LIKE 'WS%' LIMIT 10",
+            "SELECT x.host AS h FROM t AS x WHERE x.host IN ('a', 'b') OFFSET 3",
+            "SELECT CAST(score AS INT) FROM t WHERE host IS NOT NULL",
+        ];
+        let computed = [
+            "SELECT upper(host) FROM t",
+            "SELECT host FROM t WHERE is_private_ip(host)",
+            "SELECT count(*) FROM t",
+            "SELECT host FROM t ORDER BY score",
+            "SELECT DISTINCT host FROM t",
+            "SELECT a.host FROM t a JOIN t b ON a.host = b.host",
+            "SELECT host FROM t WHERE score > (SELECT avg(score) FROM t)",
+            "SELECT host, row_number() OVER (ORDER BY score) FROM t",
+            "SELECT host FROM t UNION ALL SELECT host FROM t",
+            "EXPLAIN SELECT * FROM t",
+        ];
+        for sql in plain {
+            let df = ctx.sql(sql).await.expect(sql);
+            assert!(plain_read(df.logical_plan()), "{sql}");
+        }
+        for sql in computed {
+            let df = ctx.sql(sql).await.expect(sql);
+            assert!(!plain_read(df.logical_plan()), "{sql}");
+        }
+    }
 
     #[test]
     fn view_types_reach_clients_in_their_classic_forms() {
