@@ -1,10 +1,13 @@
 //! `huntsman sql`: run one query, or a file of statements, and print the last one's rows.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, Result, bail};
-use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::array::{AsArray, RecordBatch};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, SchemaRef, UInt64Type};
+use datafusion::dataframe::{DataFrame, DataFrameWriteOptions};
 use datafusion::logical_expr::{LogicalPlan, Statement};
 use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::DFParser;
@@ -56,14 +59,81 @@ pub async fn run_statements(
     sql: &str,
     origin: &str,
 ) -> Result<(Vec<RecordBatch>, SchemaRef)> {
+    let (df, which) = run_all_but_last(ctx, sql, origin).await?;
+    let schema: SchemaRef = df.schema().inner().clone();
+    let batches = df
+        .collect()
+        .await
+        .with_context(|| format!("running {which}"))?;
+    let bytes: usize = batches.iter().map(RecordBatch::get_array_memory_size).sum();
+    RECEIVED_BYTES.fetch_add(bytes as u64, Ordering::Relaxed);
+    Ok((batches, schema))
+}
+
+/// Arrow bytes this process has received as query results (see [`received_bytes`]).
+static RECEIVED_BYTES: AtomicU64 = AtomicU64::new(0);
+
+/// How many bytes of query results (in Arrow memory) [`run_statements`] has brought into
+/// this process so far; a hunt records what each phase received, which shows that the
+/// tables the cluster writes never pass through the client.
+pub fn received_bytes() -> u64 {
+    RECEIVED_BYTES.load(Ordering::Relaxed)
+}
+
+/// Runs every statement of `sql` in order; the last one's rows are written by the
+/// cluster as one Parquet file at `target` (a path or URL ending in `.parquet`) and never
+/// pass through this process. Returns the rows written and their schema.
+///
+/// # Errors
+/// Names the statement that failed to parse, plan or run, and the target.
+pub async fn write_statements(
+    ctx: &SessionContext,
+    sql: &str,
+    origin: &str,
+    target: &str,
+) -> Result<(u64, SchemaRef)> {
+    let (df, which) = run_all_but_last(ctx, sql, origin).await?;
+    let schema: SchemaRef = df.schema().inner().clone();
+    let counts = df
+        .write_parquet(target, DataFrameWriteOptions::new(), None)
+        .await
+        .with_context(|| format!("running {which} into {target}"))?;
+    let mut rows = 0;
+    for batch in &counts {
+        let Some(column) = batch.columns().first() else {
+            continue;
+        };
+        let column = cast(column, &DataType::UInt64)
+            .with_context(|| format!("{which}: the count of rows written to {target}"))?;
+        rows += column
+            .as_primitive::<UInt64Type>()
+            .iter()
+            .flatten()
+            .sum::<u64>();
+    }
+    Ok((rows, schema))
+}
+
+/// Plans and runs every statement of `sql` but the last, in order, and returns the last
+/// one planned (not run) with its name for messages.
+async fn run_all_but_last(
+    ctx: &SessionContext,
+    sql: &str,
+    origin: &str,
+) -> Result<(DataFrame, String)> {
     let statements =
         DFParser::parse_sql(sql).with_context(|| format!("parsing SQL from {origin}"))?;
     if statements.is_empty() {
         bail!("{origin} holds no SQL statement");
     }
     let count = statements.len();
-    let mut last = None;
+    let mut last: Option<(DataFrame, String)> = None;
     for (i, statement) in statements.into_iter().enumerate() {
+        if let Some((df, which)) = last.take() {
+            df.collect()
+                .await
+                .with_context(|| format!("running {which}"))?;
+        }
         let which = if count == 1 {
             origin.to_string()
         } else {
@@ -79,12 +149,7 @@ pub async fn run_statements(
             .execute_logical_plan(plan)
             .await
             .with_context(|| format!("planning {which}"))?;
-        let schema: SchemaRef = df.schema().inner().clone();
-        let batches = df
-            .collect()
-            .await
-            .with_context(|| format!("running {which}"))?;
-        last = Some((batches, schema));
+        last = Some((df, which));
     }
     last.context("no statement ran")
 }

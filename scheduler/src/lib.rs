@@ -54,6 +54,10 @@ pub struct SchedulerSettings {
     pub executor_timeout_seconds: u64,
     /// Seconds between checks for dead executors (default 15).
     pub expire_dead_executor_interval_seconds: u64,
+    /// Serve result fetches through this scheduler's port (an embedded Arrow Flight
+    /// proxy), so clients reach only this port and never the executors; for labs whose
+    /// executors sit on a private network (default off: clients fetch from executors).
+    pub flight_proxy: bool,
 }
 
 impl Default for SchedulerSettings {
@@ -64,6 +68,7 @@ impl Default for SchedulerSettings {
             external_host: "localhost".into(),
             executor_timeout_seconds: 180,
             expire_dead_executor_interval_seconds: 15,
+            flight_proxy: false,
         }
     }
 }
@@ -117,6 +122,7 @@ impl SchedulerSettings {
             executor_timeout_seconds: self.executor_timeout_seconds,
             expire_dead_executor_interval_seconds: self
                 .expire_dead_executor_interval_seconds,
+            enable_embedded_flight_proxy: self.flight_proxy,
             override_config_producer: Some(Arc::new(huntsman_session_config)),
             override_session_builder: Some(Arc::new(huntsman_session_state)),
             ..Default::default()

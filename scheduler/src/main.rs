@@ -38,6 +38,15 @@ struct Args {
         default_value_t = 15
     )]
     expire_dead_executor_interval_seconds: u64,
+    /// Serve result fetches through this port (an embedded Flight proxy), so clients
+    /// need not reach the executors: true or false (default false).
+    #[arg(
+        long,
+        env = "HUNTSMAN_SCHEDULER_FLIGHT_PROXY",
+        default_value_t = false,
+        action = clap::ArgAction::Set
+    )]
+    flight_proxy: bool,
     /// Log filter, e.g. info or huntsman=debug (default info; RUST_LOG also works).
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     log: String,
@@ -52,6 +61,7 @@ impl From<&Args> for SchedulerSettings {
             executor_timeout_seconds: a.executor_timeout_seconds,
             expire_dead_executor_interval_seconds: a
                 .expire_dead_executor_interval_seconds,
+            flight_proxy: a.flight_proxy,
         }
     }
 }

@@ -22,19 +22,18 @@ pub mod store;
 pub mod widespread;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::datasource::MemTable;
-use datafusion::prelude::SessionContext;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::functions::math::expr_fn::round;
+use datafusion::prelude::{Expr, ParquetReadOptions, SessionContext, ident, lit};
 
 use crate::connect::{Cluster, connect};
 use crate::fingerprint::Fingerprint;
 use crate::location::Location;
 use crate::output::{Format, schema_of, write_results};
+use crate::sql::write_statements;
 use crate::tables::{DEFAULT_DATA_PATH, TableSource, check_tables, register_tables};
 use columns::{ColumnMap, ColumnReport, SOURCE_TABLE, prepare_events};
 use params::Params;
@@ -176,6 +175,7 @@ pub async fn run(
     .await?;
     let store = Store::open(params.text("BASE_S3_PATH")?)?;
     let ctx = connect(cluster).await?;
+    check_store_shared(&ctx, &store, cluster).await?;
     let mut roots = vec![store.root().table_url()];
     if let Some(models) = &args.models
         && (std::path::Path::new(models).is_dir()
@@ -378,8 +378,8 @@ async fn run_one(
             return Err(e);
         }
     };
-    let (batches, schema) = match findings {
-        Findings::Scored(batches, schema) => (batches, schema),
+    let total = match findings {
+        Findings::Stored { rows, .. } => rows,
         Findings::Nothing(why) => {
             // An empty result is a result: said, stored, and not an error.
             println!("== {hunt}: nothing to score: {why}\n");
@@ -392,9 +392,9 @@ async fn run_one(
             return Ok(());
         }
     };
-    let total: usize = batches.iter().map(|b| b.num_rows()).sum();
     let top = params.int("TOP_N")?;
-    print_top(spec, &batches, &schema, top as usize, flagged).await?;
+    let stored = run.dir.final_table("findings");
+    print_top(ctx, spec, &stored, top as usize, total, flagged).await?;
     if !args.quiet {
         eprintln!(
             "{hunt}: {total} entities scored, {flagged} flagged, {:.1} s; results in {final_dir}\n",
@@ -437,17 +437,17 @@ async fn execute(
     report: &ColumnReport,
     (fingerprint, range): (Fingerprint, DataRange),
     (started, started_at): (Instant, &str),
-) -> Result<(Findings, usize, Location)> {
+) -> Result<(Findings, u64, Location)> {
     let Shared {
         params, data, args, ..
     } = shared;
     let hunt = spec.name;
     let findings = spec.run(run).await?;
     let (findings_path, total, flagged, nothing) = match &findings {
-        Findings::Scored(batches, schema) => {
-            let path = run.dir.write_table("findings", schema, batches).await?;
-            let total: usize = batches.iter().map(|b| b.num_rows()).sum();
-            (Some(path.table_url()), total, count_flagged(batches)?, None)
+        Findings::Stored { location, rows } => {
+            let flagged = count_flagged(run.ctx, location).await?;
+            let path = run.dir.final_table("findings");
+            (Some(path.table_url()), *rows, flagged, None)
         }
         Findings::Nothing(why) => (None, 0, 0, Some(why.clone())),
     };
@@ -582,54 +582,112 @@ fn check_not_empty(range: &DataRange, args: &HuntArgs) -> Result<()> {
     Ok(())
 }
 
-fn count_flagged(batches: &[RecordBatch]) -> Result<usize> {
-    use datafusion::arrow::array::AsArray;
-    let mut n = 0;
-    for b in batches {
-        if let Some(col) = b.column_by_name("flagged") {
-            let Some(flags) = col.as_boolean_opt() else {
-                bail!("internal: flagged is {}, not boolean", col.data_type());
-            };
-            n += flags.true_count();
-        }
+/// The executors write every table of a run into the store themselves. With a remote
+/// cluster and the store in a local folder, that folder must be the executors' too (one
+/// machine, or a mount at the same path): refused before anything runs when a probe
+/// file the cluster writes there does not arrive here.
+async fn check_store_shared(
+    ctx: &SessionContext,
+    store: &Store,
+    cluster: &Cluster,
+) -> Result<()> {
+    let (Cluster::Remote(url), Location::Local(root)) = (cluster, store.root()) else {
+        return Ok(());
+    };
+    let probe = store.root().join(&format!(
+        "scratch/.probe-{}.parquet",
+        crate::ingest::new_run_id()
+    ));
+    let written = write_statements(
+        ctx,
+        "SELECT 1 AS probe",
+        "the store probe",
+        &probe.table_url(),
+    )
+    .await;
+    let arrived = probe.exists().await.unwrap_or(false);
+    if let Location::Local(file) = &probe {
+        let _ = std::fs::remove_file(file);
     }
-    Ok(n)
+    let why = match (written, arrived) {
+        (Ok(_), true) => return Ok(()),
+        (Ok(_), false) => "a file the executors wrote there did not arrive".to_string(),
+        (Err(e), _) => format!(
+            "the executors could not write there: {}",
+            crate::report::error_report(&format!("{e:#}"))
+        ),
+    };
+    bail!(
+        "BASE_S3_PATH {} is a folder on this machine, and the executors of {url} write \
+         the hunts' tables into the store themselves ({why}); set BASE_S3_PATH to an \
+         s3:// store that every executor reaches, or mount the folder at the same path on \
+         every executor",
+        root.display()
+    )
 }
 
+/// How many of the stored findings are flagged, counted on the cluster (0 when the
+/// findings have no `flagged` column).
+async fn count_flagged(ctx: &SessionContext, findings: &Location) -> Result<u64> {
+    let df = ctx
+        .read_parquet(findings.table_url(), ParquetReadOptions::default())
+        .await
+        .with_context(|| format!("reading the findings at {findings}"))?;
+    match df.schema().field_with_unqualified_name("flagged") {
+        Ok(field) if field.data_type() == &DataType::Boolean => {}
+        Ok(field) => bail!("internal: flagged is {}, not boolean", field.data_type()),
+        Err(_) => return Ok(0),
+    }
+    let n = df
+        .filter(ident("flagged"))
+        .context("counting the flagged findings")?
+        .count()
+        .await
+        .with_context(|| format!("counting the flagged findings at {findings}"))?;
+    Ok(n as u64)
+}
+
+/// Prints the `top` highest-scored findings. The ranking runs on the cluster, so only
+/// the printed rows reach this process.
 async fn print_top(
+    ctx: &SessionContext,
     spec: &HuntSpec,
-    batches: &[RecordBatch],
-    schema: &SchemaRef,
+    findings: &Location,
     top: usize,
-    flagged: usize,
+    total: u64,
+    flagged: u64,
 ) -> Result<()> {
-    let total: usize = batches.iter().map(|b| b.num_rows()).sum();
-    let local = SessionContext::new();
-    let table = MemTable::try_new(schema.clone(), vec![batches.to_vec()])?;
-    local.register_table("findings", Arc::new(table))?;
-    let columns: Vec<String> = spec
+    let df = ctx
+        .read_parquet(findings.table_url(), ParquetReadOptions::default())
+        .await
+        .with_context(|| format!("reading the findings at {findings}"))?;
+    let schema = df.schema().inner().clone();
+    let columns: Vec<Expr> = spec
         .display
         .iter()
         .filter_map(|c| schema.field_with_name(c).ok())
         .map(|f| match f.data_type() {
-            datafusion::arrow::datatypes::DataType::Float64 => {
-                format!("round(\"{0}\", 3) AS \"{0}\"", f.name())
-            }
-            _ => format!("\"{}\"", f.name()),
+            DataType::Float64 => round(vec![ident(f.name()), lit(3)]).alias(f.name()),
+            _ => ident(f.name()),
         })
+        .chain(
+            schema
+                .field_with_name("flagged")
+                .ok()
+                .map(|_| ident("flagged")),
+        )
         .collect();
-    let sql = format!(
-        "SELECT {}, flagged FROM findings ORDER BY \"{}\" DESC NULLS LAST LIMIT {top}",
-        columns.join(", "),
-        spec.score
-    );
-    let df = local.sql(&sql).await.context("ranking the findings")?;
-    let schema: SchemaRef = df.schema().inner().clone();
-    let batches = df.collect().await.context("ranking the findings")?;
+    let ranked = df
+        .sort(vec![ident(spec.score).sort(false, false)])
+        .and_then(|df| df.limit(0, Some(top)))
+        .and_then(|df| df.select(columns))
+        .context("ranking the findings")?;
+    let schema: SchemaRef = ranked.schema().inner().clone();
+    let batches = ranked.collect().await.context("ranking the findings")?;
     println!(
         "== {}: top {} of {total} ({flagged} flagged)",
         spec.name,
-        top.min(total)
+        (top as u64).min(total)
     );
     let schema = schema_of(&batches, schema);
     write_results(&batches, &schema, Format::Table, None)?;

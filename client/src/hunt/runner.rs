@@ -15,7 +15,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::params::Params;
 use super::store::RunDir;
 use crate::location::Location;
-use crate::sql::run_statements;
+use crate::sql::{received_bytes, run_statements, write_statements};
 
 /// Timing of one phase, for the manifest and the summary.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -26,6 +26,9 @@ pub struct PhaseTiming {
     pub seconds: f64,
     /// Rows the phase produced.
     pub rows: u64,
+    /// Bytes of query results (Arrow memory) the phase brought into the client: a
+    /// model or a number; never a table, which the cluster writes to the store.
+    pub client_bytes: u64,
 }
 
 /// One hunt's execution context.
@@ -115,7 +118,9 @@ impl<'a> HuntRun<'a> {
     ) -> Result<T> {
         let bar = spinner(self.hunt, phase, self.quiet);
         let start = Instant::now();
+        let received = received_bytes();
         let result = work.await;
+        let client_bytes = received_bytes().saturating_sub(received);
         bar.finish_and_clear();
         let (value, rows) =
             result.with_context(|| format!("{}: phase {phase}", self.hunt))?;
@@ -130,6 +135,7 @@ impl<'a> HuntRun<'a> {
             phase: phase.to_string(),
             seconds,
             rows,
+            client_bytes,
         });
         Ok(value)
     }
@@ -162,8 +168,9 @@ impl<'a> HuntRun<'a> {
         .await
     }
 
-    /// Runs `template` and registers its rows as table `name`, materialised as Parquet in
-    /// the run's scratch folder so later phases (and remote executors) read it back.
+    /// Runs `template` and registers its rows as table `name`: the cluster writes them as
+    /// Parquet into the run's scratch folder, and later phases read them back from
+    /// there. The rows never pass through this process. Returns the number of rows.
     ///
     /// # Errors
     /// The query fails or the table cannot be written.
@@ -173,22 +180,32 @@ impl<'a> HuntRun<'a> {
         name: &str,
         template: &str,
     ) -> Result<u64> {
-        let (sql, origin) = self.prepare(phase, template)?;
-        let ctx = self.ctx;
         let location = self.dir.work_dir().join(&format!("{name}.parquet"));
-        let table = name.to_string();
-        self.timed(phase, async move {
-            let (batches, schema) = run_statements(ctx, &sql, &origin).await?;
-            let rows: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
-            RunDir::write_parquet(&location, &schema, &batches).await?;
-            let _ = ctx.deregister_table(&table);
-            ctx.register_parquet(
-                &table,
-                &location.table_url(),
-                ParquetReadOptions::default(),
-            )
+        let rows = self.write(phase, template, &location).await?;
+        let ctx = self.ctx;
+        let _ = ctx.deregister_table(name);
+        ctx.register_parquet(name, &location.table_url(), ParquetReadOptions::default())
             .await
             .with_context(|| format!("registering {location}"))?;
+        Ok(rows)
+    }
+
+    /// Runs `template` and has the cluster write its rows as one Parquet file at
+    /// `location`. Returns the number of rows written.
+    ///
+    /// # Errors
+    /// The query or the write fails.
+    pub async fn write(
+        &mut self,
+        phase: &str,
+        template: &str,
+        location: &Location,
+    ) -> Result<u64> {
+        let (sql, origin) = self.prepare(phase, template)?;
+        let ctx = self.ctx;
+        let target = location.table_url();
+        self.timed(phase, async move {
+            let (rows, _) = write_statements(ctx, &sql, &origin, &target).await?;
             Ok((rows, rows))
         })
         .await
@@ -471,8 +488,9 @@ impl HuntSpec {
                 }
                 Step::Findings { phase, file } => {
                     let sql = self.text(run, file)?;
-                    let (batches, schema) = run.query(phase, &sql).await?;
-                    findings = Some(Findings::Scored(batches, schema));
+                    let location = run.dir.staging_table("findings");
+                    let rows = run.write(phase, &sql, &location).await?;
+                    findings = Some(Findings::Stored { location, rows });
                 }
             }
         }
@@ -485,8 +503,13 @@ impl HuntSpec {
 /// What a hunt's plan ended with.
 #[derive(Debug)]
 pub enum Findings {
-    /// Every scored entity with its evidence.
-    Scored(Vec<RecordBatch>, SchemaRef),
+    /// Every scored entity with its evidence, written by the cluster into the run.
+    Stored {
+        /// Where the findings are while the run is written.
+        location: Location,
+        /// How many entities were scored.
+        rows: u64,
+    },
     /// The data held nothing this hunt can score, and why: an empty result, not an error.
     Nothing(String),
 }

@@ -27,11 +27,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::SchemaRef;
 
 use crate::location::Location;
-use crate::output::{Format, write_results};
 
 /// `BASE_S3_PATH` when it is not set.
 pub const DEFAULT_BASE_S3_PATH: &str = "./huntsman-store";
@@ -198,47 +195,14 @@ impl RunDir {
         Ok(location)
     }
 
-    /// Writes a table as Parquet to `location` (a local file directly; an object through
-    /// a local temporary file and a multipart upload).
-    ///
-    /// # Errors
-    /// IO, Parquet or store errors, naming the location.
-    pub async fn write_parquet(
-        location: &Location,
-        schema: &SchemaRef,
-        batches: &[RecordBatch],
-    ) -> Result<()> {
-        match location {
-            Location::Local(path) => {
-                write_results(batches, schema, Format::Parquet, Some(path))
-            }
-            Location::Object(_) => {
-                let tmp = local_temp("table.parquet");
-                let result = async {
-                    write_results(batches, schema, Format::Parquet, Some(&tmp))?;
-                    location.upload(&tmp).await
-                }
-                .await;
-                let _ = fs::remove_file(&tmp);
-                result
-            }
-        }
+    /// Where the run's result table `<name>.parquet` is written while the run is built.
+    pub fn staging_table(&self, name: &str) -> Location {
+        self.staging.join(&format!("{name}.parquet"))
     }
 
-    /// Writes a result table as `<name>.parquet` in the run and returns its final
-    /// location.
-    ///
-    /// # Errors
-    /// IO, Parquet or store errors, naming the location.
-    pub async fn write_table(
-        &self,
-        name: &str,
-        schema: &SchemaRef,
-        batches: &[RecordBatch],
-    ) -> Result<Location> {
-        let file = format!("{name}.parquet");
-        Self::write_parquet(&self.staging.join(&file), schema, batches).await?;
-        Ok(self.final_dir.join(&file))
+    /// Where the run's result table `<name>.parquet` is once the run is committed.
+    pub fn final_table(&self, name: &str) -> Location {
+        self.final_dir.join(&format!("{name}.parquet"))
     }
 
     /// Removes the intermediate tables, writes the manifest (last) and, in a local
