@@ -164,6 +164,38 @@ impl Drop for Lab {
         if !out.status.success() {
             eprintln!("lab down failed: {}", String::from_utf8_lossy(&out.stderr));
         }
+        remove_test_images();
+    }
+}
+
+/// Removes the images this test built (tag `test`, and the content-hash tags of the same
+/// images), so that repeated runs do not pile up images; other tags are left alone.
+fn remove_test_images() {
+    let Ok(out) = Command::new("docker")
+        .args([
+            "images",
+            "--format",
+            "{{.Repository}}:{{.Tag}} {{.ID}}",
+            "huntsman/*",
+        ])
+        .output()
+    else {
+        return;
+    };
+    let listed = String::from_utf8_lossy(&out.stdout).into_owned();
+    let rows: Vec<(&str, &str)> =
+        listed.lines().filter_map(|l| l.split_once(' ')).collect();
+    let ids: Vec<&str> = rows
+        .iter()
+        .filter(|(name, _)| name.ends_with(":test"))
+        .map(|&(_, id)| id)
+        .collect();
+    for (name, id) in &rows {
+        let tag = name.rsplit(':').next().unwrap_or_default();
+        let hash_tag = tag.len() == 12 && tag.bytes().all(|b| b.is_ascii_hexdigit());
+        if ids.contains(id) && (tag == "test" || hash_tag) {
+            let _ = Command::new("docker").args(["rmi", name]).output();
+        }
     }
 }
 
