@@ -10,6 +10,9 @@
 /// The lines printed for a failed command (without the `huntsman: ` prefix), from the
 /// error's full text (`format!("{e:#}")`).
 pub fn error_report(text: &str) -> String {
+    if let Some(report) = task_retries_report(text) {
+        return report;
+    }
     match parse_job_failure(text) {
         Some(failure) => {
             let mut where_ = format!("job {}", failure.job);
@@ -66,13 +69,89 @@ fn parse_job_failure(text: &str) -> Option<JobFailure> {
         None => (None, rest),
     };
     let detail = rest.strip_prefix(TASK_FAILED).unwrap_or(rest).trim();
-    let message = innermost_message(detail).unwrap_or_else(|| detail.to_string());
+    let message = store_failure(detail)
+        .or_else(|| innermost_message(detail))
+        .unwrap_or_else(|| detail.to_string());
     Some(JobFailure {
         context,
         job,
         stage,
         message,
     })
+}
+
+/// A stage the scheduler gave up on after retrying a task: `Task 0 in Stage 2 failed 4
+/// times, fail the stage, most recent failure reason: "Task failed due to IO error:
+/// DataFusionError(…)"`. The reason's own message comes first (a store request reads as
+/// [`store_failure`] words it), then the stage and how often it was tried.
+fn task_retries_report(text: &str) -> Option<String> {
+    const REASON: &str = ", fail the stage, most recent failure reason: ";
+    let (head, reason) = text.split_once(REASON)?;
+    let task_at = head.rfind("Task ")?;
+    let (context, task) = head.split_at(task_at);
+    // "Task 0 in Stage 2 failed 4 times"
+    let words: Vec<&str> = task.split_whitespace().collect();
+    let [_, _, _, _, stage, _, times, _] = words.as_slice() else {
+        return None;
+    };
+    let reason = reason.trim().trim_matches('"');
+    let message = store_failure(reason)
+        .or_else(|| innermost_message(&reason.replace("\\\"", "\"")))
+        .unwrap_or_else(|| reason.to_string());
+    // "<context>: Execution error: Job <id> failed: Job failed due to stage <n> failed: "
+    let (context, job) = match context.find("Job ") {
+        Some(at) => (&context[..at], context[at + 4..].split_whitespace().next()),
+        None => (context, None),
+    };
+    let context = context
+        .trim_end()
+        .trim_end_matches(':')
+        .trim_end_matches("Execution error")
+        .trim_end()
+        .trim_end_matches(':')
+        .trim();
+    let where_ = match job {
+        Some(job) => format!("job {job}, stage {stage} failed {times} times"),
+        None => format!("stage {stage} failed {times} times"),
+    };
+    Some(if context.is_empty() {
+        format!("{message}\n  ({where_})")
+    } else {
+        format!("{message}\n  ({context}: {where_})")
+    })
+}
+
+/// An object store request that failed, from the `Debug` text of object_store's retry
+/// error (`RetryError(RetryErrorImpl { method: PUT, uri: Some(http://…), retries: 3, …
+/// error: "failed to lookup address information: …" … })`): `the store did not answer:
+/// PUT http://… (3 retries): failed to lookup address information: …`. `None` when the
+/// text is not such an error.
+pub fn store_failure(debug: &str) -> Option<String> {
+    let text = debug.replace("\\\"", "\"");
+    let after = |key: &str, end: char| -> Option<String> {
+        let at = text.find(key)? + key.len();
+        let rest = &text[at..];
+        Some(rest[..rest.find(end)?].trim().to_string())
+    };
+    let retry = text.find("RetryError")?;
+    let method = after("method: ", ',')?;
+    let uri = after("uri: Some(", ')')?;
+    let retries = after("retries: ", ',').unwrap_or_default();
+    // The most specific words are the last string in the error: the OS's or the server's.
+    let reason = text[retry..]
+        .rsplit_once("error: \"")
+        .and_then(|(_, r)| r.split_once('"'))
+        .map(|(r, _)| r.to_string())
+        .or_else(|| innermost_message(&text[retry..]))
+        .unwrap_or_else(|| "no answer".to_string());
+    let tries = if retries.is_empty() {
+        String::new()
+    } else {
+        format!(" ({retries} retries)")
+    };
+    Some(format!(
+        "the store did not answer: {method} {uri}{tries}: {reason}"
+    ))
 }
 
 /// The innermost message of a `Debug`-formatted error such as
@@ -175,6 +254,45 @@ mod tests {
         assert_eq!(
             error_report(text),
             "bad (\"x\") value\nsecond\n  (job 1 failed)"
+        );
+    }
+
+    /// As a compose lab's client printed it when the store was stopped mid-hunt.
+    const STORE_GONE: &str = r#"c2-beacon: phase features: Task 0 in Stage 2 failed 4 times, fail the stage, most recent failure reason: "Task failed due to IO error: DataFusionError(Shared(External(DataFusionError(IoError(Custom { kind: Other, error: Generic { store: \"S3\", source: RetryError(RetryErrorImpl { method: PUT, uri: Some(http://s3:3900/lake/cut/scratch/c2-beacon/20261202T175448Z-268f38f5/c2_features.parquet), retries: 3, max_retries: 3, elapsed: 606.862699ms, retry_timeout: 20s, inner: Http(HttpError { kind: Connect, source: reqwest::Error { kind: Request, source: hyper_util::client::legacy::Error(Connect, ConnectError(\"dns error\", Custom { kind: Uncategorized, error: \"failed to lookup address information: Name or service not known\" })) } }) }) } })))))""#;
+
+    #[test]
+    fn a_stage_given_up_on_names_the_store_request_first() {
+        assert_eq!(
+            error_report(STORE_GONE),
+            "the store did not answer: PUT http://s3:3900/lake/cut/scratch/c2-beacon/\
+             20261202T175448Z-268f38f5/c2_features.parquet (3 retries): failed to lookup \
+             address information: Name or service not known\n  (c2-beacon: phase features: \
+             stage 2 failed 4 times)"
+        );
+        // Inside a job failure, as the compose lab's client printed it.
+        let text = format!(
+            "c2-beacon: phase score: running score.sql into s3://lake/x.parquet: \
+             Execution error: Job 038HQXMDK4000 failed: Job failed due to stage 10 \
+             failed: {}",
+            STORE_GONE.split_once("features: ").map_or("", |(_, t)| t)
+        );
+        let report = error_report(&text);
+        assert!(
+            report.starts_with("the store did not answer: PUT http://s3:3900/lake/cut/"),
+            "{report}"
+        );
+        assert!(
+            report.ends_with(
+                "\n  (c2-beacon: phase score: running score.sql into s3://lake/x.parquet: \
+                 job 038HQXMDK4000, stage 2 failed 4 times)"
+            ),
+            "{report}"
+        );
+        // A retried task whose reason is a function's own message.
+        let text = r#"Task 3 in Stage 1 failed 4 times, fail the stage, most recent failure reason: "Task failed due to runtime execution error: DataFusionError(Execution(\"kmeans_assign: truncated\"))""#;
+        assert_eq!(
+            error_report(text),
+            "kmeans_assign: truncated\n  (stage 1 failed 4 times)"
         );
     }
 
