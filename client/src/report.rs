@@ -13,6 +13,9 @@ pub fn error_report(text: &str) -> String {
     if let Some(report) = task_retries_report(text) {
         return report;
     }
+    if let Some(report) = transport_report(text) {
+        return report;
+    }
     match parse_job_failure(text) {
         Some(failure) => {
             let mut where_ = format!("job {}", failure.job);
@@ -118,6 +121,49 @@ fn task_retries_report(text: &str) -> Option<String> {
         format!("{message}\n  ({where_})")
     } else {
         format!("{message}\n  ({context}: {where_})")
+    })
+}
+
+/// A lost connection to the cluster, from the text of tonic's and hyper's errors: the
+/// scheduler refused the connection (`ConnectError("tcp connect error", 127.0.0.1:50050,
+/// Os { .. message: "Connection refused" })`), or the connection broke while a job ran
+/// (`h2 protocol error: error reading a body from connection`), as when the scheduler
+/// restarts. What happened and what to do come first; what the client was doing second.
+fn transport_report(text: &str) -> Option<String> {
+    const CONNECT: &str = "ConnectError(\"tcp connect error\", ";
+    // Only gRPC's own errors: an object store's HTTP client words its failures alike.
+    let grpc = text.contains("tonic::transport::Error") || text.contains("code: '");
+    if !grpc || text.contains("RetryError") {
+        return None;
+    }
+    let message = if let Some(at) = text.find(CONNECT) {
+        let rest = &text[at + CONNECT.len()..];
+        let addr = rest.split(',').next().unwrap_or_default().trim();
+        let why = rest
+            .split_once("message: \"")
+            .and_then(|(_, r)| r.split_once('"'))
+            .map_or("no answer", |(m, _)| m);
+        format!(
+            "cannot connect to the cluster at {addr} ({why}); if the scheduler is \
+             restarting, run the command again once its executors have registered"
+        )
+    } else if text.contains("h2 protocol error: error reading a body from connection") {
+        "the connection to the cluster broke while the job ran (the scheduler went away \
+         or restarted); run the command again once its executors have registered"
+            .to_string()
+    } else {
+        return None;
+    };
+    let context = text
+        .split_once("Execution error: ")
+        .map_or("", |(c, _)| c)
+        .trim()
+        .trim_end_matches(':')
+        .trim();
+    Some(if context.is_empty() {
+        message
+    } else {
+        format!("{message}\n  ({context})")
     })
 }
 
@@ -293,6 +339,30 @@ mod tests {
         assert_eq!(
             error_report(text),
             "kmeans_assign: truncated\n  (stage 1 failed 4 times)"
+        );
+    }
+
+    #[test]
+    fn a_lost_scheduler_reads_as_what_happened_and_what_to_do() {
+        // As `hunt all` printed them when the scheduler container was restarted mid-hunt.
+        let broke = r#"c2-beacon: phase entities: running c2-beacon entities.sql into s3://lake/x.parquet: Execution error: code: 'Unknown error', message: "h2 protocol error: error reading a body from connection", source: hyper::Error(Body, Error { kind: Io(Custom { kind: BrokenPipe, error: "stream closed because of a broken pipe" }) })"#;
+        assert_eq!(
+            error_report(broke),
+            "the connection to the cluster broke while the job ran (the scheduler went \
+             away or restarted); run the command again once its executors have \
+             registered\n  (c2-beacon: phase entities: running c2-beacon entities.sql \
+             into s3://lake/x.parquet)"
+        );
+        let refused = r#"process-anomaly: phase processes: running processes.sql into s3://lake/y.parquet: Execution error: tonic::transport::Error(Transport, ConnectError(ConnectError("tcp connect error", 127.0.0.1:51050, Os { code: 111, kind: ConnectionRefused, message: "Connection refused" })))"#;
+        // An object store's connection errors are not the cluster's.
+        let store = r#"storing model: Generic S3 error: hyper_util::client::legacy::Error(Connect, ConnectError("tcp connect error", 127.0.0.1:3900, Os { code: 111, kind: ConnectionRefused, message: "Connection refused" }))"#;
+        assert_eq!(error_report(store), store);
+        assert_eq!(
+            error_report(refused),
+            "cannot connect to the cluster at 127.0.0.1:51050 (Connection refused); if \
+             the scheduler is restarting, run the command again once its executors have \
+             registered\n  (process-anomaly: phase processes: running processes.sql into \
+             s3://lake/y.parquet)"
         );
     }
 
