@@ -55,13 +55,7 @@ fn parse_job_failure(text: &str) -> Option<JobFailure> {
         (!id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
             .then(|| (i, id.to_string(), rest))
     })?;
-    let context = text[..start]
-        .trim_end()
-        .trim_end_matches(':')
-        .trim_end_matches("Execution error")
-        .trim_end()
-        .trim_end_matches(':')
-        .to_string();
+    let context = clean_context(&text[..start]).to_string();
     let (stage, rest) = match rest.strip_prefix(JOB_FAILED) {
         Some(after) => match after.split_once(" failed: ") {
             Some((stage, rest)) if stage.chars().all(|c| c.is_ascii_digit()) => {
@@ -81,6 +75,17 @@ fn parse_job_failure(text: &str) -> Option<JobFailure> {
         stage,
         message,
     })
+}
+
+/// What the client was doing, from the text before a cluster error: without the
+/// trailing `: Execution error:` DataFusion puts between them.
+fn clean_context(text: &str) -> &str {
+    text.trim_end()
+        .trim_end_matches(':')
+        .trim_end_matches("Execution error")
+        .trim_end()
+        .trim_end_matches(':')
+        .trim()
 }
 
 /// A stage the scheduler gave up on after retrying a task: `Task 0 in Stage 2 failed 4
@@ -106,13 +111,7 @@ fn task_retries_report(text: &str) -> Option<String> {
         Some(at) => (&context[..at], context[at + 4..].split_whitespace().next()),
         None => (context, None),
     };
-    let context = context
-        .trim_end()
-        .trim_end_matches(':')
-        .trim_end_matches("Execution error")
-        .trim_end()
-        .trim_end_matches(':')
-        .trim();
+    let context = clean_context(context);
     let where_ = match job {
         Some(job) => format!("job {job}, stage {stage} failed {times} times"),
         None => format!("stage {stage} failed {times} times"),
@@ -154,12 +153,8 @@ fn transport_report(text: &str) -> Option<String> {
     } else {
         return None;
     };
-    let context = text
-        .split_once("Execution error: ")
-        .map_or("", |(c, _)| c)
-        .trim()
-        .trim_end_matches(':')
-        .trim();
+    let context =
+        clean_context(text.split_once("Execution error: ").map_or("", |(c, _)| c));
     Some(if context.is_empty() {
         message
     } else {

@@ -318,6 +318,15 @@ pub fn run_client(args: &[&str], cwd: &Path, limit: Duration) -> Result<Output> 
     run_client_with_env(args, cwd, limit, &[])
 }
 
+/// The five hunts `huntsman hunt all` runs, by name.
+pub const HUNTS: [&str; 5] = [
+    "ad-enum-kmeans",
+    "ad-enum-autoencoder",
+    "c2-beacon",
+    "process-anomaly",
+    "widespread-attack",
+];
+
 /// Small neural networks and few steps for `huntsman hunt`: debug builds train them in
 /// seconds.
 pub const SMALL_MODELS: &[&str] = &[

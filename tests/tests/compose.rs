@@ -15,17 +15,10 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use huntsman_tests::{
-    SMALL_MODELS, bin_path, free_port, run_client_with_env, succeeded as ok,
+    HUNTS, SMALL_MODELS, bin_path, free_port, run_client_with_env, succeeded as ok,
 };
 use serde_json::Value;
 
-const HUNTS: [&str; 5] = [
-    "ad-enum-kmeans",
-    "ad-enum-autoencoder",
-    "c2-beacon",
-    "process-anomaly",
-    "widespread-attack",
-];
 const LIMIT: Duration = Duration::from_secs(1800);
 /// Events in the generated lab: `HUNTSMAN_COMPOSE_EVENTS`, else 300 000 (a debug build
 /// on two cores runs `hunt all` on 300 k events in about 70 s on three executors; the
@@ -234,7 +227,7 @@ fn flagged(
 ) -> BTreeMap<String, Vec<String>> {
     let mut out = BTreeMap::new();
     for &hunt in hunts {
-        let manifest = newest_manifest(lab, work, prefix, hunt);
+        let manifest = newest_manifest(lab, prefix, hunt);
         let entity: Vec<String> = manifest["results"]["entity"]
             .as_array()
             .expect("entity columns")
@@ -264,8 +257,8 @@ fn flagged(
 }
 
 /// The manifest of the newest completed run of `hunt` under `prefix`.
-fn newest_manifest(lab: &Lab, work: &Path, prefix: &str, hunt: &str) -> Value {
-    let runs = manifests(lab, work, prefix, hunt);
+fn newest_manifest(lab: &Lab, prefix: &str, hunt: &str) -> Value {
+    let runs = manifests(lab, prefix, hunt);
     let (_, text) = runs
         .into_iter()
         .next_back()
@@ -275,12 +268,7 @@ fn newest_manifest(lab: &Lab, work: &Path, prefix: &str, hunt: &str) -> Value {
 
 /// Every `results/<hunt>/<run>/manifest.json` under `prefix` in the compose store, by
 /// run id, read with `object_store` directly (a client independent of Huntsman).
-fn manifests(
-    lab: &Lab,
-    _work: &Path,
-    prefix: &str,
-    hunt: &str,
-) -> BTreeMap<String, String> {
+fn manifests(lab: &Lab, prefix: &str, hunt: &str) -> BTreeMap<String, String> {
     use futures::TryStreamExt;
     use object_store::{ObjectStore, ObjectStoreExt};
     let env = |name: &str| {
@@ -442,7 +430,7 @@ fn a_compose_lab_runs_the_hunts_survives_a_lost_executor_and_tears_down_clean() 
     // The executors wrote every table: what reached the client in a phase was a model or
     // a number (one row), never a table.
     for hunt in HUNTS {
-        let manifest = newest_manifest(&lab, work, "remote", hunt);
+        let manifest = newest_manifest(&lab, "remote", hunt);
         let phases = manifest["phases"].as_array().expect("phases");
         let mut received = 0;
         for phase in phases {
@@ -495,7 +483,7 @@ fn a_compose_lab_runs_the_hunts_survives_a_lost_executor_and_tears_down_clean() 
         "{longest} did not survive a lost executor:\n{stderr}"
     );
     let seconds = |prefix: &str| {
-        newest_manifest(&lab, work, prefix, longest)["seconds"]
+        newest_manifest(&lab, prefix, longest)["seconds"]
             .as_f64()
             .expect("run seconds")
     };
@@ -545,14 +533,14 @@ fn a_compose_lab_runs_the_hunts_survives_a_lost_executor_and_tears_down_clean() 
     lab.must(&["compose", "start", "s3"]);
     lab.must(&["up", "--executors", "3", "--profile", "debug"]);
     assert!(
-        manifests(&lab, work, "cut", "c2-beacon").is_empty(),
+        manifests(&lab, "cut", "c2-beacon").is_empty(),
         "a complete-looking run was left"
     );
     ok(
         &client(&lab, work, &args),
         "the same hunt once the store is back",
     );
-    assert_eq!(manifests(&lab, work, "cut", "c2-beacon").len(), 1);
+    assert_eq!(manifests(&lab, "cut", "c2-beacon").len(), 1);
 
     // 5. A fourth executor; a query whose tasks reach all of them.
     lab.must(&["scale", "4"]);

@@ -7,17 +7,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use huntsman_tests::{
-    SMALL_MODELS, TestCluster, generate_lab, run_client, succeeded as ok,
+    HUNTS, SMALL_MODELS, TestCluster, generate_lab, run_client, succeeded as ok,
 };
 use serde_json::Value;
-
-const HUNTS: [&str; 5] = [
-    "ad-enum-kmeans",
-    "ad-enum-autoencoder",
-    "c2-beacon",
-    "process-anomaly",
-    "widespread-attack",
-];
 
 fn hunt_all(work: &Path, data: &str, store: &str, scheduler: Option<&str>) {
     let base = format!("BASE_S3_PATH={store}");
