@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod data;
+pub mod faults;
 pub mod python;
 pub mod s3;
 

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
+use huntsman_tests::faults::{Fault, FaultProxy};
 use huntsman_tests::s3::{BUCKET, CutProxy, Garage};
 use huntsman_tests::{TestCluster, free_port, run_client_with_env, succeeded as ok};
 use serde_json::Value;
@@ -476,4 +477,87 @@ fn a_store_lost_while_writing_results_leaves_no_complete_run_and_a_rerun_succeed
         keys.iter().any(|k| k.ends_with("findings.parquet")),
         "{keys:?}"
     );
+}
+
+/// Transient faults between Huntsman and the store (connections dropped, responses stalled
+/// past the request timeout, bodies cut mid-read; each request faulted at most once) are
+/// retried: the hunt finishes with the findings of a run without faults. A store that
+/// stays sick (every response stalled, from the first table the hunt writes) fails the
+/// hunt within the retry budget, with one error naming the request, and leaves no
+/// complete-looking run; healed, the same command succeeds.
+#[test]
+fn transient_store_faults_are_retried_and_a_store_that_stays_sick_fails_cleanly() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let work = work.path();
+    let garage = Garage::start(&work.join("garage")).expect("garage starts");
+    ok(
+        &run(&lab_args("s3://lake/lab"), work, &garage.env(), LIMIT),
+        "lab generate to s3",
+    );
+    let hunt = |env: &[(String, String)], prefix: &str, limit: Duration| {
+        let base = format!("BASE_S3_PATH=s3://lake/{prefix}");
+        run(
+            &[
+                "--data",
+                "s3://lake/lab/events",
+                "hunt",
+                "c2-beacon",
+                "-q",
+                "--set",
+                &base,
+                "--set",
+                "C2_AUTOENCODER_NUM_EPOCHS=10",
+            ],
+            work,
+            env,
+            limit,
+        )
+    };
+    ok(&hunt(&garage.env(), "clean", LIMIT), "hunt without faults");
+
+    // Every 7th distinct request faulted: a drop, a stall, a cut, in turn. A stall lasts
+    // past the request timeout, so the client gives up on it and asks again.
+    let proxy =
+        FaultProxy::start(garage.port, 7, Duration::from_secs(8), &[]).expect("relay");
+    let mut env = garage.env_for(&proxy.endpoint());
+    env.push(("HUNTSMAN_S3_TIMEOUT_S".into(), "3".into()));
+    env.push(("HUNTSMAN_S3_RETRY_TIMEOUT_S".into(), "15".into()));
+    ok(&hunt(&env, "flaky", LIMIT), "hunt through transient faults");
+    let counts = proxy.counts();
+    assert!(
+        counts.drops > 0 && counts.stalls > 0 && counts.cuts > 0,
+        "the relay injected too little to prove anything: {counts:?}"
+    );
+    let clean = completed(&garage, "clean", "c2-beacon");
+    let flaky = completed(&garage, "flaky", "c2-beacon");
+    assert_eq!((clean.len(), flaky.len()), (1, 1), "{clean:?} {flaky:?}");
+    let expected = flagged(work, &garage.env(), "clean", &clean[0]);
+    assert!(!expected.is_empty(), "the clean run flagged nothing");
+    assert_eq!(flagged(work, &garage.env(), "flaky", &flaky[0]), expected);
+
+    // Sick from the first table the hunt writes: every response stalls for good.
+    proxy.sicken_at("PUT", "/scratch/", Fault::Stall(Duration::from_secs(600)));
+    let err = fails(
+        &hunt(&env, "sick", FAIL_LIMIT),
+        "hunt on a store that stays sick",
+    );
+    assert!(proxy.tripped(), "the hunt never wrote a table:\n{err}");
+    let port = proxy.port.to_string();
+    assert!(
+        err.contains(&port) || err.contains("s3://lake/sick"),
+        "the error does not name the store:\n{err}"
+    );
+    assert!(
+        !err.contains("DataFusionError(") && !err.contains("RetryErrorImpl"),
+        "a debug dump reached the user:\n{err}"
+    );
+    assert!(completed(&garage, "sick", "c2-beacon").is_empty());
+    let left = garage.list("sick").expect("listing");
+    assert!(
+        left.iter().all(|k| !k.ends_with("manifest.json")),
+        "{left:?}"
+    );
+    proxy.heal();
+    ok(&hunt(&env, "sick", LIMIT), "hunt once the store has healed");
+    assert_eq!(completed(&garage, "sick", "c2-beacon").len(), 1);
 }
