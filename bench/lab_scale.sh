@@ -4,15 +4,12 @@
 #
 #   bench/lab_scale.sh                          # 20 M events, executors 1 2 4, release
 #   EVENTS=2000000 EXECUTORS="2 8" bench/lab_scale.sh
-#   CLIENTS="new=target/release/huntsman old=/path/to/older/huntsman" bench/lab_scale.sh
 #
 # Settings (environment):
 #   EVENTS      lab events to generate (default 20000000), DAYS (14), SEED (1)
 #   EXECUTORS   executor counts to run `hunt all` with, in order (default "1 2 4")
 #   EMBEDDED    1 (default): also run `hunt all` embedded (no --scheduler) on the same store
 #   PROFILE     release (default) or debug: which binaries the images and the client are
-#   CLIENTS     name=binary pairs of host clients to run each cluster hunt with (default:
-#               the profile's huntsman)
 #   MODELS      extra `hunt` arguments (default none: the shipped model sizes)
 #   KEEP        1: leave the lab up at the end (deploy/lab.sh down removes it)
 #   HUNTSMAN_LAB_PROJECT (default huntsman-bench), ports chosen by docker
@@ -36,7 +33,7 @@ EMBEDDED="${EMBEDDED:-1}"
 PROFILE="${PROFILE:-release}"
 PYTHON="${HUNTSMAN_PYTHON:-$HOME/.cache/huntsman/venv/bin/python}"
 TARGET="${CARGO_TARGET_DIR:-$HOME/.cache/huntsman/target}"
-CLIENTS="${CLIENTS:-huntsman=$TARGET/$PROFILE/huntsman}"
+HUNTSMAN="$TARGET/$PROFILE/huntsman"
 export HUNTSMAN_LAB_PROJECT="${HUNTSMAN_LAB_PROJECT:-huntsman-bench}"
 export HUNTSMAN_SCHEDULER_HOST_PORT="${HUNTSMAN_SCHEDULER_HOST_PORT:-0}"
 export HUNTSMAN_LAB_S3_HOST_PORT="${HUNTSMAN_LAB_S3_HOST_PORT:-0}"
@@ -53,8 +50,6 @@ trap cleanup EXIT
 
 max=1
 for n in $EXECUTORS; do ((n > max)) && max=$n; done
-read -r first_client <<<"${CLIENTS%% *}"
-HUNTSMAN="${first_client#*=}"
 [[ -x "$HUNTSMAN" ]] || { echo "bench: no client binary at $HUNTSMAN" >&2; exit 1; }
 
 deploy/lab.sh up --executors "$max" --profile "$PROFILE" >&2
@@ -110,9 +105,7 @@ PY
 
 for n in $EXECUTORS; do
   deploy/lab.sh scale "$n" >&2
-  for client in $CLIENTS; do
-    run_hunts "$n-executors-${client%%=*}" "${client#*=}" --scheduler "$HUNTSMAN_SCHEDULER"
-  done
+  run_hunts "$n-executors" "$HUNTSMAN" --scheduler "$HUNTSMAN_SCHEDULER"
 done
 if [[ "$EMBEDDED" == 1 ]]; then
   run_hunts "embedded" "$HUNTSMAN"

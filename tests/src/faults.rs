@@ -64,8 +64,6 @@ struct Plan {
     every: u64,
     /// How long a transient stall lasts.
     stall: Duration,
-    /// Only requests whose method is in this list are faulted (empty: all).
-    methods: Vec<String>,
     /// Distinct requests seen so far (method, target, range).
     seen: Mutex<HashSet<String>>,
     /// (method, needle, fault): the request line that makes the relay persistently sick.
@@ -86,23 +84,16 @@ pub struct FaultProxy {
 
 impl FaultProxy {
     /// Starts a relay to `127.0.0.1:<target>` that faults every `every`-th distinct
-    /// request of the given methods (all methods when `methods` is empty; `every` 0: none)
-    /// with a drop, a stall of `stall`, or a cut, in turn.
+    /// request (`every` 0: none) with a drop, a stall of `stall`, or a cut, in turn.
     ///
     /// # Errors
     /// No free port.
-    pub fn start(
-        target: u16,
-        every: u64,
-        stall: Duration,
-        methods: &[&str],
-    ) -> Result<Self> {
+    pub fn start(target: u16, every: u64, stall: Duration) -> Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let port = listener.local_addr()?.port();
         let plan = Arc::new(Plan {
             every,
             stall,
-            methods: methods.iter().map(|m| m.to_string()).collect(),
             seen: Mutex::new(HashSet::new()),
             trigger: Mutex::new(None),
             sick: Mutex::new(None),
@@ -199,9 +190,7 @@ fn decide(plan: &Plan, line: &str, range: &str) -> Option<Fault> {
     if let Some(fault) = *lock(&plan.sick) {
         return Some(fault);
     }
-    if plan.every == 0
-        || !(plan.methods.is_empty() || plan.methods.iter().any(|m| m == method))
-    {
+    if plan.every == 0 {
         return None;
     }
     let mut seen = lock(&plan.seen);
@@ -320,7 +309,6 @@ mod tests {
         Plan {
             every,
             stall: Duration::from_secs(1),
-            methods: Vec::new(),
             seen: Mutex::new(HashSet::new()),
             trigger: Mutex::new(None),
             sick: Mutex::new(None),

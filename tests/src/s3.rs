@@ -1,17 +1,14 @@
 //! A real S3-compatible server for tests: Garage, single node, on loopback ports chosen at
-//! run time, with one access key and one bucket; and [`CutProxy`], a TCP relay in front of
-//! it that plays a store going away in the middle of a run.
+//! run time, with one access key and one bucket. Faults in front of it come from
+//! [`crate::faults::FaultProxy`].
 //!
 //! The Garage binary is `$HUNTSMAN_GARAGE`, else `garage` on `PATH`, else the one in
 //! `$HOME/.cache/huntsman/garage/bin/`, which is installed there (`cargo install`, once per
 //! machine) when missing.
 
-use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -247,125 +244,4 @@ impl Drop for Garage {
             eprintln!("{}", lines[lines.len().saturating_sub(30)..].join("\n"));
         }
     }
-}
-
-/// A TCP relay on 127.0.0.1 in front of a server that goes down (refuses every request)
-/// as soon as a client starts an HTTP request whose first line matches a trigger, before
-/// that request reaches the server, and comes back on [`CutProxy::restore`].
-#[derive(Debug)]
-pub struct CutProxy {
-    /// The relay's port.
-    pub port: u16,
-    down: Arc<AtomicBool>,
-    tripped: Arc<AtomicBool>,
-}
-
-impl CutProxy {
-    /// Starts a relay to `127.0.0.1:<target>` that goes down at the first request line
-    /// starting with `method` and containing `needle`.
-    ///
-    /// # Errors
-    /// No free port.
-    pub fn start(target: u16, method: &str, needle: &str) -> Result<Self> {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
-        let port = listener.local_addr()?.port();
-        let down = Arc::new(AtomicBool::new(false));
-        let tripped = Arc::new(AtomicBool::new(false));
-        let trigger = Arc::new((format!("{method} "), needle.to_string()));
-        let (d, t) = (down.clone(), tripped.clone());
-        std::thread::spawn(move || {
-            for client in listener.incoming() {
-                let Ok(client) = client else { continue };
-                if d.load(Ordering::SeqCst) {
-                    let _ = client.shutdown(Shutdown::Both);
-                    continue;
-                }
-                let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else {
-                    let _ = client.shutdown(Shutdown::Both);
-                    continue;
-                };
-                let (d, t, trigger) = (d.clone(), t.clone(), trigger.clone());
-                std::thread::spawn(move || relay(client, server, &d, &t, &trigger));
-            }
-        });
-        Ok(Self {
-            port,
-            down,
-            tripped,
-        })
-    }
-
-    /// `http://127.0.0.1:<port>`.
-    pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// Whether the trigger was seen (and the relay went down).
-    pub fn tripped(&self) -> bool {
-        self.tripped.load(Ordering::SeqCst)
-    }
-
-    /// Brings the relay back; the trigger stays disarmed.
-    pub fn restore(&self) {
-        self.down.store(false, Ordering::SeqCst);
-    }
-}
-
-/// Copies client → server (watching request lines) and server → client, until either side
-/// closes or the relay goes down.
-fn relay(
-    mut client: TcpStream,
-    mut server: TcpStream,
-    down: &AtomicBool,
-    tripped: &AtomicBool,
-    trigger: &(String, String),
-) {
-    let (Ok(mut client_out), Ok(mut server_in)) =
-        (client.try_clone(), server.try_clone())
-    else {
-        return;
-    };
-    let back = std::thread::spawn(move || {
-        let _ = std::io::copy(&mut server_in, &mut client_out);
-        let _ = client_out.shutdown(Shutdown::Both);
-    });
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut tail = String::new();
-    loop {
-        let n = match client.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        if down.load(Ordering::SeqCst) {
-            break;
-        }
-        if !tripped.load(Ordering::SeqCst) {
-            tail.push_str(&String::from_utf8_lossy(&buf[..n]));
-            // A request line follows the previous request's body directly, so look for
-            // the method anywhere, not only at line starts.
-            let hit = tail.match_indices(trigger.0.as_str()).any(|(i, _)| {
-                let line = tail[i..].split("\r\n").next().unwrap_or("");
-                line.contains(&trigger.1) && line.contains(" HTTP/1")
-            });
-            if hit {
-                tripped.store(true, Ordering::SeqCst);
-                down.store(true, Ordering::SeqCst);
-                break;
-            }
-            // Keep only what a request line split across reads needs.
-            if tail.len() > 8192 {
-                let cut = tail.len() - 4096;
-                let cut = (cut..tail.len())
-                    .find(|i| tail.is_char_boundary(*i))
-                    .unwrap_or(tail.len());
-                tail.drain(..cut);
-            }
-        }
-        if server.write_all(&buf[..n]).is_err() {
-            break;
-        }
-    }
-    let _ = server.shutdown(Shutdown::Both);
-    let _ = client.shutdown(Shutdown::Both);
-    let _ = back.join();
 }

@@ -8,7 +8,7 @@ use std::process::Output;
 use std::time::Duration;
 
 use huntsman_tests::faults::{Fault, FaultProxy};
-use huntsman_tests::s3::{BUCKET, CutProxy, Garage};
+use huntsman_tests::s3::{BUCKET, Garage};
 use huntsman_tests::{TestCluster, free_port, run_client_with_env, succeeded as ok};
 use serde_json::Value;
 
@@ -395,7 +395,8 @@ fn a_store_lost_while_writing_results_leaves_no_complete_run_and_a_rerun_succeed
     let garage = Garage::start(&work.join("garage")).expect("garage starts");
     // The results go through a relay that drops the store at the manifest's upload: the
     // findings and models are written, the run's last write fails.
-    let proxy = CutProxy::start(garage.port, "PUT", "/manifest.json").expect("proxy");
+    let proxy = FaultProxy::start(garage.port, 0, Duration::ZERO).expect("relay");
+    proxy.sicken_at("PUT", "/manifest.json", Fault::Drop);
     let lab = work.join("lab");
     ok(
         &run(
@@ -466,7 +467,7 @@ fn a_store_lost_while_writing_results_leaves_no_complete_run_and_a_rerun_succeed
     assert!(err.contains("no completed hunt runs"), "{err}");
 
     // The store is back: the same command succeeds, and exactly one run is complete.
-    proxy.restore();
+    proxy.heal();
     ok(&hunt(), "hunt after the store is back");
     let runs = completed(&garage, "cut", "c2-beacon");
     assert_eq!(runs.len(), 1, "{runs:?}");
@@ -517,8 +518,7 @@ fn transient_store_faults_are_retried_and_a_store_that_stays_sick_fails_cleanly(
 
     // Every 7th distinct request faulted: a drop, a stall, a cut, in turn. A stall lasts
     // past the request timeout, so the client gives up on it and asks again.
-    let proxy =
-        FaultProxy::start(garage.port, 7, Duration::from_secs(8), &[]).expect("relay");
+    let proxy = FaultProxy::start(garage.port, 7, Duration::from_secs(8)).expect("relay");
     let mut env = garage.env_for(&proxy.endpoint());
     env.push(("HUNTSMAN_S3_TIMEOUT_S".into(), "3".into()));
     env.push(("HUNTSMAN_S3_RETRY_TIMEOUT_S".into(), "15".into()));
