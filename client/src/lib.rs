@@ -19,6 +19,8 @@ pub mod demo;
 pub mod embedded;
 pub mod eval;
 pub mod fingerprint;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hunt;
 pub mod ingest;
 pub mod lab;

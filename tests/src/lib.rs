@@ -373,6 +373,20 @@ pub fn run_client_with_env(
     limit: Duration,
     env: &[(String, String)],
 ) -> Result<Output> {
+    run_client_measured(args, cwd, limit, env).map(|(out, _)| out)
+}
+
+/// [`run_client_with_env`], also returning the client's peak resident memory in bytes
+/// (its `VmHWM`, sampled every 50 ms while it runs: growth in its last 50 ms is missed).
+///
+/// # Errors
+/// As [`run_client_with_env`].
+pub fn run_client_measured(
+    args: &[&str],
+    cwd: &Path,
+    limit: Duration,
+    env: &[(String, String)],
+) -> Result<(Output, u64)> {
     let path = bin_path("huntsman")?;
     let child = Command::new(&path)
         .args(args)
@@ -392,8 +406,33 @@ pub fn run_client_with_env(
     std::thread::spawn(move || {
         let _ = tx.send(child.wait_with_output());
     });
-    match rx.recv_timeout(limit) {
-        Ok(output) => Ok(output?),
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let status = format!("/proc/{pid}/status");
+            let mut peak = 0u64;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let Ok(text) = std::fs::read_to_string(&status) else {
+                    break;
+                };
+                let kib = text
+                    .lines()
+                    .find_map(|l| l.strip_prefix("VmHWM:"))
+                    .and_then(|v| {
+                        v.trim().trim_end_matches("kB").trim().parse::<u64>().ok()
+                    });
+                peak = peak.max(kib.unwrap_or(0) * 1024);
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            peak
+        })
+    };
+    let waited = rx.recv_timeout(limit);
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let peak = sampler.join().unwrap_or(0);
+    match waited {
+        Ok(output) => Ok((output?, peak)),
         Err(_) => {
             let _ = Command::new("kill")
                 .args(["-KILL", &pid.to_string()])

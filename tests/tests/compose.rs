@@ -20,6 +20,11 @@ use huntsman_tests::{
 use serde_json::Value;
 
 const LIMIT: Duration = Duration::from_secs(1800);
+/// Log filter of every process in the test: Huntsman's, Ballista's, DataFusion's and the
+/// object store's own diagnostics at debug, so that the secrets check reads what an
+/// operator chasing a problem would turn on.
+const VERBOSE: &str =
+    "info,huntsman=debug,ballista=debug,datafusion=debug,object_store=debug";
 /// Events in the generated lab: `HUNTSMAN_COMPOSE_EVENTS`, else 300 000 (a debug build
 /// on two cores runs `hunt all` on 300 k events in about 70 s on three executors; the
 /// same test with `HUNTSMAN_COMPOSE_EVENTS=2000000` is the full-size run).
@@ -42,6 +47,8 @@ struct Lab {
     scheduler_port: u16,
     s3_port: u16,
     client_env: Vec<(String, String)>,
+    /// Everything the clients printed, for the secrets check.
+    transcript: std::sync::Mutex<Vec<u8>>,
 }
 
 impl Lab {
@@ -53,7 +60,51 @@ impl Lab {
             scheduler_port: free_port(),
             s3_port: free_port(),
             client_env: Vec::new(),
+            transcript: std::sync::Mutex::new(Vec::new()),
         }
+    }
+
+    fn record(&self, bytes: &[u8]) {
+        let mut seen = self.transcript.lock().unwrap_or_else(|e| e.into_inner());
+        seen.extend_from_slice(bytes);
+        seen.push(b'\n');
+    }
+
+    /// The setting `name` of the lab's settings file.
+    fn setting(&self, name: &str) -> String {
+        let text = std::fs::read_to_string(&self.env_file).expect("lab settings");
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix('='))
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    }
+
+    /// Logs of every Huntsman container of the project, stopped ones included.
+    fn huntsman_logs(&self) -> String {
+        let mut text = String::new();
+        for service in ["scheduler", "executor"] {
+            let out = Command::new("docker")
+                .args([
+                    "ps",
+                    "-aq",
+                    "--filter",
+                    &format!("label=com.docker.compose.project={}", self.project),
+                    "--filter",
+                    &format!("label=com.docker.compose.service={service}"),
+                ])
+                .output()
+                .expect("docker ps");
+            for id in String::from_utf8_lossy(&out.stdout).lines() {
+                let logs = Command::new("docker")
+                    .args(["logs", id])
+                    .output()
+                    .expect("docker logs");
+                text.push_str(&String::from_utf8_lossy(&logs.stdout));
+                text.push_str(&String::from_utf8_lossy(&logs.stderr));
+            }
+        }
+        text
     }
 
     fn script(&self, args: &[&str]) -> Output {
@@ -67,6 +118,7 @@ impl Lab {
             )
             .env("HUNTSMAN_LAB_S3_HOST_PORT", self.s3_port.to_string())
             .env("HUNTSMAN_IMAGE_TAG", "test")
+            .env("HUNTSMAN_LAB_LOG", VERBOSE)
             .stdin(Stdio::null())
             .output()
             .expect("deploy/lab.sh runs")
@@ -88,6 +140,8 @@ impl Lab {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .filter(|(k, _)| k != "HUNTSMAN_SCHEDULER" && k != "DATA_PATH")
             .collect();
+        self.client_env
+            .push(("HUNTSMAN_LOG".into(), VERBOSE.into()));
     }
 
     fn scheduler(&self) -> String {
@@ -193,7 +247,11 @@ fn remove_test_images() {
 }
 
 fn client(lab: &Lab, work: &Path, args: &[&str]) -> Output {
-    run_client_with_env(args, work, LIMIT, &lab.client_env).expect("huntsman ran")
+    let out =
+        run_client_with_env(args, work, LIMIT, &lab.client_env).expect("huntsman ran");
+    lab.record(&out.stdout);
+    lab.record(&out.stderr);
+    out
 }
 
 fn hunt_args<'a>(
@@ -358,6 +416,22 @@ fn wait_for_phase(
     (seen, rest)
 }
 
+/// Waits for `child` at most `limit`; kills it and fails the test past that.
+fn wait_bounded(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("the client can be waited on") {
+            return status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the client was still running {limit:?} after the scheduler was lost");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 #[test]
 fn a_compose_lab_runs_the_hunts_survives_a_lost_executor_and_tears_down_clean() {
     let work = tempfile::tempdir().expect("tempdir");
@@ -478,6 +552,7 @@ fn a_compose_lab_runs_the_hunts_survives_a_lost_executor_and_tears_down_clean() 
     ok(&kill, "docker kill an executor");
     let status = child.wait().expect("the hunt ends");
     let stderr = rest.join().unwrap_or_default().join("\n");
+    lab.record(stderr.as_bytes());
     assert!(
         status.success(),
         "{longest} did not survive a lost executor:\n{stderr}"
@@ -511,6 +586,7 @@ fn a_compose_lab_runs_the_hunts_survives_a_lost_executor_and_tears_down_clean() 
     let stopped = Instant::now();
     let status = child.wait().expect("the hunt ends");
     let stderr = rest.join().unwrap_or_default().join("\n");
+    lab.record(stderr.as_bytes());
     eprintln!(
         "store stopped: the hunt failed {:.0} s later: {}",
         stopped.elapsed().as_secs_f64(),
@@ -541,6 +617,47 @@ fn a_compose_lab_runs_the_hunts_survives_a_lost_executor_and_tears_down_clean() 
         "the same hunt once the store is back",
     );
     assert_eq!(manifests(&lab, "cut", "c2-beacon").len(), 1);
+
+    // 4b. The scheduler killed in the middle of a hunt: the client reports the lost job in
+    //     one line within a bounded time, leaves no complete run, and the same command
+    //     succeeds once the scheduler is back and the executors have registered again.
+    let args = hunt_args(Some(&scheduler), "BASE_S3_PATH=s3://lake/lost", "c2-beacon");
+    let mut child = spawn_client(&lab, work, &args);
+    let (_, rest) = wait_for_phase(&mut child, "c2-beacon");
+    lab.must(&["compose", "kill", "scheduler"]);
+    let killed = Instant::now();
+    let status = wait_bounded(&mut child, Duration::from_secs(180));
+    let stderr = rest.join().unwrap_or_default().join("\n");
+    lab.record(stderr.as_bytes());
+    eprintln!(
+        "scheduler killed: the hunt failed {:.0} s later",
+        killed.elapsed().as_secs_f64()
+    );
+    assert!(
+        !status.success(),
+        "the hunt succeeded without its scheduler"
+    );
+    let error = stderr
+        .lines()
+        .rfind(|l| l.starts_with("huntsman: "))
+        .unwrap_or_default();
+    assert!(
+        error.contains("cluster")
+            && !error.contains("h2 protocol")
+            && !error.contains("DataFusionError("),
+        "the lost scheduler does not read as a lost cluster:\n{stderr}"
+    );
+    lab.must(&["compose", "start", "scheduler"]);
+    lab.must(&["up", "--executors", "3", "--profile", "debug"]);
+    assert!(
+        manifests(&lab, "lost", "c2-beacon").is_empty(),
+        "a complete-looking run was left by the lost job"
+    );
+    ok(
+        &client(&lab, work, &args),
+        "the same hunt once the scheduler is back",
+    );
+    assert_eq!(manifests(&lab, "lost", "c2-beacon").len(), 1);
 
     // 5. A fourth executor; a query whose tasks reach all of them.
     lab.must(&["scale", "4"]);
@@ -578,7 +695,42 @@ fn a_compose_lab_runs_the_hunts_survives_a_lost_executor_and_tears_down_clean() 
         assert!(text.contains("Finished task"), "executor {id} ran no task");
     }
 
-    // 6. Down: nothing of the project is left.
+    // 6. No secret in any log of the run: the scheduler's and every executor's (debug
+    //    level, the killed ones included), everything the clients printed, and the run
+    //    manifests.
+    let mut seen = lab.huntsman_logs();
+    seen.push_str(&String::from_utf8_lossy(
+        &lab.transcript.lock().unwrap_or_else(|e| e.into_inner()),
+    ));
+    for prefix in ["remote", "embedded", "killed", "cut", "lost"] {
+        for hunt in HUNTS {
+            for manifest in manifests(&lab, prefix, hunt).into_values() {
+                seen.push_str(&manifest);
+            }
+        }
+    }
+    assert!(
+        seen.len() > 100_000,
+        "too little was logged for the check to mean anything ({} bytes)",
+        seen.len()
+    );
+    for name in [
+        "HUNTSMAN_LAB_S3_SECRET_KEY",
+        "HUNTSMAN_LAB_GARAGE_RPC_SECRET",
+    ] {
+        let secret = lab.setting(name);
+        assert!(secret.len() >= 32, "{name} is not a generated secret");
+        assert!(
+            !seen.contains(&secret),
+            "{name}'s value appears in a log, a client's output or a manifest"
+        );
+    }
+    eprintln!(
+        "secrets check: {} bytes of logs and manifests read",
+        seen.len()
+    );
+
+    // 7. Down: nothing of the project is left.
     lab.must(&["down"]);
     let left = lab.leftovers();
     assert!(left.is_empty(), "left behind: {left:?}");

@@ -20,9 +20,12 @@ pub mod error;
 pub mod event_sequence;
 pub mod features;
 pub mod fit;
+#[doc(hidden)]
+pub mod fuzzing;
 mod groups;
 pub mod iforest;
 pub mod kmeans;
+pub mod list_retry;
 pub mod matrix;
 pub mod model_io;
 pub mod model_roots;

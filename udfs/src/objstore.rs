@@ -34,6 +34,8 @@ use datafusion::execution::object_store::{
     DefaultObjectStoreRegistry, ObjectStoreRegistry,
 };
 use object_store::aws::AmazonS3Builder;
+
+use crate::list_retry::ListRetry;
 use object_store::path::Path as ObjectPath;
 use object_store::{
     BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt, RetryConfig,
@@ -215,10 +217,10 @@ impl S3Settings {
                 );
             }
         }
-        builder
+        let s3 = builder
             .build()
-            .map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
-            .map_err(|e| format!("S3 client for bucket {bucket}: {e}"))
+            .map_err(|e| format!("S3 client for bucket {bucket}: {e}"))?;
+        Ok(Arc::new(ListRetry::new(Arc::new(s3), self.max_retries)))
     }
 }
 

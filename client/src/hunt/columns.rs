@@ -99,6 +99,14 @@ impl ColumnMap {
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading column mapping {}", path.display()))?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// Reads a mapping from its text; `origin` names it in errors.
+    ///
+    /// # Errors
+    /// The text is not a mapping, or names an unknown profile; names `origin`.
+    pub fn parse(text: &str, origin: &str) -> Result<Self> {
         #[derive(serde::Deserialize)]
         #[serde(deny_unknown_fields)]
         struct File {
@@ -106,12 +114,10 @@ impl ColumnMap {
             #[serde(default)]
             columns: BTreeMap<String, String>,
         }
-        let file: File = toml::from_str(&text)
-            .with_context(|| format!("parsing column mapping {}", path.display()))?;
+        let file: File = toml::from_str(text)
+            .with_context(|| format!("parsing column mapping {origin}"))?;
         let mut map = match &file.profile {
-            Some(p) => {
-                Self::profile(p).with_context(|| format!("in {}", path.display()))?
-            }
+            Some(p) => Self::profile(p).with_context(|| format!("in {origin}"))?,
             None => Self::default(),
         };
         map.entries.extend(file.columns);

@@ -22,7 +22,7 @@ use serde::de::{self, DeserializeSeed, SeqAccess, Visitor};
 
 use super::IngestError;
 use super::parse::{Parsed, RecordSeed, parse_record};
-use super::record::{FieldIndex, into_row};
+use super::record::{FieldIndex, Row, into_row};
 use super::report::{Counter, FileReport, Location, RejectKind, Rejection};
 use super::sink::LakeWriter;
 
@@ -31,9 +31,67 @@ pub const MAX_LINE_BYTES: usize = 16 << 20;
 /// A file whose first this many lines are all not JSON is given up as not JSON lines.
 const GIVE_UP_AFTER: u64 = 1000;
 const READ_BUFFER: usize = 1 << 20;
+/// A gzip stream that decompresses to more than this many times the compressed bytes
+/// read so far is given up as a decompression bomb. Logs compress 5 to 30 times; deflate
+/// reaches about 1000 only on repetition.
+pub const MAX_GZIP_RATIO: u64 = 200;
+/// Decompressed bytes produced before the ratio is checked (small files of repetitive
+/// text may compress far better than logs do).
+const RATIO_CHECKED_AFTER: u64 = 64 << 20;
 
 const EVTX_MAGIC: &[u8] = b"ElfFile\0";
 const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
+
+/// Where the rows read go: the lake, or nowhere (fuzzing).
+pub(crate) trait RowSink {
+    /// Takes one row.
+    ///
+    /// # Errors
+    /// The sink cannot take it (the lake cannot be written): the run stops.
+    fn push(&mut self, row: &Row<'_>, idx: &FieldIndex) -> Result<(), IngestError>;
+}
+
+impl RowSink for LakeWriter {
+    fn push(&mut self, row: &Row<'_>, idx: &FieldIndex) -> Result<(), IngestError> {
+        LakeWriter::push(self, row, idx)
+    }
+}
+
+/// Reads the bytes of one file held in memory as [`ingest_file`] reads a file (EVTX,
+/// gzip, JSON lines or array), into `sink`. The fuzz targets' entry.
+pub(crate) fn read_bytes(
+    data: &[u8],
+    sink: &mut dyn RowSink,
+    idx: &FieldIndex,
+) -> Result<FileReport, IngestError> {
+    let mut job = FileJob {
+        lake: sink,
+        idx,
+        report: FileReport::new("<memory>".into()),
+        counter: Counter::default(),
+    };
+    if data.starts_with(EVTX_MAGIC) {
+        let parser =
+            catch_unwind(AssertUnwindSafe(|| EvtxParser::from_buffer(data.to_vec())));
+        job.evtx(parser)?;
+    } else if data.starts_with(GZIP_MAGIC) {
+        let compressed = Rc::new(Cell::new(0));
+        let counted = Counted {
+            inner: data,
+            count: compressed.clone(),
+        };
+        let gz = MultiGzDecoder::new(counted);
+        let guarded = RatioGuard {
+            inner: gz,
+            produced: 0,
+            compressed,
+        };
+        job.text(BufReader::new(guarded), true)?;
+    } else {
+        job.text(data, false)?;
+    }
+    Ok(job.report)
+}
 
 /// Reads one file into the lake.
 ///
@@ -61,7 +119,7 @@ pub(crate) fn ingest_file(
 }
 
 struct FileJob<'l> {
-    lake: &'l mut LakeWriter,
+    lake: &'l mut dyn RowSink,
     idx: &'l FieldIndex,
     report: FileReport,
     counter: Counter,
@@ -91,7 +149,9 @@ impl FileJob<'_> {
         };
         let magic = &magic[..n];
         if magic.starts_with(EVTX_MAGIC) {
-            return self.evtx(path);
+            return self.evtx(catch_unwind(AssertUnwindSafe(|| {
+                EvtxParser::from_path(path)
+            })));
         }
         // Reopen rather than seek, so that a pipe or a special file works too.
         let file = match File::open(path) {
@@ -102,8 +162,20 @@ impl FileJob<'_> {
             }
         };
         if magic.starts_with(GZIP_MAGIC) {
-            let gz = MultiGzDecoder::new(BufReader::with_capacity(READ_BUFFER, file));
-            self.text(BufReader::with_capacity(READ_BUFFER, gz), true)
+            let compressed = Rc::new(Cell::new(0));
+            let file = Counted {
+                inner: file,
+                count: compressed.clone(),
+            };
+            // No read-ahead below the decoder (it buffers 32 KiB itself): the count is of
+            // what it has consumed, so the ratio is not diluted by a large buffer.
+            let gz = MultiGzDecoder::new(file);
+            let guarded = RatioGuard {
+                inner: gz,
+                produced: 0,
+                compressed,
+            };
+            self.text(BufReader::with_capacity(READ_BUFFER, guarded), true)
         } else {
             self.text(BufReader::with_capacity(READ_BUFFER, file), false)
         }
@@ -160,6 +232,10 @@ impl FileJob<'_> {
             buf.clear();
             let read = match read_line_capped(&mut r, &mut buf, MAX_LINE_BYTES) {
                 Ok(read) => read,
+                Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => {
+                    self.fail(format!("{e}; gave up after line {line}"));
+                    return Ok(());
+                }
                 Err(e) => {
                     let what = if gzip {
                         "gzip stream is truncated or corrupt"
@@ -238,6 +314,11 @@ impl FileJob<'_> {
                 "JSON array element {} is longer than {MAX_LINE_BYTES} bytes; gave up",
                 count + 1
             )),
+            Err(e) if e.io_error_kind() == Some(std::io::ErrorKind::FileTooLarge) => {
+                let why =
+                    std::error::Error::source(&e).map_or_else(|| e.to_string(), chain);
+                self.fail(format!("{why}; gave up after JSON array element {count}"));
+            }
             Err(e) if e.is_io() => {
                 let what = if gzip {
                     "gzip stream is truncated or corrupt"
@@ -251,12 +332,16 @@ impl FileJob<'_> {
         Ok(())
     }
 
-    fn evtx(&mut self, path: &Path) -> Result<(), IngestError> {
+    /// The records of an EVTX file, from its parser as opened (a panic while opening
+    /// caught as the `Err` of `parser`).
+    fn evtx<T: std::io::Read + std::io::Seek>(
+        &mut self,
+        parser: std::thread::Result<evtx::err::Result<EvtxParser<T>>>,
+    ) -> Result<(), IngestError> {
         let settings = ParserSettings::new()
             .validate_checksums(true)
             .indent(false)
             .num_threads(1);
-        let parser = catch_unwind(AssertUnwindSafe(|| EvtxParser::from_path(path)));
         let mut parser = match parser {
             Ok(Ok(p)) => p.with_configuration(settings),
             Ok(Err(e)) => {
@@ -342,6 +427,51 @@ struct ArrayVisitor<'j, 'l, 'f> {
     count: &'f mut u64,
     /// Bytes read since the current element began (see [`ElementCap`]).
     since: &'f Cell<u64>,
+}
+
+/// Counts the bytes read through it.
+struct Counted<R> {
+    inner: R,
+    count: Rc<Cell<u64>>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.set(self.count.get() + n as u64);
+        Ok(n)
+    }
+}
+
+/// A decompressed stream that fails (`FileTooLarge`) once it has produced more than
+/// [`RATIO_CHECKED_AFTER`] bytes and more than [`MAX_GZIP_RATIO`] times the `compressed`
+/// bytes read beneath it: a gzip bomb stops after tens of megabytes, however far it
+/// would expand.
+struct RatioGuard<R> {
+    inner: R,
+    produced: u64,
+    compressed: Rc<Cell<u64>>,
+}
+
+impl<R: Read> Read for RatioGuard<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.produced += n as u64;
+        let compressed = self.compressed.get().max(1);
+        if self.produced > RATIO_CHECKED_AFTER
+            && self.produced / compressed > MAX_GZIP_RATIO
+        {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::FileTooLarge,
+                format!(
+                    "decompresses to more than {MAX_GZIP_RATIO} times its size ({} bytes \
+                     from the first {compressed}): a decompression bomb?",
+                    self.produced
+                ),
+            ));
+        }
+        Ok(n)
+    }
 }
 
 /// A reader that fails once more than `max` bytes are read without `since` being reset:
@@ -549,6 +679,113 @@ mod tests {
         let file = &report.files[0];
         assert_eq!(file.error, None, "{report}");
         assert_eq!(file.events + file.rejected, n as u64, "{report}");
+    }
+
+    /// A gzip of `members` copies of one compressed member (gzip allows concatenated
+    /// members), framed by `head` and `tail` members: 10 GiB of text costs megabytes.
+    fn gzip_members(path: &Path, head: &[u8], body: &[u8], members: usize, tail: &[u8]) {
+        use std::io::Write;
+        let member = |text: &[u8]| {
+            let mut gz =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+            gz.write_all(text).expect("compress");
+            gz.finish().expect("finish")
+        };
+        let body = member(body);
+        let mut file = std::io::BufWriter::new(File::create(path).expect("create"));
+        file.write_all(&member(head)).expect("write");
+        for _ in 0..members {
+            file.write_all(&body).expect("write");
+        }
+        file.write_all(&member(tail)).expect("write");
+        file.flush().expect("flush");
+    }
+
+    const EVENT: &str = r#"{"@timestamp":"2024-05-01T10:00:00.000Z","winlog":{"event_id":1,"computer_name":"ws01.lab","channel":"Microsoft-Windows-Sysmon/Operational","event_data":{"Image":"C:\\Windows\\System32\\cmd.exe","CommandLine":"cmd.exe /c whoami"}}}"#;
+
+    /// A gzip that decompresses to 10 GiB of JSON, as lines and as one array, in under
+    /// 64 MB: given up once it has expanded past [`MAX_GZIP_RATIO`], with the file named
+    /// and the events read before kept, instead of decompressing for minutes into the lake.
+    #[test]
+    fn a_gzip_bomb_of_ten_gigabytes_is_refused_naming_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let body_bytes = 8usize << 20;
+        let members = (10usize << 30) / body_bytes;
+        let line = format!("{EVENT}\n");
+        let lines = line.repeat(body_bytes / line.len());
+        let element = format!(",{EVENT}");
+        let elements = element.repeat(body_bytes / element.len());
+        let cases = [
+            ("bomb-lines.json.gz", "", lines.as_str(), ""),
+            ("bomb-array.json.gz", "[{}", elements.as_str(), "]"),
+        ];
+        for (name, head, body, tail) in cases {
+            let path = dir.path().join(name);
+            gzip_members(
+                &path,
+                head.as_bytes(),
+                body.as_bytes(),
+                members,
+                tail.as_bytes(),
+            );
+            let size = std::fs::metadata(&path).expect("meta").len();
+            assert!(size < 64 << 20, "{name}: {size} bytes");
+            let report = ingest_into(&path, dir.path());
+            let file = &report.files[0];
+            let error = file.error.as_deref().unwrap_or_default();
+            assert!(
+                error.contains("decompression bomb") && error.contains("gave up after"),
+                "{name}: {report}"
+            );
+            assert!(report.to_string().contains(name), "{report}");
+            // What came before the limit was read and kept: at most the limit's worth.
+            let read = file.events + file.rejected;
+            let most =
+                (RATIO_CHECKED_AFTER + 2 * READ_BUFFER as u64) / EVENT.len() as u64;
+            assert!(read > 0 && read <= most, "{name}: {read} records: {report}");
+        }
+    }
+
+    /// One event whose command line is 1 GiB, between two ordinary ones, as JSON lines
+    /// and as a JSON array: the line is skipped and reported by number (the events around
+    /// it kept); the array is given up at that element (the one before it kept). The
+    /// long value is streamed past in read-buffer steps, never held.
+    #[test]
+    fn an_event_with_a_one_gigabyte_command_line_is_skipped_or_refused() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let write = |name: &str, open: &str, sep: &str, close: &str| {
+            let path = dir.path().join(name);
+            let mut f = std::io::BufWriter::new(File::create(&path).expect("create"));
+            write!(f, "{open}{EVENT}{sep}").expect("write");
+            let (head, _) = EVENT
+                .split_once("cmd.exe /c whoami")
+                .expect("a command line");
+            f.write_all(head.as_bytes()).expect("write");
+            let chunk = vec![b'A'; 1 << 20];
+            for _ in 0..1024 {
+                f.write_all(&chunk).expect("write");
+            }
+            write!(f, "\"}}}}}}{sep}{EVENT}{close}").expect("write");
+            f.flush().expect("flush");
+            path
+        };
+        let lines = write("long-line.json", "", "\n", "\n");
+        let report = ingest_into(&lines, dir.path());
+        let file = &report.files[0];
+        assert_eq!(file.error, None, "{report}");
+        assert_eq!(file.rejected, 1, "{report}");
+        assert!(report.to_string().contains("line 2"), "{report}");
+
+        let array = write("long-element.json", "[", ",", "]");
+        let report = ingest_into(&array, dir.path());
+        let file = &report.files[0];
+        assert_eq!(
+            file.error.as_deref(),
+            Some("JSON array element 2 is longer than 16777216 bytes; gave up"),
+            "{report}"
+        );
+        assert_eq!(file.events + file.rejected, 1, "{report}");
     }
 
     /// One element of more than [`MAX_LINE_BYTES`] (a gzip of a few kilobytes) gives the

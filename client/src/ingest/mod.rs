@@ -53,6 +53,37 @@ use paths::{Expanded, expand};
 use record::FieldIndex;
 use sink::LakeWriter;
 
+/// Reads the bytes of one input file held in memory (EVTX, gzip, JSON lines or a JSON
+/// array) as `ingest files` reads a file, discarding the rows. The fuzz targets' entry.
+///
+/// # Errors
+/// None in practice: the rows go nowhere, so nothing can fail to be written.
+#[doc(hidden)]
+pub fn read_file_bytes(data: &[u8]) -> Result<FileReport, IngestError> {
+    struct Discard;
+    impl input::RowSink for Discard {
+        fn push(
+            &mut self,
+            _: &record::Row<'_>,
+            _: &FieldIndex,
+        ) -> Result<(), IngestError> {
+            Ok(())
+        }
+    }
+    input::read_bytes(data, &mut Discard, FieldIndex::get())
+}
+
+/// Reads one JSON text as a record of any layout and maps it to a row; whether it became
+/// one. The fuzz targets' entry.
+#[doc(hidden)]
+pub fn map_record(text: &[u8]) -> bool {
+    let idx = FieldIndex::get();
+    match parse::parse_record(text, idx) {
+        Ok(parse::Parsed::Object(draft)) => record::into_row(*draft, idx).is_ok(),
+        _ => false,
+    }
+}
+
 /// Default rows per batch and per Parquet row group.
 pub const DEFAULT_BATCH_SIZE: usize = 64 * 1024;
 

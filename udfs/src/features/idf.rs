@@ -322,7 +322,7 @@ impl IdfModel {
         encode(ModelKind::Idf, IDF_FORMAT_VERSION, meta, w.into_inner())
     }
 
-    fn decode(env: &ModelEnvelope) -> std::result::Result<Self, String> {
+    pub(crate) fn decode(env: &ModelEnvelope) -> std::result::Result<Self, String> {
         let mut r = ByteReader::new(&env.payload);
         let read = |r: &mut ByteReader<'_>| -> std::result::Result<Self, DecodeError> {
             let dim = r.usize("dimension")?;

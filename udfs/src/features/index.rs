@@ -316,7 +316,7 @@ impl CategoryIndexModel {
         )
     }
 
-    fn decode(env: &ModelEnvelope) -> std::result::Result<Self, String> {
+    pub(crate) fn decode(env: &ModelEnvelope) -> std::result::Result<Self, String> {
         let bytes = &env.payload;
         let mut r = ByteReader::new(bytes);
         let mut read = || -> std::result::Result<Self, DecodeError> {

@@ -15,9 +15,9 @@
 //! model does not depend on how rows are split into partitions. The sparse vector type
 //! lives in [`crate::sparse`].
 
-mod idf;
-mod index;
-mod scaler;
+pub(crate) mod idf;
+pub(crate) mod index;
+pub(crate) mod scaler;
 mod tf;
 mod tokenize;
 

@@ -417,7 +417,7 @@ impl ScalerModel {
         )
     }
 
-    fn decode(env: &ModelEnvelope) -> std::result::Result<Self, String> {
+    pub(crate) fn decode(env: &ModelEnvelope) -> std::result::Result<Self, String> {
         let mut r = ByteReader::new(&env.payload);
         let read = |r: &mut ByteReader<'_>| -> std::result::Result<Self, DecodeError> {
             // Same layout as a partial, with the standard deviation in place of M2.

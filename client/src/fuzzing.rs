@@ -1,0 +1,131 @@
+//! Entry points for the fuzz targets (`fuzz/`) and for the regression inputs that `cargo
+//! test` replays (`tests/fuzz/<target>/`): each reads arbitrary bytes as one parser of
+//! outside input does. Whatever the bytes, each returns; a panic, an abort or a hang is a
+//! bug.
+
+use std::collections::BTreeMap;
+
+use datafusion::sql::sqlparser::dialect::GenericDialect;
+use datafusion::sql::sqlparser::parser::Parser;
+
+use crate::hunt::columns::ColumnMap;
+use crate::hunt::params::{PARAMS, Params};
+
+/// Every target: its name (the folder of its regression inputs) and its entry.
+pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+    ("ingest_file", ingest_file),
+    ("json_record", json_record),
+    ("opensearch_response", opensearch_response),
+    ("model", model),
+    ("column_mapping", column_mapping),
+    ("hunt_params", hunt_params),
+];
+
+/// An input file of any kind `ingest files` takes: EVTX, gzip, JSON lines, a JSON array.
+pub fn ingest_file(data: &[u8]) {
+    let _ = crate::ingest::read_file_bytes(data);
+}
+
+/// One JSON record of any layout (winlogbeat 6/7/8 nested, nxlog flat, ECS), mapped.
+pub fn json_record(data: &[u8]) {
+    let _ = crate::ingest::map_record(data);
+}
+
+/// One OpenSearch `_search` response, as a pull reads it.
+pub fn opensearch_response(data: &[u8]) {
+    let _ = crate::ingest::opensearch::read_response(data);
+}
+
+/// A model file or partial state of every kind.
+pub fn model(data: &[u8]) {
+    let _ = huntsman_udfs::fuzzing::decode_models(data);
+}
+
+/// A column-mapping TOML file (`--columns`).
+pub fn column_mapping(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = ColumnMap::parse(text, "fuzz input");
+    }
+}
+
+/// Hunt parameters: each line a `--set NAME=VALUE` pair. Whatever the values, once they
+/// are taken, every parameter renders as one SQL literal: a statement made of all of
+/// them parses to one `SELECT` of as many items (a value cannot end the literal and
+/// inject SQL).
+pub fn hunt_params(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let sets: Vec<String> = text.lines().map(String::from).collect();
+    let Ok(params) = Params::resolve(|_| None, &sets) else {
+        return;
+    };
+    let items: Vec<String> = PARAMS.iter().map(|p| format!("${{{}}}", p.name)).collect();
+    let template = format!("SELECT {}", items.join(", "));
+    let sql = params
+        .render(&template, &BTreeMap::new())
+        .expect("every parameter renders");
+    let statements = Parser::parse_sql(&GenericDialect {}, &sql)
+        .unwrap_or_else(|e| panic!("rendered parameters do not parse ({e}): {sql}"));
+    assert_eq!(statements.len(), 1, "{sql}");
+    let datafusion::sql::sqlparser::ast::Statement::Query(query) = &statements[0] else {
+        panic!("not a query: {sql}");
+    };
+    let datafusion::sql::sqlparser::ast::SetExpr::Select(select) = query.body.as_ref()
+    else {
+        panic!("not a plain SELECT: {sql}");
+    };
+    assert_eq!(select.projection.len(), PARAMS.len(), "{sql}");
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use super::TARGETS;
+
+    fn fuzz_dir() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz")
+    }
+
+    /// Every seed and every input a fuzz run once crashed on (`fuzz/seeds/<target>/`,
+    /// `fuzz/regressions/<target>/`) goes through its target's entry again: none may
+    /// panic. Each target has seeds, and the fuzz crate builds a binary for each.
+    #[test]
+    fn every_seed_and_regression_input_is_read_without_a_panic() {
+        let manifest =
+            std::fs::read_to_string(fuzz_dir().join("Cargo.toml")).expect("fuzz crate");
+        let mut failures = Vec::new();
+        let (mut seeds, mut regressions) = (0, 0);
+        for (name, entry) in TARGETS {
+            assert!(
+                manifest.contains(&format!("name = \"{name}\"")),
+                "fuzz/Cargo.toml has no binary for {name}"
+            );
+            for (folder, count) in
+                [("seeds", &mut seeds), ("regressions", &mut regressions)]
+            {
+                let dir = fuzz_dir().join(folder).join(name);
+                let files = std::fs::read_dir(&dir)
+                    .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+                    .map(|e| e.expect("entry").path())
+                    .filter(|p| {
+                        !p.file_name()
+                            .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+                    });
+                let mut here = 0;
+                for path in files {
+                    let data = std::fs::read(&path).expect("input");
+                    if std::panic::catch_unwind(|| entry(&data)).is_err() {
+                        failures.push(path.display().to_string());
+                    }
+                    here += 1;
+                }
+                assert!(folder != "seeds" || here > 0, "{name} has no seeds");
+                *count += here;
+            }
+        }
+        eprintln!("replayed {seeds} seeds and {regressions} regression inputs");
+        assert!(failures.is_empty(), "panicked on {failures:?}");
+    }
+}
