@@ -126,10 +126,17 @@ fn task_retries_report(text: &str) -> Option<String> {
 /// A lost connection to the cluster, from the text of tonic's and hyper's errors: the
 /// scheduler refused the connection (`ConnectError("tcp connect error", 127.0.0.1:50050,
 /// Os { .. message: "Connection refused" })`), or the connection broke while a job ran
-/// (`h2 protocol error: error reading a body from connection`), as when the scheduler
-/// restarts. What happened and what to do come first; what the client was doing second.
+/// (`h2 protocol error: error reading a body from connection`, or a call cancelled with
+/// `hyper::Error(Canceled, "connection closed")`), as when the scheduler restarts or is
+/// killed. What happened and what to do come first; what the client was doing second.
 fn transport_report(text: &str) -> Option<String> {
     const CONNECT: &str = "ConnectError(\"tcp connect error\", ";
+    // A body read that broke (a restarted scheduler), and a request in flight that tonic
+    // cancelled because its connection closed (a killed one).
+    const BROKE: [&str; 2] = [
+        "h2 protocol error: error reading a body from connection",
+        "hyper::Error(Canceled, \"connection closed\")",
+    ];
     // Only gRPC's own errors: an object store's HTTP client words its failures alike.
     let grpc = text.contains("tonic::transport::Error") || text.contains("code: '");
     if !grpc || text.contains("RetryError") {
@@ -146,7 +153,7 @@ fn transport_report(text: &str) -> Option<String> {
             "cannot connect to the cluster at {addr} ({why}); if the scheduler is \
              restarting, run the command again once its executors have registered"
         )
-    } else if text.contains("h2 protocol error: error reading a body from connection") {
+    } else if BROKE.iter().any(|sign| text.contains(sign)) {
         "the connection to the cluster broke while the job ran (the scheduler went away \
          or restarted); run the command again once its executors have registered"
             .to_string()
@@ -347,6 +354,15 @@ mod tests {
              away or restarted); run the command again once its executors have \
              registered\n  (c2-beacon: phase entities: running c2-beacon entities.sql \
              into s3://lake/x.parquet)"
+        );
+        // As it printed them when the scheduler container was killed mid-hunt.
+        let killed = r#"c2-beacon: phase effective k: running c2-beacon effective k.sql: Execution error: Status { code: Cancelled, message: "operation was canceled", source: Some(tonic::transport::Error(Transport, hyper::Error(Canceled, "connection closed"))) }"#;
+        assert_eq!(
+            error_report(killed),
+            "the connection to the cluster broke while the job ran (the scheduler went \
+             away or restarted); run the command again once its executors have \
+             registered\n  (c2-beacon: phase effective k: running c2-beacon effective \
+             k.sql)"
         );
         let refused = r#"process-anomaly: phase processes: running processes.sql into s3://lake/y.parquet: Execution error: tonic::transport::Error(Transport, ConnectError(ConnectError("tcp connect error", 127.0.0.1:51050, Os { code: 111, kind: ConnectionRefused, message: "Connection refused" })))"#;
         // An object store's connection errors are not the cluster's.
