@@ -11,8 +11,11 @@ use datafusion::sql::sqlparser::parser::Parser;
 use crate::hunt::columns::ColumnMap;
 use crate::hunt::params::{PARAMS, Params};
 
+/// A target's entry: reads arbitrary bytes, returns whatever they are.
+pub type Entry = fn(&[u8]);
+
 /// Every target: its name (the folder of its regression inputs) and its entry.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Entry)] = &[
     ("ingest_file", ingest_file),
     ("json_record", json_record),
     ("opensearch_response", opensearch_response),

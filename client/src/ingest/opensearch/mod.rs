@@ -800,6 +800,27 @@ fn mark_time(mark: &Value) -> Option<String> {
     ))
 }
 
+/// Reads one `_search` response as a pull does: the envelope, each hit's sort key and
+/// mark time, each `_source` mapped to a row. Returns the rows mapped. The fuzz target's
+/// entry (see `crate::fuzzing`).
+#[doc(hidden)]
+pub fn read_response(body: &[u8]) -> usize {
+    let idx = FieldIndex::get();
+    let Ok(page) = parse_page(body, idx) else {
+        return 0;
+    };
+    let mut rows = 0;
+    for hit in page.hits {
+        let _ = hit.sort.first().and_then(mark_time);
+        if let Some(Parsed::Object(d)) = hit.source
+            && into_row(*d, idx).is_ok()
+        {
+            rows += 1;
+        }
+    }
+    rows
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -827,25 +848,4 @@ mod tests {
                 .is_ok()
         );
     }
-}
-
-/// Reads one `_search` response as a pull does: the envelope, each hit's sort key and
-/// mark time, each `_source` mapped to a row. Returns the rows mapped. The fuzz target's
-/// entry (see `crate::fuzzing`).
-#[doc(hidden)]
-pub fn read_response(body: &[u8]) -> usize {
-    let idx = FieldIndex::get();
-    let Ok(page) = parse_page(body, idx) else {
-        return 0;
-    };
-    let mut rows = 0;
-    for hit in page.hits {
-        let _ = hit.sort.first().and_then(mark_time);
-        if let Some(Parsed::Object(d)) = hit.source
-            && into_row(*d, idx).is_ok()
-        {
-            rows += 1;
-        }
-    }
-    rows
 }
