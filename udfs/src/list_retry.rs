@@ -6,7 +6,8 @@
 //! on it fails. [`ListRetry`] wraps a store and starts a broken listing again from the
 //! last key it returned (`list_with_offset`: S3 lists keys in order, so nothing is
 //! skipped or repeated), or repeats a broken delimited listing, a few times with a
-//! backoff. Every other call goes straight to the wrapped store.
+//! backoff. A listing request that failed to send is not retried again (object_store
+//! has used its retry budget on it). Every other call goes straight to the wrapped store.
 
 use std::fmt;
 use std::sync::Arc;
@@ -44,10 +45,21 @@ impl fmt::Display for ListRetry {
     }
 }
 
-/// Whether a failed listing is worth starting again: transport and server trouble
-/// (object_store's `Generic`), not a missing prefix or refused credentials.
+/// The S3 client's words for a listing whose response broke while it was read: the body
+/// failed, or it ended early and the XML does not parse. A request that failed to send
+/// has already been through object_store's retries (`Error performing list request`):
+/// retrying it again would multiply the retry budget of a store that is down.
+const BROKEN_BODY: [&str; 2] = [
+    "Error getting list response body",
+    "Got invalid list response",
+];
+
+/// Whether a failed listing is worth starting again: its response broke mid-read.
 fn transient(e: &object_store::Error) -> bool {
     matches!(e, object_store::Error::Generic { .. })
+        && BROKEN_BODY
+            .iter()
+            .any(|words| e.to_string().contains(words))
 }
 
 fn backoff(attempt: usize) -> Duration {
@@ -222,7 +234,9 @@ mod tests {
     fn cut() -> object_store::Error {
         object_store::Error::Generic {
             store: "S3",
-            source: "error decoding response body: connection reset".into(),
+            source: "Error getting list response body: error decoding response body: \
+                     connection reset"
+                .into(),
         }
     }
 
@@ -350,6 +364,23 @@ mod tests {
         let err = keys(wrapped).await.expect_err("gives up");
         assert!(err.to_string().contains("connection reset"), "{err}");
         assert_eq!(breaking.listings.load(Ordering::SeqCst), 3);
+    }
+
+    #[test]
+    fn only_broken_bodies_are_retried_not_requests_that_used_up_their_retries() {
+        assert!(transient(&cut()));
+        let sent = object_store::Error::Generic {
+            store: "S3",
+            source: "Error performing list request: Error performing GET http://s3/lake \
+                     after 3 retries: connection refused"
+                .into(),
+        };
+        assert!(!transient(&sent));
+        let missing = object_store::Error::NotFound {
+            path: "events".into(),
+            source: "Got invalid list response".into(),
+        };
+        assert!(!transient(&missing));
     }
 
     #[tokio::test]
