@@ -133,9 +133,12 @@ fn transport_report(text: &str) -> Option<String> {
     const CONNECT: &str = "ConnectError(\"tcp connect error\", ";
     // A body read that broke (a restarted scheduler), and a request in flight that tonic
     // cancelled because its connection closed (a killed one).
+    // Any failure of the HTTP/2 connection itself once it was up (reset, closed, broken
+    // pipe) is tonic's `Transport` error around a hyper error; a refused connection was
+    // caught above.
     const BROKE: [&str; 2] = [
         "h2 protocol error: error reading a body from connection",
-        "hyper::Error(Canceled, \"connection closed\")",
+        "tonic::transport::Error(Transport, hyper::Error(",
     ];
     // Only gRPC's own errors: an object store's HTTP client words its failures alike.
     let grpc = text.contains("tonic::transport::Error") || text.contains("code: '");
@@ -363,6 +366,12 @@ mod tests {
              away or restarted); run the command again once its executors have \
              registered\n  (c2-beacon: phase effective k: running c2-beacon effective \
              k.sql)"
+        );
+        let reset = r#"c2-beacon: phase features: running c2-beacon features.sql into s3://lake/lost/x.parquet: Execution error: Status { code: Unknown, message: "transport error", source: Some(tonic::transport::Error(Transport, hyper::Error(Io, Kind(ConnectionReset)))) }"#;
+        assert!(
+            error_report(reset).starts_with("the connection to the cluster broke while"),
+            "{}",
+            error_report(reset)
         );
         let refused = r#"process-anomaly: phase processes: running processes.sql into s3://lake/y.parquet: Execution error: tonic::transport::Error(Transport, ConnectError(ConnectError("tcp connect error", 127.0.0.1:51050, Os { code: 111, kind: ConnectionRefused, message: "Connection refused" })))"#;
         // An object store's connection errors are not the cluster's.
