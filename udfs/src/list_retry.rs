@@ -241,17 +241,20 @@ mod tests {
     }
 
     impl Breaking {
+        /// Counts a listing; whether this one breaks (while breaks are left).
+        fn breaks_now(&self) -> bool {
+            self.listings.fetch_add(1, Ordering::SeqCst);
+            self.breaks
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+        }
+
         fn maybe_break(
             &self,
             stream: BoxStream<'static, Result<ObjectMeta>>,
         ) -> BoxStream<'static, Result<ObjectMeta>> {
-            self.listings.fetch_add(1, Ordering::SeqCst);
             let take = self.after;
-            let breaking = self
-                .breaks
-                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-                .is_ok();
-            if breaking {
+            if self.breaks_now() {
                 stream
                     .take(take)
                     .chain(futures::stream::once(async { Err(cut()) }))
@@ -300,12 +303,7 @@ mod tests {
             self.maybe_break(self.inner.list_with_offset(prefix, offset))
         }
         async fn list_with_delimiter(&self, prefix: Option<&Path>) -> Result<ListResult> {
-            self.listings.fetch_add(1, Ordering::SeqCst);
-            let breaking = self
-                .breaks
-                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-                .is_ok();
-            if breaking {
+            if self.breaks_now() {
                 return Err(cut());
             }
             self.inner.list_with_delimiter(prefix).await

@@ -75,18 +75,7 @@ pub(crate) fn read_bytes(
             catch_unwind(AssertUnwindSafe(|| EvtxParser::from_buffer(data.to_vec())));
         job.evtx(parser)?;
     } else if data.starts_with(GZIP_MAGIC) {
-        let compressed = Rc::new(Cell::new(0));
-        let counted = Counted {
-            inner: data,
-            count: compressed.clone(),
-        };
-        let gz = MultiGzDecoder::new(counted);
-        let guarded = RatioGuard {
-            inner: gz,
-            produced: 0,
-            compressed,
-        };
-        job.text(BufReader::new(guarded), true)?;
+        job.text(BufReader::new(guarded_gzip(data)), true)?;
     } else {
         job.text(data, false)?;
     }
@@ -162,20 +151,10 @@ impl FileJob<'_> {
             }
         };
         if magic.starts_with(GZIP_MAGIC) {
-            let compressed = Rc::new(Cell::new(0));
-            let file = Counted {
-                inner: file,
-                count: compressed.clone(),
-            };
-            // No read-ahead below the decoder (it buffers 32 KiB itself): the count is of
-            // what it has consumed, so the ratio is not diluted by a large buffer.
-            let gz = MultiGzDecoder::new(file);
-            let guarded = RatioGuard {
-                inner: gz,
-                produced: 0,
-                compressed,
-            };
-            self.text(BufReader::with_capacity(READ_BUFFER, guarded), true)
+            self.text(
+                BufReader::with_capacity(READ_BUFFER, guarded_gzip(file)),
+                true,
+            )
         } else {
             self.text(BufReader::with_capacity(READ_BUFFER, file), false)
         }
@@ -237,11 +216,7 @@ impl FileJob<'_> {
                     return Ok(());
                 }
                 Err(e) => {
-                    let what = if gzip {
-                        "gzip stream is truncated or corrupt"
-                    } else {
-                        "read failed"
-                    };
+                    let what = read_failure(gzip);
                     self.fail(format!("{what} after line {line}: {e}"));
                     return Ok(());
                 }
@@ -320,11 +295,7 @@ impl FileJob<'_> {
                 self.fail(format!("{why}; gave up after JSON array element {count}"));
             }
             Err(e) if e.is_io() => {
-                let what = if gzip {
-                    "gzip stream is truncated or corrupt"
-                } else {
-                    "read failed"
-                };
+                let what = read_failure(gzip);
                 self.fail(format!("{what} after JSON array element {count}: {e}"));
             }
             Err(e) => self.fail(format!("invalid JSON array after element {count}: {e}")),
@@ -427,6 +398,31 @@ struct ArrayVisitor<'j, 'l, 'f> {
     count: &'f mut u64,
     /// Bytes read since the current element began (see [`ElementCap`]).
     since: &'f Cell<u64>,
+}
+
+/// A multi-member gzip decoder over `compressed`, behind a [`RatioGuard`]. No read-ahead
+/// sits below the decoder (it buffers 32 KiB itself): the count is of what it has
+/// consumed, so the ratio is not diluted by a large buffer.
+fn guarded_gzip<R: Read>(compressed: R) -> RatioGuard<MultiGzDecoder<Counted<R>>> {
+    let count = Rc::new(Cell::new(0));
+    let counted = Counted {
+        inner: compressed,
+        count: count.clone(),
+    };
+    RatioGuard {
+        inner: MultiGzDecoder::new(counted),
+        produced: 0,
+        compressed: count,
+    }
+}
+
+/// What failed when a read of the text failed.
+fn read_failure(gzip: bool) -> &'static str {
+    if gzip {
+        "gzip stream is truncated or corrupt"
+    } else {
+        "read failed"
+    }
 }
 
 /// Counts the bytes read through it.
