@@ -9,7 +9,8 @@ use ballista_core::extension::SessionConfigExt;
 use ballista_core::registry::BallistaFunctionRegistry;
 use datafusion::common::Result;
 use datafusion::execution::FunctionRegistry;
-use datafusion::execution::memory_pool::{FairSpillPool, MemoryPool};
+use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+use datafusion::execution::memory_pool::{FairSpillPool, MemoryPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext};
@@ -51,13 +52,24 @@ pub fn huntsman_runtime_env(
     _config: &SessionConfig,
     spill_dir: Option<&Path>,
 ) -> Result<Arc<RuntimeEnv>> {
-    let mut builder =
-        RuntimeEnvBuilder::new().with_object_store_registry(crate::objstore::registry());
+    let mut disks =
+        DiskManagerBuilder::default().with_max_spill_merge_fan_in(SPILL_MERGE_FAN_IN);
     if let Some(dir) = spill_dir {
-        builder = builder.with_temp_file_path(dir);
+        disks = disks.with_mode(DiskManagerMode::Directories(vec![dir.to_path_buf()]));
     }
-    builder.build_arc()
+    RuntimeEnvBuilder::new()
+        .with_object_store_registry(crate::objstore::registry())
+        .with_disk_manager_builder(disks)
+        .build_arc()
 }
+
+/// How many sorted spill files one merge pass reads at once. DataFusion's default (no
+/// bound) lets a sort that spilled reserve one batch per spill file for its merge, as much
+/// of the pool as it can get and none of it spillable: on the 20 M-event lab, with
+/// `--memory-pool 1GiB`, two such merges held 770 MB and the process hunt's next sort
+/// could not take its first batch. Eight files a pass bounds a merge to eight batches and
+/// adds a pass only past eight spill files.
+pub const SPILL_MERGE_FAN_IN: usize = 8;
 
 /// The share of memory an executor's pool takes when no size is given: what Ballista's
 /// executor process takes (the rest absorbs what operators do not count: batches in
@@ -124,10 +136,15 @@ pub type MemoryPoolPolicy = Arc<
     dyn Fn(Arc<RuntimeEnv>, &SessionConfig, u32) -> Result<Arc<RuntimeEnv>> + Send + Sync,
 >;
 
+/// How many of a task's largest memory consumers an out-of-memory error names.
+const TRACKED_CONSUMERS: std::num::NonZeroUsize =
+    std::num::NonZeroUsize::new(3).expect("3 > 0");
+
 /// The memory-pool policy of every Huntsman executor, Ballista's executor process's
 /// policy: a pool of `total` bytes split evenly over `vcores` task slots, each task
 /// getting a fresh [`FairSpillPool`] of its slots' share (operators spill to the work
-/// directory when it runs short). `None`: the shared runtime's unbounded pool.
+/// directory when it runs short), tracked so that running out names the top consumers.
+/// `None`: the shared runtime's unbounded pool.
 ///
 /// `huntsman-executor` hands the size resolved by [`MemoryPoolSize::resolve`] to
 /// Ballista's executor process, which applies this same split (its own function is not
@@ -148,7 +165,12 @@ pub fn memory_pool_policy(total: Option<u64>, vcores: usize) -> Result<MemoryPoo
     }
     Ok(Arc::new(move |base, _config, vcores_consumed| {
         let size = per_vcore.saturating_mul(vcores_consumed.max(1) as usize);
-        let pool: Arc<dyn MemoryPool> = Arc::new(FairSpillPool::new(size));
+        // Tracked, so that a query that runs out names what held the memory (the top
+        // consumers and whether each could spill), not only the one that asked last.
+        let pool: Arc<dyn MemoryPool> = Arc::new(TrackConsumersPool::new(
+            FairSpillPool::new(size),
+            TRACKED_CONSUMERS,
+        ));
         RuntimeEnvBuilder::from_runtime_env(&base)
             .with_memory_pool(pool)
             .build_arc()
@@ -308,6 +330,65 @@ mod tests {
             &base
         ));
         assert!(memory_pool_policy(Some(3), 4).is_err());
+    }
+
+    /// A task that runs out of its pool names what held the memory, not only the
+    /// consumer that asked last.
+    #[test]
+    fn running_out_of_a_task_pool_names_the_largest_consumers() {
+        use datafusion::execution::memory_pool::MemoryConsumer;
+        let base = RuntimeEnvBuilder::new().build_arc().expect("runtime");
+        let policy = memory_pool_policy(Some(1 << 20), 1).expect("policy");
+        let task = policy(base, &SessionConfig::new(), 1).expect("runtime");
+        let hog = MemoryConsumer::new("HashJoinInput[3]").register(&task.memory_pool);
+        hog.try_grow(900 << 10).expect("fits");
+        let sorter = MemoryConsumer::new("ExternalSorter[0]")
+            .with_can_spill(true)
+            .register(&task.memory_pool);
+        let err = sorter
+            .try_grow(300 << 10)
+            .expect_err("does not fit")
+            .to_string();
+        assert!(
+            err.contains("HashJoinInput[3]") && err.contains("can spill: false"),
+            "{err}"
+        );
+    }
+
+    /// Operators spill into the directory given, and a merge of spill files reads at most
+    /// [`SPILL_MERGE_FAN_IN`] of them at a time (in the executors' and the client's
+    /// runtime alike).
+    #[test]
+    fn spills_go_to_the_work_directory_and_merges_are_bounded() {
+        let dir =
+            std::env::temp_dir().join(format!("huntsman-spill-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("spill dir");
+        let config = SessionConfig::new();
+        let runtime = huntsman_runtime_env(&config, Some(&dir)).expect("runtime");
+        assert_eq!(
+            runtime.disk_manager.max_spill_merge_fan_in(),
+            SPILL_MERGE_FAN_IN
+        );
+        let file = runtime
+            .disk_manager
+            .create_tmp_file("test")
+            .expect("spill file");
+        let made: Vec<String> = std::fs::read_dir(&dir)
+            .expect("listed")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            made.iter().any(|n| n.starts_with("datafusion-")),
+            "{made:?}"
+        );
+        drop(file);
+        drop(runtime);
+        let _ = std::fs::remove_dir_all(&dir);
+        let client = huntsman_runtime_env(&config, None).expect("runtime");
+        assert_eq!(
+            client.disk_manager.max_spill_merge_fan_in(),
+            SPILL_MERGE_FAN_IN
+        );
     }
 
     #[test]
