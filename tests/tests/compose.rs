@@ -416,8 +416,13 @@ fn wait_for_phase(
     (seen, rest)
 }
 
-/// Waits for `child` at most `limit`; kills it and fails the test past that.
-fn wait_bounded(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
+/// Waits for `child` at most `limit`; kills it and fails the test past that, saying
+/// `after` what (the fault the client was left with).
+fn wait_bounded(
+    child: &mut Child,
+    limit: Duration,
+    after: &str,
+) -> std::process::ExitStatus {
     let started = Instant::now();
     loop {
         if let Some(status) = child.try_wait().expect("the client can be waited on") {
@@ -426,10 +431,64 @@ fn wait_bounded(child: &mut Child, limit: Duration) -> std::process::ExitStatus 
         if started.elapsed() > limit {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("the client was still running {limit:?} after the scheduler was lost");
+            panic!("the client was still running {limit:?} after {after}");
         }
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// Starts `c2-beacon` on the cluster with results under `s3://lake/<prefix>`, breaks the
+/// cluster with `lab <fault...>` once its first phase runs, and waits (bounded) for the
+/// client to fail. Returns the user's error line (`huntsman: ...`) and all the client
+/// printed.
+fn hunt_through_fault(
+    lab: &Lab,
+    work: &Path,
+    scheduler: &str,
+    prefix: &str,
+    fault: &[&str],
+    what: &str,
+) -> (String, String) {
+    let base = format!("BASE_S3_PATH=s3://lake/{prefix}");
+    let args = hunt_args(Some(scheduler), &base, "c2-beacon");
+    let mut child = spawn_client(lab, work, &args);
+    let (_, rest) = wait_for_phase(&mut child, "c2-beacon");
+    lab.must(fault);
+    let at = Instant::now();
+    let status = wait_bounded(&mut child, Duration::from_secs(300), what);
+    let after = at.elapsed();
+    let stderr = rest.join().unwrap_or_default().join("\n");
+    lab.record(stderr.as_bytes());
+    assert!(
+        !status.success(),
+        "the hunt succeeded after {what}:\n{stderr}"
+    );
+    let error = stderr
+        .lines()
+        .rfind(|l| l.starts_with("huntsman: "))
+        .unwrap_or_default()
+        .to_string();
+    eprintln!(
+        "{what}: the hunt failed {:.0} s later: {error}",
+        after.as_secs_f64()
+    );
+    (error, stderr)
+}
+
+/// After `hunt_through_fault` and the cluster's repair: the failed run left no manifest,
+/// and the same command now succeeds with exactly one.
+fn rerun_after_repair(lab: &Lab, work: &Path, scheduler: &str, prefix: &str, what: &str) {
+    assert!(
+        manifests(lab, prefix, "c2-beacon").is_empty(),
+        "a complete-looking run was left after {what}"
+    );
+    let base = format!("BASE_S3_PATH=s3://lake/{prefix}");
+    let args = hunt_args(Some(scheduler), &base, "c2-beacon");
+    ok(
+        &client(lab, work, &args),
+        &format!("the same hunt after {what} was repaired"),
+    );
+    assert_eq!(manifests(lab, prefix, "c2-beacon").len(), 1);
 }
 
 #[test]
@@ -550,7 +609,11 @@ fn a_compose_lab_runs_the_hunts_survives_a_lost_executor_and_tears_down_clean() 
         .output()
         .expect("docker kill");
     ok(&kill, "docker kill an executor");
-    let status = child.wait().expect("the hunt ends");
+    let status = wait_bounded(
+        &mut child,
+        Duration::from_secs(900),
+        "an executor was killed",
+    );
     let stderr = rest.join().unwrap_or_default().join("\n");
     lab.record(stderr.as_bytes());
     assert!(
@@ -579,68 +642,35 @@ fn a_compose_lab_runs_the_hunts_survives_a_lost_executor_and_tears_down_clean() 
 
     // 4. The store stopped in the middle of a hunt: a clear error naming it, no complete
     //    run; the same command succeeds once it is back.
-    let args = hunt_args(Some(&scheduler), "BASE_S3_PATH=s3://lake/cut", "c2-beacon");
-    let mut child = spawn_client(&lab, work, &args);
-    let (_, rest) = wait_for_phase(&mut child, "c2-beacon");
-    lab.must(&["compose", "stop", "s3"]);
-    let stopped = Instant::now();
-    let status = child.wait().expect("the hunt ends");
-    let stderr = rest.join().unwrap_or_default().join("\n");
-    lab.record(stderr.as_bytes());
-    eprintln!(
-        "store stopped: the hunt failed {:.0} s later: {}",
-        stopped.elapsed().as_secs_f64(),
-        stderr
-            .lines()
-            .rfind(|l| l.contains("rror"))
-            .unwrap_or_default()
+    let (error, stderr) = hunt_through_fault(
+        &lab,
+        work,
+        &scheduler,
+        "cut",
+        &["compose", "stop", "s3"],
+        "the store was stopped",
     );
-    assert!(!status.success(), "the hunt succeeded without its store");
     // The error the user reads (`huntsman: ...`) names the store location, in one line,
     // without Rust's debug dump of the nested error.
-    let error = stderr
-        .lines()
-        .rfind(|l| l.starts_with("huntsman: "))
-        .unwrap_or_default();
     assert!(
         error.contains("lake/cut/") && !error.contains("DataFusionError("),
         "the error does not name the store plainly:\n{stderr}"
     );
     lab.must(&["compose", "start", "s3"]);
     lab.must(&["up", "--executors", "3", "--profile", "debug"]);
-    assert!(
-        manifests(&lab, "cut", "c2-beacon").is_empty(),
-        "a complete-looking run was left"
-    );
-    ok(
-        &client(&lab, work, &args),
-        "the same hunt once the store is back",
-    );
-    assert_eq!(manifests(&lab, "cut", "c2-beacon").len(), 1);
+    rerun_after_repair(&lab, work, &scheduler, "cut", "the store was stopped");
 
     // 4b. The scheduler killed in the middle of a hunt: the client reports the lost job in
     //     one line within a bounded time, leaves no complete run, and the same command
     //     succeeds once the scheduler is back and the executors have registered again.
-    let args = hunt_args(Some(&scheduler), "BASE_S3_PATH=s3://lake/lost", "c2-beacon");
-    let mut child = spawn_client(&lab, work, &args);
-    let (_, rest) = wait_for_phase(&mut child, "c2-beacon");
-    lab.must(&["compose", "kill", "scheduler"]);
-    let killed = Instant::now();
-    let status = wait_bounded(&mut child, Duration::from_secs(180));
-    let stderr = rest.join().unwrap_or_default().join("\n");
-    lab.record(stderr.as_bytes());
-    eprintln!(
-        "scheduler killed: the hunt failed {:.0} s later",
-        killed.elapsed().as_secs_f64()
+    let (error, stderr) = hunt_through_fault(
+        &lab,
+        work,
+        &scheduler,
+        "lost",
+        &["compose", "kill", "scheduler"],
+        "the scheduler was killed",
     );
-    assert!(
-        !status.success(),
-        "the hunt succeeded without its scheduler"
-    );
-    let error = stderr
-        .lines()
-        .rfind(|l| l.starts_with("huntsman: "))
-        .unwrap_or_default();
     assert!(
         error.contains("cluster")
             && !error.contains("h2 protocol")
@@ -649,15 +679,7 @@ fn a_compose_lab_runs_the_hunts_survives_a_lost_executor_and_tears_down_clean() 
     );
     lab.must(&["compose", "start", "scheduler"]);
     lab.must(&["up", "--executors", "3", "--profile", "debug"]);
-    assert!(
-        manifests(&lab, "lost", "c2-beacon").is_empty(),
-        "a complete-looking run was left by the lost job"
-    );
-    ok(
-        &client(&lab, work, &args),
-        "the same hunt once the scheduler is back",
-    );
-    assert_eq!(manifests(&lab, "lost", "c2-beacon").len(), 1);
+    rerun_after_repair(&lab, work, &scheduler, "lost", "the scheduler was killed");
 
     // 5. A fourth executor; a query whose tasks reach all of them.
     lab.must(&["scale", "4"]);
