@@ -74,6 +74,7 @@ pub(crate) fn read_bytes(
         let parser =
             catch_unwind(AssertUnwindSafe(|| EvtxParser::from_buffer(data.to_vec())));
         job.evtx(parser)?;
+        job.check_evtx_length(data, data.len() as u64);
     } else if data.starts_with(GZIP_MAGIC) {
         job.text(BufReader::new(guarded_gzip(data)), true)?;
     } else {
@@ -138,9 +139,16 @@ impl FileJob<'_> {
         };
         let magic = &magic[..n];
         if magic.starts_with(EVTX_MAGIC) {
-            return self.evtx(catch_unwind(AssertUnwindSafe(|| {
+            self.evtx(catch_unwind(AssertUnwindSafe(|| {
                 EvtxParser::from_path(path)
-            })));
+            })))?;
+            let mut header = [0u8; 44];
+            let read =
+                File::open(path).and_then(|mut f| read_prefix(&mut f, &mut header));
+            if let (Ok(n), Ok(meta)) = (read, std::fs::metadata(path)) {
+                self.check_evtx_length(&header[..n], meta.len());
+            }
+            return Ok(());
         }
         // Reopen rather than seek, so that a pipe or a special file works too.
         let file = match File::open(path) {
@@ -301,6 +309,28 @@ impl FileJob<'_> {
             Err(e) => self.fail(format!("invalid JSON array after element {count}: {e}")),
         }
         Ok(())
+    }
+
+    /// An EVTX file is a 4 KiB header and whole 64 KiB chunks, as many as its header
+    /// names (Windows allocates them whole): a file cut short reads as fewer chunks
+    /// without an error from the parser, so it is reported here (the records of its
+    /// whole chunks are kept). Only when nothing else stopped the file.
+    fn check_evtx_length(&mut self, header: &[u8], len: u64) {
+        const HEADER: u64 = 4096;
+        const CHUNK: u64 = 65536;
+        let Some(named) = header.get(42..44) else {
+            return;
+        };
+        let named = u64::from(u16::from_le_bytes([named[0], named[1]]));
+        let body = len.saturating_sub(HEADER);
+        let (whole, rest) = (body / CHUNK, body % CHUNK);
+        if self.report.error.is_none() && (rest != 0 || whole < named) {
+            self.fail(format!(
+                "truncated EVTX file: its header names {named} chunks of 64 KiB, the file \
+                 holds {whole} whole chunks and {rest} more bytes; the records of whole \
+                 chunks were read"
+            ));
+        }
     }
 
     /// The records of an EVTX file, from its parser as opened (a panic while opening
