@@ -56,28 +56,17 @@ def string(s):
     return (STRING, utf16(s))
 
 
-def u8(v):
-    return (UINT8, struct.pack("<B", v))
+def packed(kind, fmt):
+    """A writer of one fixed-size value type: (type, little-endian bytes)."""
+    return lambda v: (kind, struct.pack(fmt, v))
 
 
-def u16(v):
-    return (UINT16, struct.pack("<H", v))
-
-
-def u32(v):
-    return (UINT32, struct.pack("<I", v))
-
-
-def u64(v):
-    return (UINT64, struct.pack("<Q", v))
-
-
-def hex64(v):
-    return (HEXINT64, struct.pack("<Q", v))
-
-
-def filetime(v):
-    return (FILETIME, struct.pack("<Q", v))
+u8 = packed(UINT8, "<B")
+u16 = packed(UINT16, "<H")
+u32 = packed(UINT32, "<I")
+u64 = packed(UINT64, "<Q")
+hex64 = packed(HEXINT64, "<Q")
+filetime = packed(FILETIME, "<Q")
 
 
 def guid(s):

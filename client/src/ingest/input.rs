@@ -40,6 +40,8 @@ pub const MAX_GZIP_RATIO: u64 = 200;
 const RATIO_CHECKED_AFTER: u64 = 64 << 20;
 
 const EVTX_MAGIC: &[u8] = b"ElfFile\0";
+/// The EVTX file header up to its chunk count (a little-endian `u16` at offset 42).
+const EVTX_HEAD: usize = 44;
 const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
 
 /// Where the rows read go: the lake, or nowhere (fuzzing).
@@ -129,24 +131,22 @@ impl FileJob<'_> {
                 return Ok(());
             }
         };
-        let mut magic = [0u8; 8];
-        let n = match read_prefix(&mut file, &mut magic) {
+        // Enough for the magic numbers and the EVTX header's chunk count.
+        let mut head = [0u8; EVTX_HEAD];
+        let n = match read_prefix(&mut file, &mut head) {
             Ok(n) => n,
             Err(e) => {
                 self.fail(format!("cannot read: {e}"));
                 return Ok(());
             }
         };
-        let magic = &magic[..n];
+        let magic = &head[..n];
         if magic.starts_with(EVTX_MAGIC) {
             self.evtx(catch_unwind(AssertUnwindSafe(|| {
                 EvtxParser::from_path(path)
             })))?;
-            let mut header = [0u8; 44];
-            let read =
-                File::open(path).and_then(|mut f| read_prefix(&mut f, &mut header));
-            if let (Ok(n), Ok(meta)) = (read, std::fs::metadata(path)) {
-                self.check_evtx_length(&header[..n], meta.len());
+            if let Ok(meta) = file.metadata() {
+                self.check_evtx_length(magic, meta.len());
             }
             return Ok(());
         }
@@ -318,7 +318,7 @@ impl FileJob<'_> {
     fn check_evtx_length(&mut self, header: &[u8], len: u64) {
         const HEADER: u64 = 4096;
         const CHUNK: u64 = 65536;
-        let Some(named) = header.get(42..44) else {
+        let Some(named) = header.get(EVTX_HEAD - 2..EVTX_HEAD) else {
             return;
         };
         let named = u64::from(u16::from_le_bytes([named[0], named[1]]));
