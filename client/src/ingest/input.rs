@@ -40,8 +40,6 @@ pub const MAX_GZIP_RATIO: u64 = 200;
 const RATIO_CHECKED_AFTER: u64 = 64 << 20;
 
 const EVTX_MAGIC: &[u8] = b"ElfFile\0";
-/// The EVTX file header up to its chunk count (a little-endian `u16` at offset 42).
-const EVTX_HEAD: usize = 44;
 const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
 
 /// Where the rows read go: the lake, or nowhere (fuzzing).
@@ -75,8 +73,7 @@ pub(crate) fn read_bytes(
     if data.starts_with(EVTX_MAGIC) {
         let parser =
             catch_unwind(AssertUnwindSafe(|| EvtxParser::from_buffer(data.to_vec())));
-        job.evtx(parser)?;
-        job.check_evtx_length(data, data.len() as u64);
+        job.evtx(parser, data.len() as u64)?;
     } else if data.starts_with(GZIP_MAGIC) {
         job.text(BufReader::new(guarded_gzip(data)), true)?;
     } else {
@@ -131,24 +128,21 @@ impl FileJob<'_> {
                 return Ok(());
             }
         };
-        // Enough for the magic numbers and the EVTX header's chunk count.
-        let mut head = [0u8; EVTX_HEAD];
-        let n = match read_prefix(&mut file, &mut head) {
+        let mut magic = [0u8; 8];
+        let n = match read_prefix(&mut file, &mut magic) {
             Ok(n) => n,
             Err(e) => {
                 self.fail(format!("cannot read: {e}"));
                 return Ok(());
             }
         };
-        let magic = &head[..n];
+        let magic = &magic[..n];
         if magic.starts_with(EVTX_MAGIC) {
-            self.evtx(catch_unwind(AssertUnwindSafe(|| {
-                EvtxParser::from_path(path)
-            })))?;
-            if let Ok(meta) = file.metadata() {
-                self.check_evtx_length(magic, meta.len());
-            }
-            return Ok(());
+            let len = file.metadata().map_or(0, |m| m.len());
+            return self.evtx(
+                catch_unwind(AssertUnwindSafe(|| EvtxParser::from_path(path))),
+                len,
+            );
         }
         // Reopen rather than seek, so that a pipe or a special file works too.
         let file = match File::open(path) {
@@ -315,14 +309,12 @@ impl FileJob<'_> {
     /// names (Windows allocates them whole): a file cut short reads as fewer chunks
     /// without an error from the parser, so it is reported here (the records of its
     /// whole chunks are kept). Only when nothing else stopped the file.
-    fn check_evtx_length(&mut self, header: &[u8], len: u64) {
-        const HEADER: u64 = 4096;
+    ///
+    /// `(chunks, header_bytes)`: the chunk count and header size its header gives.
+    fn check_evtx_length(&mut self, (chunks, header_bytes): (u16, u16), len: u64) {
         const CHUNK: u64 = 65536;
-        let Some(named) = header.get(EVTX_HEAD - 2..EVTX_HEAD) else {
-            return;
-        };
-        let named = u64::from(u16::from_le_bytes([named[0], named[1]]));
-        let body = len.saturating_sub(HEADER);
+        let named = u64::from(chunks);
+        let body = len.saturating_sub(u64::from(header_bytes));
         let (whole, rest) = (body / CHUNK, body % CHUNK);
         if self.report.error.is_none() && (rest != 0 || whole < named) {
             self.fail(format!(
@@ -333,11 +325,12 @@ impl FileJob<'_> {
         }
     }
 
-    /// The records of an EVTX file, from its parser as opened (a panic while opening
-    /// caught as the `Err` of `parser`).
+    /// The records of an EVTX file of `len` bytes, from its parser as opened (a panic
+    /// while opening caught as the `Err` of `parser`).
     fn evtx<T: std::io::Read + std::io::Seek>(
         &mut self,
         parser: std::thread::Result<evtx::err::Result<EvtxParser<T>>>,
+        len: u64,
     ) -> Result<(), IngestError> {
         let settings = ParserSettings::new()
             .validate_checksums(true)
@@ -354,6 +347,10 @@ impl FileJob<'_> {
                 return Ok(());
             }
         };
+        let shape = (
+            parser.header().chunk_count,
+            parser.header().header_block_size,
+        );
         let mut records = parser.records_json_bytes();
         let mut n = 0u64;
         loop {
@@ -361,7 +358,10 @@ impl FileJob<'_> {
             n += 1;
             let loc = Location::Record(n);
             match next {
-                Ok(None) => return Ok(()),
+                Ok(None) => {
+                    self.check_evtx_length(shape, len);
+                    return Ok(());
+                }
                 Ok(Some(Ok(rec))) => {
                     let id = rec.event_record_id;
                     self.json(&rec.data, loc, Some(id))?;
