@@ -21,6 +21,11 @@
 --                         every host reaches does not hide the one program that beacons
 --                         to it, and an implant family on a few hosts keeps most of its
 --                         score. With one host it is 0: prevalence says nothing there.
+--                         When the destination is itself one of the hosts (the address
+--                         its own outbound connections come from), that host cannot
+--                         reach it over the network and is not counted among those that
+--                         could: a collector that every other host forwards to is a pair
+--                         of every host that can have it.
 -- The models move the score by at most a factor of two and cannot veto it: min-max
 -- normalisation puts some entity at exactly 0 however anomalous it is on small data.
 -- An entity is flagged when c2_score > C2_SCORE_THRESHOLD. The default weight is derived
@@ -49,6 +54,19 @@ population AS (
   FROM events
   WHERE winlog_event_id = 3 AND lower(winlog_event_data_initiated) = 'true'
 ),
+host_address AS (
+  -- The hosts' own addresses: the source address of their outbound connections, where
+  -- exactly one host uses it (loopback and unspecified addresses name every host).
+  SELECT winlog_event_data_sourceip AS ip, min(winlog_computer_name) AS owner
+  FROM events
+  WHERE winlog_event_id = 3 AND lower(winlog_event_data_initiated) = 'true'
+    AND winlog_event_data_sourceip IS NOT NULL
+    AND NOT (winlog_event_data_sourceip LIKE '127.%'
+             OR winlog_event_data_sourceip LIKE '::ffff:127.%'
+             OR winlog_event_data_sourceip IN ('::1', '0:0:0:0:0:0:0:1', '0.0.0.0', '::'))
+  GROUP BY 1
+  HAVING count(DISTINCT winlog_computer_name) = 1
+),
 destination AS (
   SELECT destinationip, count(DISTINCT host) AS destination_hosts
   FROM c2_entities
@@ -68,8 +86,9 @@ fused AS (
     1 - least(1.0, coalesce(n.mad_s / nullif(n.median_s, 0), 1.0)) AS regularity,
     greatest(0.0, 1 - 4 / (n.connections - 1))                    AS support,
     q.pair_hosts,
-    coalesce(least(1.0, CAST(q.pair_hosts - 1 AS DOUBLE) / nullif(h.hosts - 1, 0)), 0.0)
-                                                                   AS fleet_share
+    coalesce(least(1.0, CAST(q.pair_hosts - 1 AS DOUBLE)
+      / nullif(h.hosts - 1 - CASE WHEN a.owner IS NOT NULL AND a.owner <> n.host
+                                  THEN 1 ELSE 0 END, 0)), 0.0)    AS fleet_share
   FROM normalised n
   JOIN destination p ON p.destinationip = n.destinationip
   JOIN pair q
@@ -77,6 +96,7 @@ fused AS (
    AND q.destinationip = n.destinationip
    AND q.destinationport = n.destinationport
   CROSS JOIN population h
+  LEFT JOIN host_address a ON a.ip = n.destinationip
 ),
 modified AS (
   SELECT *, 1 - ${C2_PREVALENCE_WEIGHT} * fleet_share AS prevalence_modifier
