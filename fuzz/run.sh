@@ -31,7 +31,11 @@ targets=("$@")
 ((${#targets[@]})) || targets=("${all[@]}")
 
 echo "building ${#targets[@]} targets (release, debug assertions, address sanitizer)"
-cargo +nightly fuzz build --debug-assertions
+if (($# == 0)); then
+  cargo +nightly fuzz build --debug-assertions
+else
+  for t in "${targets[@]}"; do cargo +nightly fuzz build --debug-assertions "$t"; done
+fi
 
 report=()
 status=0

@@ -216,12 +216,17 @@ fn hostile_volumes_complete_or_fail_with_one_clear_line() {
     );
 
     let data = events.to_str().expect("UTF-8 path");
+    // HUNTSMAN_HOSTILE_HUNTS=ad-enum-kmeans,... runs only those.
+    let only = std::env::var("HUNTSMAN_HOSTILE_HUNTS").unwrap_or_default();
     for hunt in [
         "c2-beacon",
         "process-anomaly",
         "ad-enum-kmeans",
         "ad-enum-autoencoder",
-    ] {
+    ]
+    .into_iter()
+    .filter(|h| only.is_empty() || only.split(',').any(|o| o.trim() == *h))
+    {
         let base = format!("BASE_S3_PATH={}", work.join("runs").display());
         let mut args = vec![
             "--memory-pool",
@@ -252,6 +257,13 @@ fn hostile_volumes_complete_or_fail_with_one_clear_line() {
                 .unwrap_or_default();
             format!("failed: {last}")
         };
+        // Each phase's line (name, rows, seconds), for where the time went.
+        for line in stderr
+            .lines()
+            .filter(|l| l.starts_with("  ") && l.ends_with(" s"))
+        {
+            eprintln!("{line}");
+        }
         eprintln!(
             "{hunt}: {outcome} in {:.0} s, peak RSS {:.0} MiB",
             started.elapsed().as_secs_f64(),
