@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 
+use crate::hunt::allow::{AllowList, finish_findings};
 use crate::hunt::columns::ColumnMap;
 use crate::hunt::params::{PARAMS, Params};
 
@@ -22,6 +23,7 @@ pub const TARGETS: &[(&str, Entry)] = &[
     ("model", model),
     ("column_mapping", column_mapping),
     ("hunt_params", hunt_params),
+    ("allow_list", allow_list),
 ];
 
 /// An input file of any kind `ingest files` takes: EVTX, gzip, JSON lines, a JSON array.
@@ -48,6 +50,46 @@ pub fn model(data: &[u8]) {
 pub fn column_mapping(data: &[u8]) {
     if let Ok(text) = std::str::from_utf8(data) {
         let _ = ColumnMap::parse(text, "fuzz input");
+    }
+}
+
+/// An allow-list TOML file (`--allow-list`), read and then applied to an empty findings
+/// table of the columns hunts' findings have (text, number, true/false, list), so that
+/// every entity column and `when` predicate goes through the SQL expression parser and
+/// the planner's type checks too.
+pub fn allow_list(data: &[u8]) {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::RecordBatch;
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::prelude::SessionContext;
+
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let hunts = ["c2-beacon", "process-anomaly"];
+    let Ok(list) = AllowList::parse(std::path::Path::new("fuzz.toml"), text, &hunts)
+    else {
+        return;
+    };
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("processguid", DataType::Utf8, true),
+        Field::new("host", DataType::Utf8, true),
+        Field::new("connections", DataType::Float64, true),
+        Field::new("week", DataType::Int64, true),
+        Field::new("flagged", DataType::Boolean, true),
+        Field::new(
+            "dns_names",
+            DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
+            true,
+        ),
+    ]));
+    let ctx = SessionContext::new();
+    let Ok(df) = ctx.read_batch(RecordBatch::new_empty(schema)) else {
+        return;
+    };
+    for hunt in hunts {
+        let _ = finish_findings(df.clone(), hunt, &["T1071"], Some(&list), "2026-12-03");
     }
 }
 

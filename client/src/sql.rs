@@ -92,7 +92,23 @@ pub async fn write_statements(
     origin: &str,
     target: &str,
 ) -> Result<(u64, SchemaRef)> {
+    write_statements_with(ctx, sql, origin, target, Ok).await
+}
+
+/// [`write_statements`], with `finish` applied to the last statement's plan before the
+/// cluster runs it (columns every hunt's findings gain, for example).
+///
+/// # Errors
+/// As [`write_statements`], and whatever `finish` reports.
+pub async fn write_statements_with(
+    ctx: &SessionContext,
+    sql: &str,
+    origin: &str,
+    target: &str,
+    finish: impl FnOnce(DataFrame) -> Result<DataFrame>,
+) -> Result<(u64, SchemaRef)> {
     let (df, which) = run_all_but_last(ctx, sql, origin).await?;
+    let df = finish(df).with_context(|| format!("planning {which}"))?;
     let schema: SchemaRef = df.schema().inner().clone();
     let counts = df
         .write_parquet(target, DataFrameWriteOptions::new(), None)

@@ -41,6 +41,9 @@ const SHARED: [Step; 3] = [
     },
 ];
 
+/// ATT&CK: domain account and group discovery, trust and remote system discovery over LDAP.
+const ATTACK: &[&str] = &["T1087.002", "T1069.002", "T1482", "T1018"];
+
 /// `ad-enum-kmeans`, declared.
 pub const KMEANS_SPEC: HuntSpec = HuntSpec {
     name: KMEANS,
@@ -112,6 +115,7 @@ pub const KMEANS_SPEC: HuntSpec = HuntSpec {
         "persistent",
         "top_queries",
     ],
+    attack: ATTACK,
 };
 
 /// `ad-enum-autoencoder`, declared.
@@ -167,4 +171,5 @@ pub const AUTOENCODER_SPEC: HuntSpec = HuntSpec {
         "mse",
         "top_queries",
     ],
+    attack: ATTACK,
 };

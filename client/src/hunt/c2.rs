@@ -7,6 +7,9 @@ use super::runner::{HuntSpec, Step};
 /// The hunt's name.
 pub const NAME: &str = "c2-beacon";
 
+/// ATT&CK: command and control over an application-layer or other protocol.
+const ATTACK: &[&str] = &["T1071", "T1095"];
+
 /// The hunt, declared.
 pub const SPEC: HuntSpec = HuntSpec {
     name: NAME,
@@ -19,6 +22,7 @@ pub const SPEC: HuntSpec = HuntSpec {
         "winlog_event_data_parentimage",
         "winlog_event_data_commandline",
         "winlog_event_data_parentcommandline",
+        "winlog_event_data_sourceip",
         "winlog_event_data_destinationip",
         "winlog_event_data_destinationport",
         "winlog_event_data_destinationportname",
@@ -136,4 +140,5 @@ pub const SPEC: HuntSpec = HuntSpec {
         "commandline",
         "parent_image",
     ],
+    attack: ATTACK,
 };

@@ -13,6 +13,7 @@ macro_rules! sql_files {
 }
 
 pub mod ad;
+pub mod allow;
 pub mod c2;
 pub mod columns;
 pub mod params;
@@ -25,6 +26,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::functions::math::expr_fn::round;
 use datafusion::prelude::{Expr, ParquetReadOptions, SessionContext, ident, lit};
@@ -119,6 +121,10 @@ pub struct HuntArgs {
     /// (default: the labels/ folder beside the data, when there is one).
     #[arg(long)]
     pub labels: Option<PathBuf>,
+    /// Suppress known-benign findings with this allow-list (TOML, see docs/hunts.md):
+    /// matching findings stay in the results, marked suppressed with the entry's reason.
+    #[arg(long, value_name = "FILE.toml", env = "HUNTSMAN_ALLOW_LIST")]
+    pub allow_list: Option<PathBuf>,
     /// Do not print progress, only findings.
     #[arg(long, short)]
     pub quiet: bool,
@@ -167,6 +173,11 @@ pub async fn run(
             .unwrap_or(std::path::Path::new("."));
         data = crate::demo::generate_default_lab(&data, lab)?;
     }
+    let names: Vec<&str> = HUNTS.iter().map(|s| s.name).collect();
+    let allow = match &args.allow_list {
+        Some(path) => Some(allow::AllowList::load(path, &names)?),
+        None => None,
+    };
     let labels = args.labels.clone().or_else(|| labels_beside(&data));
     let tables = check_tables(&[TableSource {
         name: SOURCE_TABLE.into(),
@@ -219,6 +230,7 @@ pub async fn run(
             data: &data,
             map: &map,
             args,
+            allow: allow.as_ref(),
         };
         let result = run_one(shared, hunt, &mut range);
         if let Err(e) = result.await {
@@ -311,6 +323,7 @@ struct Shared<'a> {
     data: &'a str,
     map: &'a ColumnMap,
     args: &'a HuntArgs,
+    allow: Option<&'a allow::AllowList>,
 }
 
 async fn run_one(
@@ -325,6 +338,7 @@ async fn run_one(
         data: _,
         map,
         args,
+        allow,
     } = shared;
     let started = Instant::now();
     let started_at = now_iso();
@@ -361,6 +375,7 @@ async fn run_one(
     let dir = store.begin(hunt, &run_id).await?;
     let mut run = HuntRun::new(ctx, params, hunt, dir, args.show_sql, args.quiet);
     run.reuse = reuse;
+    run.allow = allow;
     run.sql_dir.clone_from(&args.sql_dir);
     let outcome = execute(
         &mut run,
@@ -371,7 +386,17 @@ async fn run_one(
         (started, &started_at),
     )
     .await;
-    let (findings, flagged, final_dir) = match outcome {
+    for entry in &run.applied.expired {
+        eprintln!(
+            "huntsman: warning: allow-list {}:{}: entry '{}' expired on {}; it no longer \
+             suppresses {hunt} findings",
+            run.applied.file.as_deref().unwrap_or("?"),
+            entry.line,
+            entry.id,
+            entry.expires.as_deref().unwrap_or("?"),
+        );
+    }
+    let (findings, counts, final_dir) = match outcome {
         Ok(done) => done,
         Err(e) => {
             run.dir.discard().await;
@@ -394,10 +419,11 @@ async fn run_one(
     };
     let top = params.int("TOP_N")?;
     let stored = run.dir.final_table("findings");
-    print_top(ctx, spec, &stored, top as usize, total, flagged).await?;
+    print_top(ctx, spec, &stored, top as usize, total, counts).await?;
     if !args.quiet {
         eprintln!(
-            "{hunt}: {total} entities scored, {flagged} flagged, {:.1} s; results in {final_dir}\n",
+            "{hunt}: {total} entities scored, {}, {:.1} s; results in {final_dir}\n",
+            counts.describe(),
             started.elapsed().as_secs_f64(),
         );
     }
@@ -437,19 +463,19 @@ async fn execute(
     report: &ColumnReport,
     (fingerprint, range): (Fingerprint, DataRange),
     (started, started_at): (Instant, &str),
-) -> Result<(Findings, u64, Location)> {
+) -> Result<(Findings, Counts, Location)> {
     let Shared {
         params, data, args, ..
     } = shared;
     let hunt = spec.name;
     let findings = spec.run(run).await?;
-    let (findings_path, total, flagged, nothing) = match &findings {
+    let (findings_path, total, counts, nothing) = match &findings {
         Findings::Stored { location, rows } => {
-            let flagged = count_flagged(run.ctx, location).await?;
+            let counts = count_flagged(run.ctx, location).await?;
             let path = run.dir.final_table("findings");
-            (Some(path.table_url()), *rows, flagged, None)
+            (Some(path.table_url()), *rows, counts, None)
         }
-        Findings::Nothing(why) => (None, 0, 0, Some(why.clone())),
+        Findings::Nothing(why) => (None, 0, Counts::default(), Some(why.clone())),
     };
     let manifest = serde_json::json!({
         "format": "huntsman-run",
@@ -481,12 +507,15 @@ async fn execute(
             "entity": spec.entity,
             "score": spec.score,
             "rows": total,
-            "flagged": flagged,
+            "flagged": counts.flagged,
+            "suppressed": counts.suppressed,
+            "attack_techniques": spec.attack,
         },
+        "allow_list": run.applied,
         "phases": run.timings,
     });
     let final_dir = run.dir.commit(&manifest).await?;
-    Ok((findings, flagged, final_dir))
+    Ok((findings, counts, final_dir))
 }
 
 /// Narrows the `events` view to `--since`/`--until`.
@@ -626,9 +655,30 @@ async fn check_store_shared(
     )
 }
 
-/// How many of the stored findings are flagged, counted on the cluster (0 when the
-/// findings have no `flagged` column).
-async fn count_flagged(ctx: &SessionContext, findings: &Location) -> Result<u64> {
+/// How many findings a hunt flagged.
+#[derive(Debug, Clone, Copy, Default)]
+struct Counts {
+    /// Flagged and not suppressed: what the hunter is asked to look at.
+    flagged: u64,
+    /// Flagged, and suppressed by an allow-list entry.
+    suppressed: u64,
+}
+
+impl Counts {
+    fn describe(self) -> String {
+        match self.suppressed {
+            0 => format!("{} flagged", self.flagged),
+            n => format!(
+                "{} flagged, {n} more suppressed by the allow-list",
+                self.flagged
+            ),
+        }
+    }
+}
+
+/// How many of the stored findings are flagged, and how many of those an allow-list
+/// suppressed, counted on the cluster (0 when the findings have no `flagged` column).
+async fn count_flagged(ctx: &SessionContext, findings: &Location) -> Result<Counts> {
     let df = ctx
         .read_parquet(findings.table_url(), ParquetReadOptions::default())
         .await
@@ -636,15 +686,35 @@ async fn count_flagged(ctx: &SessionContext, findings: &Location) -> Result<u64>
     match df.schema().field_with_unqualified_name("flagged") {
         Ok(field) if field.data_type() == &DataType::Boolean => {}
         Ok(field) => bail!("internal: flagged is {}, not boolean", field.data_type()),
-        Err(_) => return Ok(0),
+        Err(_) => return Ok(Counts::default()),
     }
-    let n = df
+    let batches = df
         .filter(ident("flagged"))
+        .and_then(|df| {
+            df.aggregate(
+                vec![ident(allow::SUPPRESSED)],
+                vec![datafusion::functions_aggregate::expr_fn::count(lit(1))],
+            )
+        })
         .context("counting the flagged findings")?
-        .count()
+        .collect()
         .await
         .with_context(|| format!("counting the flagged findings at {findings}"))?;
-    Ok(n as u64)
+    let mut counts = Counts::default();
+    for batch in &batches {
+        let suppressed = batch.column(0).as_boolean_opt();
+        for i in 0..batch.num_rows() {
+            let n = runner::int_at(batch.column(1), i)?
+                .unwrap_or(0)
+                .unsigned_abs();
+            if suppressed.is_some_and(|s| s.is_valid(i) && s.value(i)) {
+                counts.suppressed += n;
+            } else {
+                counts.flagged += n;
+            }
+        }
+    }
+    Ok(counts)
 }
 
 /// Prints the `top` highest-scored findings. The ranking runs on the cluster, so only
@@ -655,7 +725,7 @@ async fn print_top(
     findings: &Location,
     top: usize,
     total: u64,
-    flagged: u64,
+    counts: Counts,
 ) -> Result<()> {
     let df = ctx
         .read_parquet(findings.table_url(), ParquetReadOptions::default())
@@ -676,18 +746,31 @@ async fn print_top(
                 .ok()
                 .map(|_| ident("flagged")),
         )
+        .chain(
+            (counts.suppressed > 0
+                && schema.field_with_name(allow::SUPPRESSED_BY).is_ok())
+            .then(|| ident(allow::SUPPRESSED_BY)),
+        )
         .collect();
+    // Suppressed findings rank after the others: the allow-list's point is that the top
+    // of the list is what a hunter has not already explained.
+    let mut order = Vec::new();
+    if schema.field_with_name(allow::SUPPRESSED).is_ok() {
+        order.push(ident(allow::SUPPRESSED).sort(true, true));
+    }
+    order.push(ident(spec.score).sort(false, false));
     let ranked = df
-        .sort(vec![ident(spec.score).sort(false, false)])
+        .sort(order)
         .and_then(|df| df.limit(0, Some(top)))
         .and_then(|df| df.select(columns))
         .context("ranking the findings")?;
     let schema: SchemaRef = ranked.schema().inner().clone();
     let batches = ranked.collect().await.context("ranking the findings")?;
     println!(
-        "== {}: top {} of {total} ({flagged} flagged)",
+        "== {}: top {} of {total} ({})",
         spec.name,
-        (top as u64).min(total)
+        (top as u64).min(total),
+        counts.describe()
     );
     let schema = schema_of(&batches, schema);
     write_results(&batches, &schema, Format::Table, None)?;

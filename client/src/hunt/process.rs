@@ -9,6 +9,9 @@ use super::runner::{HuntSpec, Step};
 /// The hunt's name.
 pub const NAME: &str = "process-anomaly";
 
+/// ATT&CK: interpreters, user execution and masquerading: what a rare lineage often is.
+const ATTACK: &[&str] = &["T1059", "T1204", "T1036"];
+
 /// The hunt, declared.
 pub const SPEC: HuntSpec = HuntSpec {
     name: NAME,
@@ -100,4 +103,5 @@ pub const SPEC: HuntSpec = HuntSpec {
         "commandline",
         "parent_image",
     ],
+    attack: ATTACK,
 };

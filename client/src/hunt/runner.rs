@@ -9,13 +9,17 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::dataframe::DataFrame;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::allow::{AllowList, Applied, finish_findings};
 use super::params::Params;
 use super::store::RunDir;
 use crate::location::Location;
-use crate::sql::{received_bytes, run_statements, write_statements};
+use crate::sql::{
+    received_bytes, run_statements, write_statements, write_statements_with,
+};
 
 /// Timing of one phase, for the manifest and the summary.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -58,6 +62,12 @@ pub struct HuntRun<'a> {
     pub sql_dir: Option<PathBuf>,
     /// The files that differ from the built-in ones, for the manifest.
     pub sql_overrides: Vec<String>,
+    /// The deployment's allow-list, applied to the findings.
+    pub allow: Option<&'a AllowList>,
+    /// Today (UTC, `YYYY-MM-DD`), against which allow-list expiries are read.
+    pub today: String,
+    /// What the allow-list did to the findings, for the manifest.
+    pub applied: Applied,
     quiet: bool,
 }
 
@@ -99,6 +109,9 @@ impl<'a> HuntRun<'a> {
             effective: Vec::new(),
             sql_dir: None,
             sql_overrides: Vec::new(),
+            allow: None,
+            today: super::now_iso().chars().take(10).collect(),
+            applied: Applied::default(),
             quiet,
         }
     }
@@ -209,6 +222,40 @@ impl<'a> HuntRun<'a> {
             Ok((rows, rows))
         })
         .await
+    }
+
+    /// Runs the findings `template` and has the cluster write its rows at `location`,
+    /// with the columns every hunt's findings gain (see [`finish_findings`]). Returns the
+    /// number of rows written.
+    ///
+    /// # Errors
+    /// The query or the write fails, or an allow-list entry does not fit the findings.
+    pub async fn write_findings(
+        &mut self,
+        phase: &str,
+        template: &str,
+        location: &Location,
+        attack: &[&str],
+    ) -> Result<u64> {
+        let (sql, origin) = self.prepare(phase, template)?;
+        let (ctx, hunt, allow) = (self.ctx, self.hunt, self.allow);
+        let today = self.today.clone();
+        let target = location.table_url();
+        let mut applied = Applied::default();
+        let rows = self
+            .timed(phase, async {
+                let finish = |df: DataFrame| -> Result<DataFrame> {
+                    let (df, done) = finish_findings(df, hunt, attack, allow, &today)?;
+                    applied = done;
+                    Ok(df)
+                };
+                let (rows, _) =
+                    write_statements_with(ctx, &sql, &origin, &target, finish).await?;
+                Ok((rows, rows))
+            })
+            .await?;
+        self.applied = applied;
+        Ok(rows)
     }
 
     /// Runs a training query (one row, one Binary column: the model), stores the model
@@ -389,6 +436,9 @@ pub struct HuntSpec {
     pub score: &'static str,
     /// Columns printed in the terminal.
     pub display: &'static [&'static str],
+    /// The MITRE ATT&CK technique ids of what the hunt looks for; every finding carries
+    /// them.
+    pub attack: &'static [&'static str],
 }
 
 impl HuntSpec {
@@ -489,7 +539,9 @@ impl HuntSpec {
                 Step::Findings { phase, file } => {
                     let sql = self.text(run, file)?;
                     let location = run.dir.staging_table("findings");
-                    let rows = run.write(phase, &sql, &location).await?;
+                    let rows = run
+                        .write_findings(phase, &sql, &location, self.attack)
+                        .await?;
                     findings = Some(Findings::Stored { location, rows });
                 }
             }

@@ -7,6 +7,9 @@ use super::runner::{HuntSpec, Step};
 /// The hunt's name.
 pub const NAME: &str = "widespread-attack";
 
+/// ATT&CK: remote services, admin shares, service execution, WMI, lateral tool transfer.
+const ATTACK: &[&str] = &["T1021", "T1021.002", "T1569.002", "T1047", "T1570"];
+
 /// The hunt, declared.
 pub const SPEC: HuntSpec = HuntSpec {
     name: NAME,
@@ -112,6 +115,7 @@ pub const SPEC: HuntSpec = HuntSpec {
         "target_hosts",
         "top_actions",
     ],
+    attack: ATTACK,
 };
 
 #[cfg(test)]
