@@ -23,10 +23,19 @@ pub fn error_report(text: &str) -> String {
                 where_.push_str(&format!(", stage {stage}"));
             }
             let context = failure.context.trim();
+            // One line: a message of several (a memory pool's list of its largest
+            // consumers) is joined, so the first line says the whole of what failed.
+            let message = failure
+                .message
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ");
             if context.is_empty() {
-                format!("{}\n  ({where_} failed)", failure.message)
+                format!("{message}\n  ({where_} failed)")
             } else {
-                format!("{}\n  ({context}: {where_} failed)", failure.message)
+                format!("{message}\n  ({context}: {where_} failed)")
             }
         }
         None => text.to_string(),
@@ -293,6 +302,19 @@ mod tests {
     }
 
     #[test]
+    fn a_memory_pool_message_of_several_lines_reads_as_one() {
+        let text = r#"Job 038HWC8NZ4000 failed: Job failed due to stage 3 failed: Task failed due to runtime execution error: DataFusionError(ResourcesExhausted("Additional allocation failed for ExternalSorter[1] with top memory consumers (across reservations) as:\n  ExternalSorterMerge[0]#58(can spill: false) consumed 1008.2 MB, peak 1008.2 MB,\n  ExternalSorter[1]#69(can spill: true) consumed 0.0 B, peak 0.0 B.\nError: Failed to allocate additional 126.6 MB for ExternalSorter[1]"))"#;
+        assert_eq!(
+            error_report(text),
+            "Additional allocation failed for ExternalSorter[1] with top memory consumers \
+             (across reservations) as: ExternalSorterMerge[0]#58(can spill: false) consumed \
+             1008.2 MB, peak 1008.2 MB, ExternalSorter[1]#69(can spill: true) consumed 0.0 B, \
+             peak 0.0 B. Error: Failed to allocate additional 126.6 MB for ExternalSorter[1]\n  \
+             (job 038HWC8NZ4000, stage 3 failed)"
+        );
+    }
+
+    #[test]
     fn escaped_quotes_and_backslashes_are_undone() {
         let text = r#"Execution error: Job 038HP8M752000 failed: Job failed due to stage 2 failed: Task failed due to runtime execution error: DataFusionError(External(DataFusionError(Execution("tfidf: model 'C:\\models\\\"odd\".hntm' is outside the model roots (/srv)"))))"#;
         assert_eq!(
@@ -304,7 +326,7 @@ mod tests {
         let text = r#"Job 1 failed: Task failed due to runtime execution error: ArrowError(InvalidArgumentError("bad (\"x\") value\nsecond"), None)"#;
         assert_eq!(
             error_report(text),
-            "bad (\"x\") value\nsecond\n  (job 1 failed)"
+            "bad (\"x\") value second\n  (job 1 failed)"
         );
     }
 

@@ -251,11 +251,13 @@ fn hostile_volumes_complete_or_fail_with_one_clear_line() {
         let outcome = if out.status.success() {
             "completed".to_string()
         } else {
-            let last = stderr
+            // The error's first line (the second names the job and stage).
+            let error = stderr
                 .lines()
-                .rfind(|l| !l.trim().is_empty())
+                .find(|l| l.starts_with("huntsman: "))
+                .or_else(|| stderr.lines().rfind(|l| !l.trim().is_empty()))
                 .unwrap_or_default();
-            format!("failed: {last}")
+            format!("failed: {error}")
         };
         // Each phase's line (name, rows, seconds), for where the time went.
         for line in stderr
