@@ -455,3 +455,23 @@ pub fn succeeded(out: &Output, what: &str) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// The CSV rows (header dropped) of `sql` over one Parquet file (as table `events`), run
+/// by `huntsman sql` from `cwd`.
+///
+/// # Panics
+/// When the client cannot run or the query fails; the message shows its stderr.
+pub fn query_parquet(cwd: &Path, file: &Path, sql: &str) -> Vec<String> {
+    let file = file.to_str().expect("Parquet path is UTF-8");
+    let out = run_client(
+        &["--data", file, "sql", "--format", "csv", sql],
+        cwd,
+        Duration::from_secs(120),
+    )
+    .expect("sql ran");
+    succeeded(&out, "huntsman sql")
+        .lines()
+        .skip(1)
+        .map(String::from)
+        .collect()
+}

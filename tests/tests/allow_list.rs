@@ -6,7 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use huntsman_tests::{SMALL_MODELS, generate_lab, run_client, succeeded as ok};
+use huntsman_tests::{
+    SMALL_MODELS, generate_lab, query_parquet, run_client, succeeded as ok,
+};
 use serde_json::Value;
 
 /// Runs `c2-beacon` embedded on `data` into `store`, with `extra` arguments.
@@ -36,25 +38,7 @@ fn only_run(store: &Path) -> PathBuf {
 
 /// CSV rows (header dropped) of `sql` over the findings of `run`.
 fn query(work: &Path, run: &Path, sql: &str) -> Vec<String> {
-    let file = run.join("findings.parquet");
-    let out = run_client(
-        &[
-            "--data",
-            file.to_str().expect("utf8"),
-            "sql",
-            "--format",
-            "csv",
-            sql,
-        ],
-        work,
-        Duration::from_secs(120),
-    )
-    .expect("sql ran");
-    ok(&out, "reading findings")
-        .lines()
-        .skip(1)
-        .map(String::from)
-        .collect()
+    query_parquet(work, &run.join("findings.parquet"), sql)
 }
 
 fn manifest(run: &Path) -> Value {

@@ -7,7 +7,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use huntsman_tests::{
-    HUNTS, SMALL_MODELS, TestCluster, generate_lab, run_client, succeeded as ok,
+    HUNTS, SMALL_MODELS, TestCluster, generate_lab, query_parquet, run_client,
+    succeeded as ok,
 };
 use serde_json::Value;
 
@@ -55,25 +56,6 @@ fn latest_run(store: &str, hunt: &str) -> std::path::PathBuf {
     runs.join(ids.last().expect("a completed run"))
 }
 
-/// The CSV rows (header dropped) of `sql` over one Parquet file, run by `huntsman sql`.
-fn query_file(work: &Path, file: &Path, sql: &str) -> Vec<String> {
-    let result = run_client(
-        &[
-            "--data",
-            file.to_str().expect("utf8"),
-            "sql",
-            "--format",
-            "csv",
-            sql,
-        ],
-        work,
-        Duration::from_secs(120),
-    )
-    .expect("sql ran");
-    let text = ok(&result, "reading findings");
-    text.lines().skip(1).map(String::from).collect()
-}
-
 /// Flagged entity keys per hunt, read back from the stored findings with `huntsman sql`.
 fn flagged(work: &Path, store: &str) -> BTreeMap<String, Vec<String>> {
     let mut out = BTreeMap::new();
@@ -98,7 +80,7 @@ fn flagged(work: &Path, store: &str) -> BTreeMap<String, Vec<String>> {
             "SELECT {cols} FROM events WHERE flagged ORDER BY {cols}",
             cols = entity.join(", ")
         );
-        let rows = query_file(work, &run.join("findings.parquet"), &sql);
+        let rows = query_parquet(work, &run.join("findings.parquet"), &sql);
         out.insert(hunt.to_string(), rows);
     }
     out
@@ -164,7 +146,7 @@ fn five_hunts_on_a_cluster_and_embedded_agree_and_meet_the_thresholds() {
 
     // The process hunt's evidence names what processes reached and resolved: the lab's
     // browsers and services connect out and query DNS.
-    let evidence = query_file(
+    let evidence = query_parquet(
         work.path(),
         &latest_run(&remote_store, "process-anomaly").join("findings.parquet"),
         "SELECT count(*) FILTER (WHERE cardinality(destinations) > 0) > 100 \
