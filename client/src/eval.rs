@@ -209,6 +209,48 @@ struct RunScope {
     week_days: Option<i64>,
     /// The first and last event the run saw (after `--since`/`--until`), epoch ns.
     seen: Option<(i64, i64)>,
+    /// What one finding is in this run (its pack's `unit`); `None` for a manifest that
+    /// does not say, which the built-in hunt of its name then tells.
+    unit: Option<Unit>,
+}
+
+/// The units at which a generated lab's ground truth is keyed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unit {
+    /// `account-week`: (user, week bucket).
+    AccountWeek,
+    /// `process-destination`: (process GUID, destination address, port).
+    ProcessDestination,
+    /// `process`: a process GUID.
+    Process,
+    /// `source-host`: a source address.
+    SourceHost,
+    /// Any other unit: the ground truth has no keys for it.
+    Other,
+}
+
+/// Whether a generated lab's ground truth has keys at `unit` (a pack's `unit`).
+pub fn lab_has_keys_at(unit: &str) -> bool {
+    Unit::parse(unit) != Unit::Other
+}
+
+impl Unit {
+    fn parse(unit: &str) -> Self {
+        match unit {
+            "account-week" => Unit::AccountWeek,
+            "process-destination" => Unit::ProcessDestination,
+            "process" => Unit::Process,
+            "source-host" => Unit::SourceHost,
+            _ => Unit::Other,
+        }
+    }
+
+    /// The unit of built-in hunt `hunt`.
+    fn of_builtin(hunt: &str) -> Option<Self> {
+        crate::hunt::pack::Pack::builtin_named(hunt)
+            .ok()
+            .map(|p| Unit::parse(&p.unit))
+    }
 }
 
 const DAY_NS: i64 = 86_400_000_000_000;
@@ -221,7 +263,15 @@ impl RunScope {
             week_origin_ns: int(&manifest["effective"]["EARLIEST_NS"]),
             week_days: int(&manifest["parameters"]["AD_WEEK_BUCKET_SIZE_DAYS"]["value"]),
             seen: int(&data["first_event_ns"]).zip(int(&data["last_event_ns"])),
+            unit: manifest["results"]["unit"].as_str().map(Unit::parse),
         }
+    }
+
+    /// The unit `hunt` scored at in this run.
+    fn unit(&self, hunt: &str) -> Unit {
+        self.unit
+            .or_else(|| Unit::of_builtin(hunt))
+            .unwrap_or(Unit::Other)
     }
 
     /// Whether the run saw any of `group`'s activity.
@@ -268,27 +318,24 @@ fn label_keys(
     if !scope.covers(group) {
         return Vec::new();
     }
-    match (hunt, entity) {
+    match (scope.unit(hunt), entity) {
         (
-            "c2-beacon",
+            Unit::ProcessDestination,
             Entity::ProcessDestination {
                 processguid,
                 destinationip,
                 destinationport,
             },
         ) => vec![format!("{processguid}|{destinationip}|{destinationport}")],
-        (
-            "ad-enum-kmeans" | "ad-enum-autoencoder",
-            Entity::UserWeek { user, week, .. },
-        ) => scope
+        (Unit::AccountWeek, Entity::UserWeek { user, week, .. }) => scope
             .weeks(truth, group, *week)
             .into_iter()
             .map(|w| format!("{}|{w}", user.to_lowercase()))
             .collect(),
-        ("process-anomaly", Entity::Process { processguid, .. }) => {
+        (Unit::Process, Entity::Process { processguid, .. }) => {
             vec![processguid.clone()]
         }
-        ("widespread-attack", Entity::SourceIp { sourceip, .. }) => {
+        (Unit::SourceHost, Entity::SourceIp { sourceip, .. }) => {
             vec![sourceip.clone()]
         }
         _ => Vec::new(),
@@ -366,6 +413,10 @@ async fn read_run(dir: &Location) -> Result<(serde_json::Value, Vec<Scored>)> {
         .as_str()
         .unwrap_or("score")
         .to_string();
+    let flag_col = manifest["results"]["flag"]
+        .as_str()
+        .unwrap_or("flagged")
+        .to_string();
     if entity.is_empty() {
         bail!("{manifest_path}: no entity columns listed");
     }
@@ -389,7 +440,7 @@ async fn read_run(dir: &Location) -> Result<(serde_json::Value, Vec<Scored>)> {
     let mut rows = Vec::new();
     for batch in &batches {
         rows.extend(
-            scored_rows(batch, &entity, &score_col)
+            scored_rows(batch, &entity, &score_col, &flag_col)
                 .with_context(|| format!("reading {findings}"))?,
         );
     }
@@ -400,6 +451,7 @@ fn scored_rows(
     batch: &RecordBatch,
     entity: &[String],
     score_col: &str,
+    flag_col: &str,
 ) -> Result<Vec<Scored>> {
     let column = |name: &str| {
         batch
@@ -412,10 +464,10 @@ fn scored_rows(
         .collect::<Result<_>>()?;
     let score = cast(column(score_col)?, &DataType::Float64)?;
     let score = score.as_primitive::<datafusion::arrow::datatypes::Float64Type>();
-    let flagged = column("flagged")?;
+    let flagged = column(flag_col)?;
     let flagged = flagged
         .as_boolean_opt()
-        .ok_or_else(|| anyhow::anyhow!("flagged is not boolean"))?;
+        .ok_or_else(|| anyhow::anyhow!("{flag_col} is not boolean"))?;
     let mut out = Vec::with_capacity(batch.num_rows());
     for i in 0..batch.num_rows() {
         let key = keys
@@ -454,8 +506,15 @@ fn labelled(
 ) -> (BTreeSet<String>, BTreeSet<String>, BTreeSet<String>) {
     let (mut malicious, mut hard, mut elsewhere) =
         (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
+    // A hunt of the lab's is scored on what the lab aimed at it; a hunter's own pack on
+    // what the lab aimed at the built-in hunts of its unit.
+    let unit = scope.unit(hunt);
+    let builtin = Unit::of_builtin(hunt).is_some();
     for group in &truth.groups {
-        let aimed = group.hunts.iter().any(|h| h == hunt);
+        let aimed = group.hunts.iter().any(|h| {
+            h == hunt
+                || (!builtin && unit != Unit::Other && Unit::of_builtin(h) == Some(unit))
+        });
         let keys = group
             .entities
             .iter()
@@ -482,9 +541,10 @@ fn evaluate(
     scope: &RunScope,
 ) -> Metrics {
     let (malicious, hard, elsewhere) = labelled(hunt, truth, scope);
-    // The ad hunts key users case-insensitively.
+    // Accounts are keyed case-insensitively.
+    let account = scope.unit(hunt) == Unit::AccountWeek;
     let normal = |k: &str| {
-        if hunt.starts_with("ad-enum") {
+        if account {
             k.to_lowercase()
         } else {
             k.to_string()
@@ -550,7 +610,8 @@ pub async fn run(args: &EvalArgs) -> Result<()> {
     let params = Params::from_env(&args.sets)?;
     let store = Store::open(params.text("BASE_S3_PATH")?)?;
     let mut results = BTreeMap::new();
-    for hunt in crate::hunt::HuntName::All.expand() {
+    for hunt in store.hunts().await? {
+        let hunt = hunt.as_str();
         let runs = store.completed_runs(hunt).await?;
         let run_id = match &args.run {
             Some(id) if runs.contains(id) => id.clone(),
@@ -564,6 +625,16 @@ pub async fn run(args: &EvalArgs) -> Result<()> {
         let (manifest, rows) = read_run(&dir).await?;
         check_same_data(hunt, &run_id, &manifest, &truth, &args.labels)?;
         let scope = RunScope::of(&manifest);
+        if scope.unit(hunt) == Unit::Other {
+            eprintln!(
+                "huntsman eval: {hunt}: a lab's ground truth has no keys at its unit ({}); \
+                 not scored",
+                manifest["results"]["unit"]
+                    .as_str()
+                    .unwrap_or("not recorded")
+            );
+            continue;
+        }
         let metrics = evaluate(hunt, &run_id, &rows, &truth, &scope);
         let pictures = match &args.pictures {
             Some(dir) => Location::Local(dir.clone()),
@@ -922,6 +993,20 @@ mod tests {
         assert!(svg.contains(">TP<") && svg.starts_with("<svg"));
         let malicious = ["a|1.2.3.4|443".to_string()].into_iter().collect();
         assert!(scores_svg("c2-beacon", &rows, &malicious).contains("#c62828"));
+        // A hunter's own pack at the same unit is scored on what the lab aimed at the
+        // built-in hunt of that unit; at a unit the lab has no keys for, on nothing.
+        let mine = RunScope {
+            unit: Some(Unit::parse("process-destination")),
+            ..RunScope::default()
+        };
+        let m = evaluate("my-beacons", "r", &rows, &t, &mine);
+        assert_eq!((m.tp, m.fp, m.fn_, m.tn), (1, 1, 2, 2));
+        let other = RunScope {
+            unit: Some(Unit::parse("host-image-destination")),
+            ..RunScope::default()
+        };
+        let m = evaluate("my-beacons", "r", &rows, &t, &other);
+        assert_eq!((m.tp, m.fn_), (0, 0));
     }
 
     fn scored_at(guid: &str, score: f64, flagged: bool) -> Scored {
@@ -1009,6 +1094,7 @@ mod tests {
             week_origin_ns: Some(0),
             week_days: Some(3),
             seen: Some((0, 30 * DAY_NS)),
+            ..RunScope::default()
         };
         let rows = vec![ad_row(1, false), ad_row(3, true)];
         let m = evaluate("ad-enum-kmeans", "r", &rows, &t, &scope);
@@ -1021,6 +1107,7 @@ mod tests {
             week_origin_ns: Some(8 * DAY_NS),
             week_days: Some(7),
             seen: Some((8 * DAY_NS, 30 * DAY_NS)),
+            ..RunScope::default()
         };
         let m = evaluate("ad-enum-kmeans", "r", &[ad_row(0, true)], &t, &since);
         assert_eq!((m.tp, m.fn_), (1, 0));
@@ -1033,6 +1120,7 @@ mod tests {
             week_origin_ns: Some(0),
             week_days: Some(7),
             seen: Some((0, 5 * DAY_NS)),
+            ..RunScope::default()
         };
         let m = evaluate("ad-enum-kmeans", "r", &[ad_row(0, false)], &t, &until);
         assert_eq!((m.tp, m.fp, m.fn_, m.tn), (0, 0, 0, 1));

@@ -10,7 +10,7 @@ use datafusion::sql::sqlparser::parser::Parser;
 
 use crate::hunt::allow::{AllowList, finish_findings};
 use crate::hunt::columns::ColumnMap;
-use crate::hunt::params::{PARAMS, Params};
+use crate::hunt::params::Params;
 
 /// A target's entry: reads arbitrary bytes, returns whatever they are.
 pub type Entry = fn(&[u8]);
@@ -24,6 +24,7 @@ pub const TARGETS: &[(&str, Entry)] = &[
     ("column_mapping", column_mapping),
     ("hunt_params", hunt_params),
     ("allow_list", allow_list),
+    ("hunt_pack", hunt_pack),
 ];
 
 /// An input file of any kind `ingest files` takes: EVTX, gzip, JSON lines, a JSON array.
@@ -93,6 +94,26 @@ pub fn allow_list(data: &[u8]) {
     }
 }
 
+/// The line that separates a hunt pack's `hunt.toml` from the SQL text in a
+/// [`hunt_pack`] input.
+pub const PACK_SQL_SEPARATOR: &str = "\n-- sql --\n";
+
+/// A hunt pack: its `hunt.toml`, then (after [`PACK_SQL_SEPARATOR`]) the text every
+/// phase's SQL file holds. Loading checks the declaration, each file's placeholders and
+/// the tables it reads (through DataFusion's SQL parser).
+pub fn hunt_pack(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let (toml, sql) = text.split_once(PACK_SQL_SEPARATOR).unwrap_or((text, ""));
+    let _ = crate::hunt::pack::Pack::parse(
+        "fuzz",
+        toml,
+        crate::hunt::pack::Source::Builtin,
+        |_| Ok(Some(sql.to_string())),
+    );
+}
+
 /// Hunt parameters: each line a `--set NAME=VALUE` pair. Whatever the values, once they
 /// are taken, every parameter renders as one SQL literal: a statement made of all of
 /// them parses to one `SELECT` of as many items (a value cannot end the literal and
@@ -105,7 +126,11 @@ pub fn hunt_params(data: &[u8]) {
     let Ok(params) = Params::resolve(|_| None, &sets) else {
         return;
     };
-    let items: Vec<String> = PARAMS.iter().map(|p| format!("${{{}}}", p.name)).collect();
+    let items: Vec<String> = params
+        .specs()
+        .iter()
+        .map(|p| format!("${{{}}}", p.name))
+        .collect();
     let template = format!("SELECT {}", items.join(", "));
     let sql = params
         .render(&template, &BTreeMap::new())
@@ -120,7 +145,7 @@ pub fn hunt_params(data: &[u8]) {
     else {
         panic!("not a plain SELECT: {sql}");
     };
-    assert_eq!(select.projection.len(), PARAMS.len(), "{sql}");
+    assert_eq!(select.projection.len(), params.specs().len(), "{sql}");
 }
 
 #[cfg(test)]

@@ -119,18 +119,23 @@ fn out_file_gets_the_rows_and_nothing_else_is_left() {
 }
 
 #[test]
-fn exported_sql_can_be_edited_and_run_in_place_of_the_built_in_files() {
+fn an_exported_builtin_pack_can_be_edited_and_run_in_place_of_the_built_in_hunt() {
     let work = tempfile::tempdir().expect("tempdir");
-    let sql = work.path().join("sql");
-    let sql_arg = sql.to_str().expect("utf8");
-    let out = ok_stdout(&["hunt", "--export-sql", sql_arg], work.path());
-    assert!(out.contains("SQL files"), "{out}");
-    let top = sql.join("ad-enum/03_top_queries.sql");
+    let packs = work.path().join("packs");
+    let packs_arg = packs.to_str().expect("utf8");
+    let out = ok_stdout(&["hunt", "--export", packs_arg], work.path());
+    assert!(out.contains("wrote 5 hunt packs"), "{out}");
+    let pack = packs.join("ad-enum-kmeans");
+    assert!(
+        pack.join("hunt.toml").is_file(),
+        "the export holds hunt.toml"
+    );
+    let top = pack.join("03_top_queries.sql");
     let text = std::fs::read_to_string(&top).expect("exported file");
     assert!(text.contains("WHERE r <= 5"), "{text}");
     // A second export never overwrites the hunter's edits.
     let again = run_client(
-        &["hunt", "--export-sql", sql_arg],
+        &["hunt", "--export", packs_arg],
         work.path(),
         Duration::from_secs(60),
     )
@@ -154,8 +159,8 @@ fn exported_sql_can_be_edited_and_run_in_place_of_the_built_in_files() {
             "--quiet",
             "--set",
             &base,
-            "--sql-dir",
-            sql_arg,
+            "--pack",
+            pack.to_str().expect("utf8"),
         ],
         work.path(),
     );
@@ -169,14 +174,13 @@ fn exported_sql_can_be_edited_and_run_in_place_of_the_built_in_files() {
         &std::fs::read_to_string(run.path().join("manifest.json")).expect("manifest"),
     )
     .expect("json");
-    let overrides = manifest["sql_overrides"].as_array().expect("listed");
-    assert_eq!(overrides.len(), 1, "{manifest}");
-    assert!(
-        overrides[0]
-            .as_str()
-            .is_some_and(|p| p.ends_with("03_top_queries.sql")),
+    assert_eq!(manifest["pack"]["builtin"], false, "{manifest}");
+    assert_eq!(
+        manifest["pack"]["changed"],
+        serde_json::json!(["03_top_queries.sql"]),
         "{manifest}"
     );
+    assert_eq!(manifest["results"]["unit"], "account-week", "{manifest}");
     let sql_out = ok_stdout(
         &[
             "--data",

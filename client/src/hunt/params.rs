@@ -1,503 +1,156 @@
-//! Every hunt parameter of HUNTS.md, with its default, read from the environment (and
-//! `.env`), then overridden by `--set NAME=VALUE` flags.
+//! Hunt parameters, with their defaults, read from the environment (and `.env`), then
+//! overridden by `--set NAME=VALUE` flags.
 //!
-//! The names are the original notebooks' variable names, so a hunter's existing `.env`
-//! keeps working. Values are typed and checked before any query runs; SQL files refer to
-//! them as `${NAME}` and get a correctly quoted literal.
+//! Three settings are the CLI's own ([`globals`]); every other parameter is declared by a
+//! hunt pack (`[[parameter]]` in its `hunt.toml`, see `docs/packs.md`). The names of the
+//! built-in hunts' parameters are the original notebooks' variable names, so a hunter's
+//! existing `.env` keeps working. Values are typed and checked before any query runs;
+//! SQL files refer to them as `${NAME}` and get a correctly quoted literal.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use anyhow::{Context, Result, bail};
 
-/// The type of a parameter's value.
+/// The type of a parameter's value, with its range.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Kind {
-    /// A whole number, at least the given minimum.
-    Int(i64),
-    /// A finite number, at least the given minimum.
-    Float(f64),
-    /// A share: a number from 0 to 1.
-    Share,
-    /// `true`/`false` (also `1`/`0`, `yes`/`no`).
+    /// A whole number within the bounds.
+    Int {
+        /// Smallest allowed value.
+        min: Option<i64>,
+        /// Largest allowed value.
+        max: Option<i64>,
+    },
+    /// A finite number within the bounds.
+    Float {
+        /// Smallest allowed value.
+        min: Option<f64>,
+        /// Largest allowed value.
+        max: Option<f64>,
+    },
+    /// `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`).
     Bool,
     /// Free text.
     Text,
 }
 
-/// One parameter: name, default, type and meaning.
-#[derive(Debug, Clone, Copy)]
-pub struct ParamSpec {
-    /// Environment variable and `${NAME}` placeholder.
-    pub name: &'static str,
-    /// The default, as text.
-    pub default: &'static str,
-    /// Its type.
-    pub kind: Kind,
-    /// The hunts that read it (`all` for shared settings).
-    pub hunts: &'static str,
-    /// What it does.
-    pub help: &'static str,
-}
-
-const fn p(
-    name: &'static str,
-    default: &'static str,
-    kind: Kind,
-    hunts: &'static str,
-    help: &'static str,
-) -> ParamSpec {
-    ParamSpec {
-        name,
-        default,
-        kind,
-        hunts,
-        help,
+impl Kind {
+    /// The type's name in `hunt.toml` (`int`, `float`, `bool`, `text`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Int { .. } => "int",
+            Kind::Float { .. } => "float",
+            Kind::Bool => "bool",
+            Kind::Text => "text",
+        }
     }
 }
 
-const INT: Kind = Kind::Int(1);
-const INT0: Kind = Kind::Int(0);
-const POS: Kind = Kind::Float(0.0);
+/// One parameter: name, default, type and meaning.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamSpec {
+    /// Environment variable and `${NAME}` placeholder.
+    pub name: String,
+    /// The default, as text.
+    pub default: String,
+    /// Its type.
+    pub kind: Kind,
+    /// The hunts that read it (empty for the CLI's own settings, which every hunt reads).
+    pub hunts: Vec<String>,
+    /// What it does.
+    pub help: String,
+}
 
-/// Every parameter, in the order `huntsman hunt --list-params` prints them.
-pub const PARAMS: &[ParamSpec] = &[
-    p(
-        "BASE_S3_PATH",
-        crate::hunt::store::DEFAULT_BASE_S3_PATH,
-        Kind::Text,
-        "all",
-        "Root of stored results and models (a folder; s3:// arrives with object storage).",
-    ),
-    p("TOP_N", "20", INT, "all", "Findings printed per hunt."),
-    p(
-        "USE_GPU",
-        "false",
-        Kind::Bool,
-        "all",
-        "Train and score neural models on the GPU (needs a cuda build).",
-    ),
-    p(
-        "AD_WEEK_BUCKET_SIZE_DAYS",
-        "7",
-        INT,
-        "ad-enum-kmeans,ad-enum-autoencoder",
-        "Days per (user, week) bucket, counted from the earliest event.",
-    ),
-    p(
-        "AD_TFIDF_NUM_FEATURES",
-        "2000",
-        INT,
-        "ad-enum-kmeans",
-        "Hashed term-frequency dimensions of the LDAP queries.",
-    ),
-    p(
-        "AD_KMEANS_K",
-        "4",
-        INT,
-        "ad-enum-kmeans",
-        "Number of k-means clusters.",
-    ),
-    p(
-        "AD_KMEANS_SEED",
-        "42",
-        INT0,
-        "ad-enum-kmeans",
-        "k-means seed.",
-    ),
-    p(
-        "AD_PERSISTENT_MIN_WEEKS",
-        "2",
-        INT,
-        "ad-enum-kmeans",
-        "Flagged weeks that make a user persistent.",
-    ),
-    p(
-        "AD_OUTLIER_Z",
-        "3.5",
-        POS,
-        "ad-enum-kmeans",
-        "Flag an (account, week) whose cluster-based outlier score lies more than this many robust standard deviations (1.4826 MAD) above the median.",
-    ),
-    p(
-        "AD_DL_TFIDF_NUM_FEATURES",
-        "1000",
-        INT,
-        "ad-enum-autoencoder",
-        "Hashed term-frequency dimensions (autoencoder input).",
-    ),
-    p(
-        "AD_DL_AUTOENCODER_INPUT_DIM",
-        "1000",
-        INT,
-        "ad-enum-autoencoder",
-        "Autoencoder input width (must equal AD_DL_TFIDF_NUM_FEATURES).",
-    ),
-    p(
-        "AD_DL_AUTOENCODER_HIDDEN_DIM",
-        "256",
-        INT,
-        "ad-enum-autoencoder",
-        "Hidden layer width.",
-    ),
-    p(
-        "AD_DL_AUTOENCODER_LATENT_DIM",
-        "32",
-        INT,
-        "ad-enum-autoencoder",
-        "Latent width.",
-    ),
-    p(
-        "AD_DL_AUTOENCODER_LEARNING_RATE",
-        "0.001",
-        POS,
-        "ad-enum-autoencoder",
-        "Adam learning rate.",
-    ),
-    p(
-        "AD_DL_AUTOENCODER_NUM_EPOCHS",
-        "20",
-        INT,
-        "ad-enum-autoencoder",
-        "Training epochs.",
-    ),
-    p(
-        "AD_DL_AUTOENCODER_BATCH_SIZE",
-        "64",
-        INT,
-        "ad-enum-autoencoder",
-        "Mini-batch size.",
-    ),
-    p(
-        "AD_DL_ANOMALY_THRESHOLD",
-        "0.02",
-        POS,
-        "ad-enum-autoencoder",
-        "Reconstruction MSE above which a user-week is flagged (the original's 0.01 was for raw term counts; with term presence the MSE is about the share of the 1000 columns the model cannot explain).",
-    ),
-    p(
-        "C2_KMEANS_K",
-        "50",
-        INT,
-        "c2-beacon",
-        "k-means clusters of the timing features.",
-    ),
-    p(
-        "C2_KMEANS_SEED",
-        "42",
-        INT0,
-        "c2-beacon",
-        "k-means and autoencoder seed.",
-    ),
-    p(
-        "C2_MIN_CONNECTIONS",
-        "3",
-        INT,
-        "c2-beacon",
-        "Fewest connections an entity needs to be scored (the original kept more than 2).",
-    ),
-    p(
-        "C2_AUTOENCODER_INPUT_DIM",
-        "10",
-        INT,
-        "c2-beacon",
-        "Autoencoder input width (timing plus context features).",
-    ),
-    p(
-        "C2_AUTOENCODER_HIDDEN_DIM",
-        "8",
-        INT,
-        "c2-beacon",
-        "Hidden layer width.",
-    ),
-    p(
-        "C2_AUTOENCODER_LATENT_DIM",
-        "3",
-        INT,
-        "c2-beacon",
-        "Latent width.",
-    ),
-    p(
-        "C2_AUTOENCODER_NUM_EPOCHS",
-        "50",
-        INT,
-        "c2-beacon",
-        "Training epochs.",
-    ),
-    p(
-        "C2_AUTOENCODER_BATCH_SIZE",
-        "64",
-        INT,
-        "c2-beacon",
-        "Mini-batch size.",
-    ),
-    p(
-        "C2_AUTOENCODER_LEARNING_RATE",
-        "0.001",
-        POS,
-        "c2-beacon",
-        "Adam learning rate.",
-    ),
-    p(
-        "C2_BEACON_SCORE_THRESHOLD",
-        "0.8",
-        POS,
-        "c2-beacon",
-        "The original's flag: beacon_score above this sets beacon_flag.",
-    ),
-    p(
-        "C2_SCORE_THRESHOLD",
-        "0.3",
-        POS,
-        "c2-beacon",
-        "Flag above this c2_score: regularity x support x prevalence modifier x (0.5 + beacon_score / 4).",
-    ),
-    p(
-        "C2_PREVALENCE_WEIGHT",
-        "0.75",
-        Kind::Share,
-        "c2-beacon",
-        "Prevalence modifier = 1 - this x the share of other hosts running the same program to the same destination; at 0.75 a pair on every host stays under C2_SCORE_THRESHOLD.",
-    ),
-    p(
-        "C2_BEACON_THRESHOLD_LOW",
-        "0.8",
-        POS,
-        "c2-beacon",
-        "Lower bound of the mean-interval filter band, seconds.",
-    ),
-    p(
-        "C2_BEACON_THRESHOLD_HIGH",
-        "8.0",
-        POS,
-        "c2-beacon",
-        "Upper bound of the mean-interval filter band, seconds.",
-    ),
-    p(
-        "C2_INTERVAL_FILTER",
-        "false",
-        Kind::Bool,
-        "c2-beacon",
-        "Keep only entities whose mean interval lies in the band.",
-    ),
-    p(
-        "PROCESS_MAX_SEQ_LEN",
-        "128",
-        INT,
-        "process-anomaly",
-        "Longest event sequence per process (time order).",
-    ),
-    p(
-        "PROCESS_VOCAB_SIZE",
-        "30",
-        INT,
-        "process-anomaly",
-        "Event-id vocabulary of the sequence model.",
-    ),
-    p(
-        "PROCESS_EMBEDDING_DIM",
-        "64",
-        INT,
-        "process-anomaly",
-        "Embedding width.",
-    ),
-    p(
-        "PROCESS_HIDDEN_DIM",
-        "256",
-        INT,
-        "process-anomaly",
-        "LSTM hidden width.",
-    ),
-    p(
-        "PROCESS_NUM_LAYERS",
-        "2",
-        INT,
-        "process-anomaly",
-        "LSTM layers.",
-    ),
-    p(
-        "PROCESS_NUM_EPOCHS",
-        "10",
-        INT,
-        "process-anomaly",
-        "Training epochs.",
-    ),
-    p(
-        "PROCESS_AUTOENCODER_BATCH_SIZE",
-        "64",
-        INT,
-        "process-anomaly",
-        "Mini-batch size of the sequence model.",
-    ),
-    p(
-        "PROCESS_MAX_SEQUENCES",
-        "256",
-        INT,
-        "process-anomaly",
-        "Distinct sequences the sequence model trains on (a seeded subset), and draws per epoch; bounds its training time.",
-    ),
-    p(
-        "PROCESS_IF_N_ESTIMATORS",
-        "100",
-        INT,
-        "process-anomaly",
-        "Isolation-forest trees.",
-    ),
-    p(
-        "PROCESS_IF_CONTAMINATION",
-        "0.05",
-        POS,
-        "process-anomaly",
-        "Expected share of anomalies (sets the forest's threshold).",
-    ),
-    p(
-        "PROCESS_IF_RANDOM_STATE",
-        "42",
-        INT0,
-        "process-anomaly",
-        "Isolation-forest seed.",
-    ),
-    p(
-        "PROCESS_SEQ_WEIGHT",
-        "0.3",
-        POS,
-        "process-anomaly",
-        "Weight of the normalised sequence score.",
-    ),
-    p(
-        "PROCESS_IFOREST_WEIGHT",
-        "0.3",
-        POS,
-        "process-anomaly",
-        "Weight of the isolation-forest score.",
-    ),
-    p(
-        "PROCESS_RARITY_WEIGHT",
-        "3.0",
-        POS,
-        "process-anomaly",
-        "Weight of the image-rarity boost.",
-    ),
-    p(
-        "PROCESS_FINAL_ANOMALY_THRESHOLD",
-        "3.3",
-        POS,
-        "process-anomaly",
-        "The original's flag: final_score above this sets final_flag.",
-    ),
-    p(
-        "PROCESS_SCORE_THRESHOLD",
-        "0.2",
-        POS,
-        "process-anomaly",
-        "Flag above this pa_score: 1 / processes sharing the lineage x (0.5 + behaviour / 2).",
-    ),
-    p(
-        "WS_WINDOW_DURATION",
-        "60",
-        INT,
-        "widespread-attack",
-        "Sliding-window length, minutes.",
-    ),
-    p(
-        "WS_WINDOW_SLIDE",
-        "10",
-        INT,
-        "widespread-attack",
-        "Sliding-window slide, minutes.",
-    ),
-    p(
-        "WS_VICTIM_MIN_COUNT",
-        "2",
-        INT,
-        "widespread-attack",
-        "Fewest distinct private destinations per (window, source).",
-    ),
-    p(
-        "WS_ATTRIBUTION_MINUTES",
-        "5",
-        INT,
-        "widespread-attack",
-        "An action is attributed to the source whose connection to its host preceded it by at most this many minutes.",
-    ),
-    p(
-        "WS_TFIDF_NUM_FEATURES",
-        "262144",
-        INT,
-        "widespread-attack",
-        "Hashed text dimensions (sparse).",
-    ),
-    p(
-        "WS_NORMAL_SAMPLE_FRACTION",
-        "0.05",
-        POS,
-        "widespread-attack",
-        "Share of normal activity the autoencoder trains on.",
-    ),
-    p(
-        "WS_MIN_TRAINING_ACTIONS",
-        "1000",
-        INT,
-        "widespread-attack",
-        "Fewest actions the autoencoder trains on: a smaller share than WS_NORMAL_SAMPLE_FRACTION grows to this many (all actions of a small data set).",
-    ),
-    p(
-        "WS_AUTOENCODER_LATENT_DIM",
-        "64",
-        INT,
-        "widespread-attack",
-        "Latent width.",
-    ),
-    p(
-        "WS_AUTOENCODER_LEARNING_RATE",
-        "0.01",
-        POS,
-        "widespread-attack",
-        "Adam learning rate.",
-    ),
-    p(
-        "WS_AUTOENCODER_BATCH_SIZE",
-        "64",
-        INT,
-        "widespread-attack",
-        "Mini-batch size.",
-    ),
-    p(
-        "WS_AUTOENCODER_MAX_BATCHES",
-        "1000",
-        INT,
-        "widespread-attack",
-        "Most optimiser steps.",
-    ),
-    p(
-        "WS_ANOMALY_THRESHOLD",
-        "10.0",
-        POS,
-        "widespread-attack",
-        "Reconstruction error above which an action is anomalous.",
-    ),
-    p(
-        "WS_CAMPAIGN_MIN_WINDOWS",
-        "1",
-        INT0,
-        "widespread-attack",
-        "A campaign needs more windows than this.",
-    ),
-    p(
-        "WS_CAMPAIGN_MIN_TARGETS",
-        "2",
-        INT0,
-        "widespread-attack",
-        "A campaign needs more target hosts than this.",
-    ),
-    p(
-        "WS_CAMPAIGN_MIN_ACTIONS",
-        "2",
-        INT0,
-        "widespread-attack",
-        "A campaign needs more distinct anomalous commands (process creations) than this.",
-    ),
-];
+impl ParamSpec {
+    /// Whether `hunt` reads this parameter.
+    pub fn read_by(&self, hunt: &str) -> bool {
+        self.hunts.is_empty() || self.hunts.iter().any(|h| h == hunt)
+    }
+}
+
+/// The CLI's own settings, which every hunt reads.
+pub fn globals() -> Vec<ParamSpec> {
+    let global = |name: &str, default: &str, kind, help: &str| ParamSpec {
+        name: name.to_string(),
+        default: default.to_string(),
+        kind,
+        hunts: Vec::new(),
+        help: help.to_string(),
+    };
+    vec![
+        global(
+            "BASE_S3_PATH",
+            crate::hunt::store::DEFAULT_BASE_S3_PATH,
+            Kind::Text,
+            "Root of stored results and models (a folder, or an s3:// prefix).",
+        ),
+        global(
+            "TOP_N",
+            "20",
+            Kind::Int {
+                min: Some(1),
+                max: None,
+            },
+            "Findings printed per hunt.",
+        ),
+        global(
+            "USE_GPU",
+            "false",
+            Kind::Bool,
+            "Train and score neural models on the GPU (needs a cuda build).",
+        ),
+    ]
+}
+
+/// The CLI's settings and every parameter the built-in hunt packs declare.
+///
+/// # Errors
+/// A built-in pack that does not load (a bug caught by the tests).
+pub fn builtin_catalog() -> Result<Vec<ParamSpec>> {
+    catalog(super::pack::builtin()?)
+}
+
+/// The CLI's settings and every parameter `packs` declare, in pack order. Two packs may
+/// declare the same parameter (the AD hunts share their week bucket) only alike.
+///
+/// # Errors
+/// A parameter declared by two packs with a different type or default.
+pub fn catalog<'a>(
+    packs: impl IntoIterator<Item = &'a super::pack::Pack>,
+) -> Result<Vec<ParamSpec>> {
+    let mut specs = globals();
+    for pack in packs {
+        for declared in &pack.parameters {
+            match specs.iter_mut().find(|s| s.name == declared.name) {
+                Some(known) if known.hunts.is_empty() => bail!(
+                    "{}/hunt.toml: parameter {} is a setting of the CLI; name it otherwise",
+                    pack.label(),
+                    declared.name
+                ),
+                Some(known)
+                    if known.kind != declared.kind
+                        || known.default != declared.default =>
+                {
+                    bail!(
+                        "{}/hunt.toml: parameter {} is also declared by {} with another type \
+                         or default; rename one of them",
+                        pack.label(),
+                        declared.name,
+                        known.hunts.join(", ")
+                    )
+                }
+                Some(known) => {
+                    if !known.hunts.contains(&pack.name) {
+                        known.hunts.push(pack.name.clone());
+                    }
+                }
+                None => specs.push(declared.clone()),
+            }
+        }
+    }
+    Ok(specs)
+}
 
 /// A checked parameter value.
 #[derive(Debug, Clone, PartialEq)]
@@ -550,111 +203,163 @@ pub enum Origin {
 /// Every parameter's checked value.
 #[derive(Debug, Clone)]
 pub struct Params {
-    values: BTreeMap<&'static str, (Value, Origin)>,
+    specs: Vec<ParamSpec>,
+    values: BTreeMap<String, (Value, Origin)>,
 }
 
-fn parse(spec: &ParamSpec, text: &str) -> Result<Value> {
+/// Parses `text` as a value of `spec`'s type and range.
+///
+/// # Errors
+/// Not of the type, or out of range; the message names the parameter.
+pub fn parse(spec: &ParamSpec, text: &str) -> Result<Value> {
     let text = text.trim();
+    let name = &spec.name;
     let value = match spec.kind {
-        Kind::Int(min) => {
+        Kind::Int { min, max } => {
             let v: i64 = text.parse().with_context(|| {
-                format!("{} must be a whole number, got {text:?}", spec.name)
+                format!("{name} must be a whole number, got {text:?}")
             })?;
-            if v < min {
-                bail!("{} must be at least {min}, got {v}", spec.name);
-            }
+            check_range(name, v, min, max)?;
             Value::Int(v)
         }
-        Kind::Float(min) => {
-            let v: f64 = text.parse().with_context(|| {
-                format!("{} must be a number, got {text:?}", spec.name)
+        Kind::Float { min, max } => {
+            let v: f64 = text
+                .parse()
+                .ok()
+                .filter(|v: &f64| v.is_finite())
+                .with_context(|| {
+                    format!(
+                        "{name} must be {}, got {text:?}",
+                        describe_range("a finite number", min, max)
+                    )
+                })?;
+            check_range(name, v, min, max).with_context(|| {
+                format!(
+                    "{name} must be {}, got {text}",
+                    describe_range("a finite number", min, max)
+                )
             })?;
-            if !v.is_finite() || v < min {
-                bail!(
-                    "{} must be a finite number of at least {min}, got {text}",
-                    spec.name
-                );
-            }
-            Value::Float(v)
-        }
-        Kind::Share => {
-            let v: f64 = text.parse().with_context(|| {
-                format!("{} must be a number from 0 to 1, got {text:?}", spec.name)
-            })?;
-            if !(0.0..=1.0).contains(&v) {
-                bail!("{} must be a number from 0 to 1, got {text}", spec.name);
-            }
             Value::Float(v)
         }
         Kind::Bool => match text.to_ascii_lowercase().as_str() {
             "true" | "1" | "yes" | "on" => Value::Bool(true),
             "false" | "0" | "no" | "off" => Value::Bool(false),
-            _ => bail!("{} must be true or false, got {text:?}", spec.name),
+            _ => bail!("{name} must be true or false, got {text:?}"),
         },
         Kind::Text => Value::Text(text.to_string()),
     };
     Ok(value)
 }
 
+fn check_range<T: PartialOrd + fmt::Display + Copy>(
+    name: &str,
+    v: T,
+    min: Option<T>,
+    max: Option<T>,
+) -> Result<()> {
+    match (min, max) {
+        (Some(lo), Some(hi)) if v < lo || v > hi => {
+            bail!("{name} must be from {lo} to {hi}, got {v}")
+        }
+        (Some(lo), _) if v < lo => bail!("{name} must be at least {lo}, got {v}"),
+        (_, Some(hi)) if v > hi => bail!("{name} must be at most {hi}, got {v}"),
+        _ => Ok(()),
+    }
+}
+
+fn describe_range(what: &str, min: Option<f64>, max: Option<f64>) -> String {
+    match (min, max) {
+        (Some(lo), Some(hi)) => format!("{what} from {lo} to {hi}"),
+        (Some(lo), None) => format!("{what} of at least {lo}"),
+        (None, Some(hi)) => format!("{what} of at most {hi}"),
+        (None, None) => what.to_string(),
+    }
+}
+
 impl Params {
-    /// Defaults, then the environment (`env` looks a name up), then `--set` pairs.
+    /// The built-in catalog's defaults, then the environment (`env` looks a name up),
+    /// then `--set` pairs.
     ///
     /// # Errors
-    /// An unknown name in `--set`, or a value of the wrong type or range, named.
+    /// As [`Params::resolve_in`], and a built-in pack that does not load.
     pub fn resolve(
         env: impl Fn(&str) -> Option<String>,
         sets: &[String],
     ) -> Result<Self> {
+        Self::resolve_in(builtin_catalog()?, env, sets)
+    }
+
+    /// The defaults of `specs`, then the environment (`env` looks a name up), then
+    /// `--set` pairs.
+    ///
+    /// # Errors
+    /// An unknown name in `--set`, or a value of the wrong type or range, named.
+    pub fn resolve_in(
+        specs: Vec<ParamSpec>,
+        env: impl Fn(&str) -> Option<String>,
+        sets: &[String],
+    ) -> Result<Self> {
         let mut values = BTreeMap::new();
-        for spec in PARAMS {
-            let (text, origin) = match env(spec.name) {
+        for spec in &specs {
+            let (text, origin) = match env(&spec.name) {
                 Some(v) => (v, Origin::Env),
-                None => (spec.default.to_string(), Origin::Default),
+                None => (spec.default.clone(), Origin::Default),
             };
             let value = parse(spec, &text).with_context(|| match origin {
                 Origin::Env => format!("environment variable {}", spec.name),
                 _ => format!("default of {}", spec.name),
             })?;
-            values.insert(spec.name, (value, origin));
+            values.insert(spec.name.clone(), (value, origin));
         }
         for set in sets {
             let Some((name, text)) = set.split_once('=') else {
                 bail!("--set {set:?}: expected NAME=VALUE");
             };
             let name = name.trim();
-            let Some(spec) = PARAMS.iter().find(|s| s.name.eq_ignore_ascii_case(name))
+            let Some(spec) = specs.iter().find(|s| s.name.eq_ignore_ascii_case(name))
             else {
                 bail!(
                     "--set {name}: no such parameter (see `huntsman hunt --list-params`)"
                 );
             };
             let value = parse(spec, text).with_context(|| format!("--set {name}"))?;
-            values.insert(spec.name, (value, Origin::Flag));
+            values.insert(spec.name.clone(), (value, Origin::Flag));
         }
-        Ok(Self { values })
+        Ok(Self { specs, values })
     }
 
-    /// Defaults, then the process environment (and `.env`, already loaded into it; an
-    /// empty variable counts as unset), then `--set` pairs.
+    /// The built-in catalog's defaults, then the process environment (and `.env`,
+    /// already loaded into it; an empty variable counts as unset), then `--set` pairs.
     ///
     /// # Errors
     /// As [`Params::resolve`].
     pub fn from_env(sets: &[String]) -> Result<Self> {
-        Self::resolve(
+        Self::from_env_in(builtin_catalog()?, sets)
+    }
+
+    /// [`Params::from_env`] over the parameters `specs`.
+    ///
+    /// # Errors
+    /// As [`Params::resolve_in`].
+    pub fn from_env_in(specs: Vec<ParamSpec>, sets: &[String]) -> Result<Self> {
+        Self::resolve_in(
+            specs,
             |name| std::env::var(name).ok().filter(|v| !v.is_empty()),
             sets,
         )
     }
 
-    /// Defaults only (tests, docs).
-    pub fn defaults() -> Self {
-        let mut values = BTreeMap::new();
-        for spec in PARAMS {
-            if let Ok(v) = parse(spec, spec.default) {
-                values.insert(spec.name, (v, Origin::Default));
-            }
-        }
-        Self { values }
+    /// The built-in catalog's defaults only (tests, docs).
+    ///
+    /// # Errors
+    /// A built-in pack that does not load, or a default that does not parse.
+    pub fn defaults() -> Result<Self> {
+        Self::resolve_in(builtin_catalog()?, |_| None, &[])
+    }
+
+    /// The parameters these values are of.
+    pub fn specs(&self) -> &[ParamSpec] {
+        &self.specs
     }
 
     /// The value of `name`, if it is a parameter.
@@ -709,11 +414,11 @@ impl Params {
 
     /// The parameters a hunt reads, with their values and origins, for its manifest.
     pub fn for_hunt(&self, hunt: &str) -> BTreeMap<String, serde_json::Value> {
-        PARAMS
+        self.specs
             .iter()
-            .filter(|s| s.hunts == "all" || s.hunts.split(',').any(|h| h == hunt))
+            .filter(|s| s.read_by(hunt))
             .filter_map(|s| {
-                let (v, origin) = self.values.get(s.name)?;
+                let (v, origin) = self.values.get(&s.name)?;
                 let value = match v {
                     Value::Int(i) => serde_json::json!(i),
                     Value::Float(f) => serde_json::json!(f),
@@ -762,10 +467,10 @@ impl Params {
     /// The table `--list-params` prints.
     pub fn describe(&self) -> String {
         let mut out = String::new();
-        for spec in PARAMS {
+        for spec in &self.specs {
             let (value, origin) = self
                 .values
-                .get(spec.name)
+                .get(&spec.name)
                 .map_or(("?".to_string(), Origin::Default), |(v, o)| {
                     (v.to_string(), *o)
                 });
@@ -778,7 +483,11 @@ impl Params {
                 "{:<34} {:<16} {}\n{:<34} {}\n",
                 spec.name,
                 format!("{value}{marker}"),
-                spec.hunts,
+                if spec.hunts.is_empty() {
+                    "all".to_string()
+                } else {
+                    spec.hunts.join(",")
+                },
                 "",
                 spec.help
             ));
@@ -793,8 +502,8 @@ mod tests {
 
     #[test]
     fn defaults_parse_and_names_are_unique() {
-        let params = Params::defaults();
-        assert_eq!(params.values.len(), PARAMS.len());
+        let params = Params::defaults().unwrap();
+        assert_eq!(params.values.len(), params.specs.len());
         assert_eq!(params.int("AD_KMEANS_K").unwrap(), 4);
         assert_eq!(params.float("C2_BEACON_SCORE_THRESHOLD").unwrap(), 0.8);
         assert!(!params.flag("USE_GPU").unwrap());

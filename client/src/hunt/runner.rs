@@ -3,7 +3,6 @@
 //! written to the store and handed to scoring queries by location.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -14,6 +13,7 @@ use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::allow::{AllowList, Applied, finish_findings};
+use super::pack::{Pack, Step};
 use super::params::Params;
 use super::store::RunDir;
 use crate::location::Location;
@@ -42,7 +42,7 @@ pub struct HuntRun<'a> {
     /// Checked parameters.
     pub params: &'a Params,
     /// The hunt's name.
-    pub hunt: &'static str,
+    pub hunt: &'a str,
     /// The run being written.
     pub dir: RunDir,
     /// `${NAME}` values beyond the parameters: model locations, computed constants.
@@ -57,11 +57,6 @@ pub struct HuntRun<'a> {
     pub reuse: Option<Location>,
     /// Values computed from the data (placeholder, value), for the manifest.
     pub effective: Vec<(String, String)>,
-    /// A folder of the hunter's own SQL files (`<DIR>/<folder>/<file>.sql`) that replace
-    /// the built-in ones of the same name.
-    pub sql_dir: Option<PathBuf>,
-    /// The files that differ from the built-in ones, for the manifest.
-    pub sql_overrides: Vec<String>,
     /// The deployment's allow-list, applied to the findings.
     pub allow: Option<&'a AllowList>,
     /// Today (UTC, `YYYY-MM-DD`), against which allow-list expiries are read.
@@ -91,7 +86,7 @@ impl<'a> HuntRun<'a> {
     pub fn new(
         ctx: &'a SessionContext,
         params: &'a Params,
-        hunt: &'static str,
+        hunt: &'a str,
         dir: RunDir,
         show_sql: bool,
         quiet: bool,
@@ -107,8 +102,6 @@ impl<'a> HuntRun<'a> {
             show_sql,
             reuse: None,
             effective: Vec::new(),
-            sql_dir: None,
-            sql_overrides: Vec::new(),
             allow: None,
             today: super::now_iso().chars().take(10).collect(),
             applied: Applied::default(),
@@ -235,8 +228,9 @@ impl<'a> HuntRun<'a> {
         phase: &str,
         template: &str,
         location: &Location,
-        attack: &[&str],
+        attack: &[String],
     ) -> Result<u64> {
+        let attack: Vec<&str> = attack.iter().map(String::as_str).collect();
         let (sql, origin) = self.prepare(phase, template)?;
         let (ctx, hunt, allow) = (self.ctx, self.hunt, self.allow);
         let today = self.today.clone();
@@ -245,7 +239,7 @@ impl<'a> HuntRun<'a> {
         let rows = self
             .timed(phase, async {
                 let finish = |df: DataFrame| -> Result<DataFrame> {
-                    let (df, done) = finish_findings(df, hunt, attack, allow, &today)?;
+                    let (df, done) = finish_findings(df, hunt, &attack, allow, &today)?;
                     applied = done;
                     Ok(df)
                 };
@@ -369,187 +363,47 @@ pub fn int_at(column: &ArrayRef, i: usize) -> Result<Option<i64>> {
     Ok(Some(col.as_primitive::<Int64Type>().value(i)))
 }
 
-/// One step of a hunt's plan.
-#[derive(Debug, Clone, Copy)]
-pub enum Step {
-    /// Materialise the rows of a SQL file as a table later steps read.
-    Table {
-        /// Phase name shown and timed.
-        phase: &'static str,
-        /// Table name.
-        table: &'static str,
-        /// SQL file (a key of the hunt's `files`).
-        file: &'static str,
-        /// When set, zero rows ends the hunt with an empty result and this explanation
-        /// (later steps would have nothing to train or score on).
-        empty: Option<&'static str>,
-    },
-    /// Train a model; its stored location becomes `${placeholder}`.
-    Fit {
-        /// Phase name.
-        phase: &'static str,
-        /// Model name (file `<model>.hntm`).
-        model: &'static str,
-        /// Placeholder later SQL uses for the model's location.
-        placeholder: &'static str,
-        /// SQL file.
-        file: &'static str,
-    },
-    /// A single number becomes `${placeholder}`.
-    Value {
-        /// Phase name.
-        phase: &'static str,
-        /// Placeholder.
-        placeholder: &'static str,
-        /// SQL file.
-        file: &'static str,
-    },
-    /// The findings: every scored entity with its evidence (the last step).
-    Findings {
-        /// Phase name.
-        phase: &'static str,
-        /// SQL file.
-        file: &'static str,
-    },
-}
-
-/// A hunt, declared: the columns it reads, its SQL files, the plan, and how to show the
-/// findings.
-#[derive(Debug)]
-pub struct HuntSpec {
-    /// The hunt's name.
-    pub name: &'static str,
-    /// Columns it reads from `events`.
-    pub columns: &'static [&'static str],
-    /// Its folder under `client/sql/hunts/` (and under `--sql-dir`).
-    pub folder: &'static str,
-    /// Its SQL files, in order: (name, text).
-    pub files: &'static [(&'static str, &'static str)],
-    /// Placeholders shared SQL files use, bound to this hunt's parameters:
-    /// (placeholder, parameter).
-    pub aliases: &'static [(&'static str, &'static str)],
-    /// The steps.
-    pub steps: &'static [Step],
-    /// Columns identifying an entity in the findings.
-    pub entity: &'static [&'static str],
-    /// Ranking score column.
-    pub score: &'static str,
-    /// Columns printed in the terminal.
-    pub display: &'static [&'static str],
-    /// The MITRE ATT&CK technique ids of what the hunt looks for; every finding carries
-    /// them.
-    pub attack: &'static [&'static str],
-}
-
-impl HuntSpec {
-    /// The built-in text of one of the hunt's SQL files.
-    ///
-    /// # Errors
-    /// No such file (a bug in the spec).
-    pub fn file(&self, name: &str) -> Result<&'static str> {
-        self.files
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, s)| *s)
-            .ok_or_else(|| {
-                anyhow::anyhow!("internal: no SQL file {name} in {}", self.name)
-            })
-    }
-
-    /// The text of one of the hunt's SQL files: the hunter's copy under the run's
-    /// `--sql-dir` when there is one, else the built-in file.
-    ///
-    /// # Errors
-    /// No such built-in file, or an override that exists but cannot be read.
-    fn text(&self, run: &mut HuntRun<'_>, name: &str) -> Result<String> {
-        let builtin = self.file(name)?;
-        let Some(dir) = &run.sql_dir else {
-            return Ok(builtin.to_string());
-        };
-        let path = dir.join(self.folder).join(format!("{name}.sql"));
-        match std::fs::read_to_string(&path) {
-            Ok(text) => {
-                if text != builtin {
-                    run.sql_overrides.push(path.display().to_string());
-                }
-                Ok(text)
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(builtin.to_string()),
-            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
-        }
-    }
-
-    /// Runs the plan.
-    ///
-    /// # Errors
-    /// A failing step.
-    /// Returns the findings step's rows and schema, or why there was nothing to score (a
-    /// table the plan cannot go on without came out empty); values computed from the
-    /// data are left in `run.effective`.
-    pub async fn run(&self, run: &mut HuntRun<'_>) -> Result<Findings> {
-        for (placeholder, param) in self.aliases {
-            let Some(value) = run.params.get(param) else {
-                bail!(
-                    "internal: {} binds {placeholder} to unknown {param}",
-                    self.name
-                );
-            };
-            run.extra
-                .insert(placeholder.to_string(), value.sql_literal());
-        }
-        let mut findings = None;
-        for step in self.steps {
-            match *step {
-                Step::Table {
-                    phase,
-                    table,
-                    file,
-                    empty,
-                } => {
-                    let sql = self.text(run, file)?;
-                    let rows = run.materialize(phase, table, &sql).await?;
-                    if rows == 0
-                        && let Some(why) = empty
-                    {
-                        return Ok(Findings::Nothing(why.to_string()));
-                    }
-                }
-                Step::Fit {
-                    phase,
-                    model,
-                    placeholder,
-                    file,
-                } => {
-                    let sql = self.text(run, file)?;
-                    run.fit(phase, model, placeholder, &sql).await?;
-                }
-                Step::Value {
-                    phase,
-                    placeholder,
-                    file,
-                } => {
-                    let sql = self.text(run, file)?;
-                    let value = run.scalar(phase, &sql).await?;
-                    let Some(value) = value else {
-                        bail!("{}: phase {phase} returned no value", self.name);
-                    };
-                    run.extra.insert(placeholder.to_string(), value.clone());
-                    run.effective.push((placeholder.to_string(), value));
-                }
-                Step::Findings { phase, file } => {
-                    let sql = self.text(run, file)?;
-                    let location = run.dir.staging_table("findings");
-                    let rows = run
-                        .write_findings(phase, &sql, &location, self.attack)
-                        .await?;
-                    findings = Some(Findings::Stored { location, rows });
+/// Runs `pack`'s plan.
+///
+/// # Errors
+/// A failing step.
+/// Returns the findings step's rows and schema, or why there was nothing to score (a
+/// table the plan cannot go on without came out empty); values computed from the data are
+/// left in `run.effective`.
+pub async fn run_pack(pack: &Pack, run: &mut HuntRun<'_>) -> Result<Findings> {
+    let mut findings = None;
+    for phase in &pack.phases {
+        let sql = pack.file(&phase.sql)?;
+        let name = phase.name.as_str();
+        match &phase.step {
+            Step::Table { table, empty } => {
+                let rows = run.materialize(name, table, sql).await?;
+                if rows == 0
+                    && let Some(why) = empty
+                {
+                    return Ok(Findings::Nothing(why.clone()));
                 }
             }
+            Step::Fit { model, placeholder } => {
+                run.fit(name, model, placeholder, sql).await?;
+            }
+            Step::Value { placeholder } => {
+                let Some(value) = run.scalar(name, sql).await? else {
+                    bail!("{}: phase {name} returned no value", pack.name);
+                };
+                run.extra.insert(placeholder.clone(), value.clone());
+                run.effective.push((placeholder.clone(), value));
+            }
+            Step::Findings => {
+                let location = run.dir.staging_table("findings");
+                let rows = run
+                    .write_findings(name, sql, &location, &pack.attack)
+                    .await?;
+                findings = Some(Findings::Stored { location, rows });
+            }
         }
-        findings.ok_or_else(|| {
-            anyhow::anyhow!("internal: {} has no findings step", self.name)
-        })
     }
+    findings.with_context(|| format!("internal: {} has no findings phase", pack.name))
 }
 
 /// What a hunt's plan ended with.

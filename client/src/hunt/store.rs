@@ -68,6 +68,28 @@ impl Store {
         &self.root
     }
 
+    /// The hunts with at least one completed run in the store, sorted: built-in ones and
+    /// hunters' own packs alike.
+    ///
+    /// # Errors
+    /// The store cannot be listed.
+    pub async fn hunts(&self) -> Result<Vec<String>> {
+        let listed = self.root.join("results").list().await?;
+        let mut hunts: Vec<String> = listed
+            .iter()
+            .filter_map(|f| {
+                let mut parts = f.relative.split('/');
+                let (hunt, run, file) = (parts.next()?, parts.next()?, parts.next()?);
+                let complete = file == MANIFEST && parts.next().is_none();
+                let named = crate::hunt::pack::is_hunt_name(hunt);
+                (complete && named && !run.starts_with('.')).then(|| hunt.to_string())
+            })
+            .collect();
+        hunts.sort();
+        hunts.dedup();
+        Ok(hunts)
+    }
+
     /// Where the runs of `hunt` are.
     pub fn results_dir(&self, hunt: &str) -> Location {
         self.root.join(&format!("results/{hunt}"))

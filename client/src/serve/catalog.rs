@@ -19,7 +19,6 @@ use datafusion::datasource::listing::{
 };
 use datafusion::execution::SessionState;
 
-use crate::hunt::HUNTS;
 use crate::hunt::store::{MANIFEST, Store};
 
 /// Name of the schema that holds the runs.
@@ -67,26 +66,31 @@ impl FindingsSchema {
     /// The store cannot be listed (unreachable, no permission).
     pub async fn refresh(&self) -> Result<(), DataFusionError> {
         let mut tables = BTreeMap::new();
-        for spec in HUNTS {
+        let hunts = self
+            .store
+            .hunts()
+            .await
+            .map_err(|e| DataFusionError::External(e.into()))?;
+        for hunt in &hunts {
             let runs = self
                 .store
-                .completed_runs(spec.name)
+                .completed_runs(hunt)
                 .await
                 .map_err(|e| DataFusionError::External(e.into()))?;
             for run in &runs {
                 tables.insert(
-                    format!("{}_{run}", spec.name),
+                    format!("{}_{run}", hunt),
                     RunTable {
-                        hunt: spec.name.to_string(),
+                        hunt: hunt.to_string(),
                         run: run.clone(),
                     },
                 );
             }
             if let Some(latest) = runs.last() {
                 tables.insert(
-                    spec.name.to_string(),
+                    hunt.to_string(),
                     RunTable {
-                        hunt: spec.name.to_string(),
+                        hunt: hunt.to_string(),
                         run: latest.clone(),
                     },
                 );

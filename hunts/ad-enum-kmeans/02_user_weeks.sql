@@ -4,7 +4,7 @@
 -- domain controller); the query filter is in param2. Machine and anonymous accounts
 -- (ANONYMOUS LOGON, SYSTEM) are dropped. The week's queries are tokenised (LDAP
 -- attribute names, values, operators' operands) and the week's distinct terms hashed into
--- ${TF_DIM} columns: which terms the account used, not how often. A slow enumeration
+-- ${AD_TFIDF_NUM_FEATURES} columns: which terms the account used, not how often. A slow enumeration
 -- hides a handful of reconnaissance queries among thousands of routine ones, and raw
 -- counts let the routine volume drown them (the original's weeks with few enumeration
 -- queries clustered with ordinary users); volume is its own feature.
@@ -15,7 +15,7 @@ SELECT
   count(DISTINCT winlog_event_data_param2)                          AS distinct_queries,
   min(event_created)                                                AS first_seen_ns,
   max(event_created)                                                AS last_seen_ns,
-  hash_tf(array_distinct(flatten(array_agg(tokenize(winlog_event_data_param2)))), ${TF_DIM}) AS tf
+  hash_tf(array_distinct(flatten(array_agg(tokenize(winlog_event_data_param2)))), ${AD_TFIDF_NUM_FEATURES}) AS tf
 FROM events
 WHERE (event_code = '1644' OR winlog_event_id = 1644)
   AND winlog_user_name IS NOT NULL
