@@ -18,11 +18,11 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 use serde::Serialize;
 
-use crate::fingerprint::Fingerprint;
 use crate::hunt::params::Params;
 use crate::hunt::store::{MANIFEST, Store};
 use crate::lab::{Entity, GroundTruth, Label, LabelGroup};
 use crate::location::Location;
+use crate::manifest::RunManifest;
 
 /// Output format of `huntsman eval`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -229,11 +229,6 @@ enum Unit {
     Other,
 }
 
-/// Whether a generated lab's ground truth has keys at `unit` (a pack's `unit`).
-pub fn lab_has_keys_at(unit: &str) -> bool {
-    Unit::parse(unit) != Unit::Other
-}
-
 impl Unit {
     fn parse(unit: &str) -> Self {
         match unit {
@@ -256,14 +251,13 @@ impl Unit {
 const DAY_NS: i64 = 86_400_000_000_000;
 
 impl RunScope {
-    fn of(manifest: &serde_json::Value) -> Self {
-        let int = |v: &serde_json::Value| v.as_i64().or_else(|| v.as_str()?.parse().ok());
-        let data = &manifest["data"];
+    fn of(manifest: &RunManifest) -> Self {
+        let data = &manifest.data;
         Self {
-            week_origin_ns: int(&manifest["effective"]["EARLIEST_NS"]),
-            week_days: int(&manifest["parameters"]["AD_WEEK_BUCKET_SIZE_DAYS"]["value"]),
-            seen: int(&data["first_event_ns"]).zip(int(&data["last_event_ns"])),
-            unit: manifest["results"]["unit"].as_str().map(Unit::parse),
+            week_origin_ns: manifest.int_effective("EARLIEST_NS"),
+            week_days: manifest.int_parameter("AD_WEEK_BUCKET_SIZE_DAYS"),
+            seen: data.first_event_ns.zip(data.last_event_ns),
+            unit: manifest.results.unit.as_deref().map(Unit::parse),
         }
     }
 
@@ -349,20 +343,16 @@ fn label_keys(
 fn check_same_data(
     hunt: &str,
     run_id: &str,
-    manifest: &serde_json::Value,
+    manifest: &RunManifest,
     truth: &GroundTruth,
     labels: &Path,
 ) -> Result<()> {
-    let run: Option<Fingerprint> =
-        serde_json::from_value(manifest["data"]["fingerprint"].clone()).ok();
-    match (run, truth.data) {
+    match (manifest.data.fingerprint, truth.data) {
         (Some(run), Some(labelled)) if run != labelled => bail!(
             "{hunt} run {run_id} was made on {} ({run}), but the labels in {} describe \
              other data ({labelled}): evaluate it with that data's labels, or rerun the hunt \
              on the data the labels describe",
-            manifest["data"]["location"]
-                .as_str()
-                .unwrap_or("unknown data"),
+            manifest.data.location,
             labels.display()
         ),
         _ => Ok(()),
@@ -397,30 +387,15 @@ struct Scored {
     flagged: bool,
 }
 
-async fn read_run(dir: &Location) -> Result<(serde_json::Value, Vec<Scored>)> {
+async fn read_run(dir: &Location) -> Result<(RunManifest, Vec<Scored>)> {
     let manifest_path = dir.join(MANIFEST);
-    let manifest: serde_json::Value = serde_json::from_slice(&manifest_path.get().await?)
-        .with_context(|| format!("parsing {manifest_path}"))?;
-    let entity: Vec<String> = manifest["results"]["entity"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default();
-    let score_col = manifest["results"]["score"]
-        .as_str()
-        .unwrap_or("score")
-        .to_string();
-    let flag_col = manifest["results"]["flag"]
-        .as_str()
-        .unwrap_or("flagged")
-        .to_string();
-    if entity.is_empty() {
+    let manifest =
+        RunManifest::parse(&manifest_path.get().await?, &manifest_path.to_string())?;
+    let results = &manifest.results;
+    if results.entity.is_empty() {
         bail!("{manifest_path}: no entity columns listed");
     }
-    if manifest["results"]["findings"].is_null() {
+    if results.findings.is_none() {
         // A run that found nothing to score: every true entity is unscored.
         return Ok((manifest, Vec::new()));
     }
@@ -440,7 +415,7 @@ async fn read_run(dir: &Location) -> Result<(serde_json::Value, Vec<Scored>)> {
     let mut rows = Vec::new();
     for batch in &batches {
         rows.extend(
-            scored_rows(batch, &entity, &score_col, &flag_col)
+            scored_rows(batch, &results.entity, &results.score, &results.flag)
                 .with_context(|| format!("reading {findings}"))?,
         );
     }
@@ -607,10 +582,12 @@ fn evaluate(
 /// No ground truth, no stored run, unreadable results; each named.
 pub async fn run(args: &EvalArgs) -> Result<()> {
     let truth = read_ground_truth(&args.labels)?;
-    let params = Params::from_env(&args.sets)?;
+    // Evaluation reads the store's location, one of the CLI's own settings.
+    let params = Params::from_env_in(crate::hunt::params::globals(), &args.sets)?;
     let store = Store::open(params.text("BASE_S3_PATH")?)?;
     let mut results = BTreeMap::new();
-    for hunt in store.hunts().await? {
+    let hunts = store.hunts().await?;
+    for hunt in hunts.iter().filter(|h| crate::hunt::pack::is_hunt_name(h)) {
         let hunt = hunt.as_str();
         let runs = store.completed_runs(hunt).await?;
         let run_id = match &args.run {
@@ -629,9 +606,7 @@ pub async fn run(args: &EvalArgs) -> Result<()> {
             eprintln!(
                 "huntsman eval: {hunt}: a lab's ground truth has no keys at its unit ({}); \
                  not scored",
-                manifest["results"]["unit"]
-                    .as_str()
-                    .unwrap_or("not recorded")
+                manifest.results.unit.as_deref().unwrap_or("not recorded")
             );
             continue;
         }
@@ -897,6 +872,7 @@ async fn write_pictures(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fingerprint::Fingerprint;
 
     #[test]
     fn rates_follow_their_definitions() {
@@ -1136,7 +1112,14 @@ mod tests {
             last_event_ns: DAY_NS,
         };
         t.data = Some(labelled);
-        let manifest = |fp: Fingerprint| serde_json::json!({"data": {"location": "/lake/other", "fingerprint": fp}});
+        let manifest = |fp: Fingerprint| RunManifest {
+            data: crate::manifest::DataScope {
+                location: "/lake/other".into(),
+                fingerprint: Some(fp),
+                ..Default::default()
+            },
+            ..RunManifest::default()
+        };
         let other = Fingerprint {
             events: 99,
             ..labelled
@@ -1154,6 +1137,6 @@ mod tests {
         );
         check_same_data("c2-beacon", "r1", &manifest(labelled), &t, labels).unwrap();
         // Runs and labels from before fingerprints existed are still evaluated.
-        check_same_data("c2-beacon", "r1", &serde_json::json!({}), &t, labels).unwrap();
+        check_same_data("c2-beacon", "r1", &RunManifest::default(), &t, labels).unwrap();
     }
 }

@@ -21,8 +21,8 @@ impl std::fmt::Display for Fingerprint {
             f,
             "{} events from {} to {}",
             self.events,
-            crate::lab::clock::iso(self.first_event_ns),
-            crate::lab::clock::iso(self.last_event_ns)
+            crate::clock::iso(self.first_event_ns),
+            crate::clock::iso(self.last_event_ns)
         )
     }
 }

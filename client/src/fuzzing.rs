@@ -123,7 +123,10 @@ pub fn hunt_params(data: &[u8]) {
         return;
     };
     let sets: Vec<String> = text.lines().map(String::from).collect();
-    let Ok(params) = Params::resolve(|_| None, &sets) else {
+    let Ok(catalog) = crate::hunt::pack::builtin_catalog() else {
+        return;
+    };
+    let Ok(params) = Params::resolve_in(catalog, |_| None, &sets) else {
         return;
     };
     let items: Vec<String> = params

@@ -14,6 +14,7 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub(crate) mod clock;
 pub mod connect;
 pub mod demo;
 pub mod embedded;
@@ -25,6 +26,7 @@ pub mod hunt;
 pub mod ingest;
 pub mod lab;
 pub mod location;
+pub mod manifest;
 pub mod output;
 pub mod report;
 pub mod serve;

@@ -381,6 +381,17 @@ fn list_local(root: &Path) -> Result<Vec<Listed>> {
     Ok(out)
 }
 
+/// A fresh local temporary file path (not created).
+pub fn local_temp(name: &str) -> PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    std::env::temp_dir().join(format!(
+        "huntsman-{}-{}-{name}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -190,7 +190,23 @@ async fn run(cli: Cli) -> Result<()> {
                 })
         }
         Command::Hunt(args) => {
-            huntsman::hunt::run(&cli.cluster()?, &cli.data, args, &cli.model_roots).await
+            let labels =
+                huntsman::hunt::run(&cli.cluster()?, &cli.data, args, &cli.model_roots)
+                    .await?;
+            let Some(labels) = labels else {
+                return Ok(());
+            };
+            println!("== evaluation against {}", labels.display());
+            huntsman::eval::run(&huntsman::eval::EvalArgs {
+                labels,
+                run: None,
+                format: huntsman::eval::EvalFormat::Table,
+                pictures: None,
+                // Evaluation reads the store's location only: the packs' own
+                // parameters are not its business.
+                sets: huntsman::hunt::params::global_sets(&args.sets),
+            })
+            .await
         }
         Command::Eval(args) => huntsman::eval::run(args).await,
         Command::Lab(LabCommand::Generate(args)) => {

@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+pub use crate::manifest::{AllowEntry as Entry, Applied};
 use anyhow::{Context, Result, bail};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::ScalarValue;
@@ -47,27 +48,6 @@ struct RawEntry {
     reason: String,
     author: String,
     expires: Option<toml::Value>,
-}
-
-/// One suppression.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Entry {
-    /// The entry's id (given, or `line N`).
-    pub id: String,
-    /// Where it is written: the file's line.
-    pub line: usize,
-    /// The hunt it applies to; every hunt with its entity columns when absent.
-    pub hunt: Option<String>,
-    /// Column → value, all of which must match (compared as text).
-    pub entity: Vec<(String, String)>,
-    /// A SQL predicate over the findings' columns.
-    pub when: Option<String>,
-    /// Why these findings are benign.
-    pub reason: String,
-    /// Who decided it.
-    pub author: String,
-    /// The last day (UTC, `YYYY-MM-DD`) the entry suppresses.
-    pub expires: Option<String>,
 }
 
 /// A deployment's allow-list, read and checked.
@@ -229,17 +209,6 @@ fn expiry(value: toml::Value) -> Result<String> {
         bail!("expires: '{text}' is not a date (write expires = 2027-01-31)");
     }
     Ok(text)
-}
-
-/// What [`finish_findings`] applied to one hunt's findings.
-#[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct Applied {
-    /// The allow-list file.
-    pub file: Option<String>,
-    /// The entries that could suppress this hunt's findings.
-    pub entries: Vec<Entry>,
-    /// The entries that have expired (not applied).
-    pub expired: Vec<Entry>,
 }
 
 /// Adds the columns every hunt's findings carry to the findings plan `df`: the hunt's

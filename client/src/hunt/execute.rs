@@ -16,6 +16,7 @@ use super::{HuntArgs, allow, now_iso};
 use crate::connect::Cluster;
 use crate::fingerprint::Fingerprint;
 use crate::location::Location;
+use crate::manifest::{self, DataScope, PackRecord, Results, RunManifest};
 use crate::sql::write_statements;
 
 /// What every hunt of one `huntsman hunt` shares.
@@ -79,7 +80,7 @@ pub(super) async fn run_one(
             *range.insert((whole.fingerprint(), seen))
         }
     };
-    let run_id = crate::ingest::new_run_id();
+    let run_id = crate::manifest::new_run_id();
     let reuse = match &args.models {
         Some(models) => Some(stored_models(store, hunt, models).await?),
         None => None,
@@ -192,51 +193,53 @@ pub(super) async fn execute(
         }
         Findings::Nothing(why) => (None, 0, Counts::default(), Some(why.clone())),
     };
-    let manifest = serde_json::json!({
-        "format": "huntsman-run",
-        "version": 1,
-        "hunt": hunt,
-        "run_id": run.dir.run_id(),
-        "started": started_at,
-        "finished": now_iso(),
-        "seconds": started.elapsed().as_secs_f64(),
-        "data": {
-            "location": data,
-            "since": args.since,
-            "until": args.until,
-            "events": range.events,
-            "first_event_ns": range.first_ns,
-            "last_event_ns": range.last_ns,
-            "fingerprint": fingerprint,
+    let manifest = RunManifest {
+        format: manifest::FORMAT.to_string(),
+        version: manifest::VERSION,
+        hunt: hunt.to_string(),
+        run_id: run.dir.run_id().to_string(),
+        started: started_at.to_string(),
+        finished: now_iso(),
+        seconds: started.elapsed().as_secs_f64(),
+        data: DataScope {
+            location: data.to_string(),
+            since: args.since.clone(),
+            until: args.until.clone(),
+            events: range.events,
+            first_event_ns: range.first_ns,
+            last_event_ns: range.last_ns,
+            fingerprint: Some(fingerprint),
         },
-        "columns": report.columns.iter().map(|c| (c.canonical.clone(), c.source.clone()))
-            .collect::<std::collections::BTreeMap<_, _>>(),
-        "parameters": params.for_hunt(hunt),
-        "effective": run.effective.iter().cloned()
-            .collect::<std::collections::BTreeMap<_, _>>(),
-        "pack": {
-            "name": pack.name,
-            "source": pack.label(),
-            "builtin": pack.source == pack::Source::Builtin,
-            "changed": pack.changed_files(),
+        columns: report
+            .columns
+            .iter()
+            .map(|c| (c.canonical.clone(), c.source.clone()))
+            .collect(),
+        parameters: params.for_hunt(hunt),
+        effective: run.effective.iter().cloned().collect(),
+        pack: Some(PackRecord {
+            name: pack.name.clone(),
+            source: pack.label(),
+            builtin: pack.source == pack::Source::Builtin,
+            changed: pack.changed_files(),
+        }),
+        models: run.models.clone(),
+        results: Results {
+            findings: findings_path,
+            nothing_to_score: nothing,
+            unit: Some(pack.unit.clone()),
+            entity: pack.entity.clone(),
+            score: pack.score.clone(),
+            flag: pack.flag.clone(),
+            rows: total,
+            flagged: counts.flagged,
+            suppressed: counts.suppressed,
+            attack_techniques: pack.attack.clone(),
         },
-        "models": run.models,
-        "results": {
-            "findings": findings_path,
-            "nothing_to_score": nothing,
-            "unit": pack.unit,
-            "entity": pack.entity,
-            "score": pack.score,
-            "flag": pack.flag,
-            "rows": total,
-            "flagged": counts.flagged,
-            "suppressed": counts.suppressed,
-            "attack_techniques": pack.attack,
-        },
-        "allow_list": run.applied,
-        "phases": run.timings,
-    });
-    let final_dir = run.dir.commit(&manifest).await?;
+        allow_list: run.applied.clone(),
+        phases: run.timings.clone(),
+    };
+    let final_dir = run.dir.commit(&manifest.to_json()?).await?;
     Ok((findings, counts, final_dir))
 }
 
@@ -347,7 +350,7 @@ pub(super) async fn check_store_shared(
     };
     let probe = store.root().join(&format!(
         "scratch/.probe-{}.parquet",
-        crate::ingest::new_run_id()
+        crate::manifest::new_run_id()
     ));
     let written = write_statements(
         ctx,

@@ -165,7 +165,9 @@ fn select<'a>(
 }
 
 /// Runs `huntsman hunt`. Scoring functions read models from the store, the `--models`
-/// folder and `model_roots` only (`huntsman.model_roots`).
+/// folder and `model_roots` only (`huntsman.model_roots`). Returns the lab labels the
+/// runs are to be evaluated against (`--labels`, or a lab's `labels/` beside the data),
+/// when a hunt that ran is at a unit a lab's ground truth keys.
 ///
 /// # Errors
 /// Bad parameters, a bad pack, bad input data, a failing phase; each named.
@@ -174,7 +176,7 @@ pub async fn run(
     data: &str,
     args: &HuntArgs,
     model_roots: &[String],
-) -> Result<()> {
+) -> Result<Option<PathBuf>> {
     if let Some(HuntAction::New { name, dir }) = &args.action {
         let made = pack::scaffold::new_pack(name, dir)?;
         println!(
@@ -182,13 +184,13 @@ pub async fn run(
             made.display(),
             made.display()
         );
-        return Ok(());
+        return Ok(None);
     }
     let (packs, given) = load_packs(&args.packs)?;
-    let params = Params::from_env_in(params::catalog(&packs)?, &args.sets)?;
+    let params = Params::from_env_in(pack::catalog(&packs)?, &args.sets)?;
     if args.list_params {
         print!("{}", params.describe());
-        return Ok(());
+        return Ok(None);
     }
     if let Some(dir) = &args.export {
         for pack in pack::builtin()? {
@@ -200,7 +202,7 @@ pub async fn run(
             pack::builtin()?.len(),
             dir.display()
         );
-        return Ok(());
+        return Ok(None);
     }
     let selected = select(&packs, &given, args.hunt.as_deref())?;
     for pack in &selected {
@@ -215,7 +217,7 @@ pub async fn run(
                 pack.parameters.len()
             );
         }
-        return Ok(());
+        return Ok(None);
     }
     let all = args.hunt.as_deref() == Some("all");
     let map = match (&args.columns, &args.profile) {
@@ -243,11 +245,7 @@ pub async fn run(
         .labels
         .clone()
         .or_else(|| labels_beside(&data))
-        .filter(|_| {
-            selected
-                .iter()
-                .any(|p| crate::eval::lab_has_keys_at(&p.unit))
-        });
+        .filter(|_| selected.iter().any(|p| crate::lab::has_keys_at(&p.unit)));
     let tables = check_tables(&[TableSource {
         name: SOURCE_TABLE.into(),
         location: data.clone(),
@@ -317,32 +315,7 @@ pub async fn run(
     if !failures.is_empty() {
         bail!("{} hunt(s) failed: {}", failures.len(), failures.join(", "));
     }
-    if let Some(labels) = labels {
-        println!("== evaluation against {}", labels.display());
-        // Evaluation reads the store's location only: the packs' own parameters are not
-        // its business.
-        let globals: Vec<String> =
-            params::globals().into_iter().map(|g| g.name).collect();
-        let sets = args
-            .sets
-            .iter()
-            .filter(|s| {
-                s.split_once('=').is_some_and(|(n, _)| {
-                    globals.iter().any(|g| g.eq_ignore_ascii_case(n.trim()))
-                })
-            })
-            .cloned()
-            .collect();
-        crate::eval::run(&crate::eval::EvalArgs {
-            labels,
-            run: None,
-            format: crate::eval::EvalFormat::Table,
-            pictures: None,
-            sets,
-        })
-        .await?;
-    }
-    Ok(())
+    Ok(labels)
 }
 
 /// `<data>/../labels` when it holds a ground truth (a generated lab's layout).
@@ -356,5 +329,5 @@ pub(crate) fn now_iso() -> String {
     let ns = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
-    crate::lab::clock::iso(ns)
+    crate::clock::iso(ns)
 }

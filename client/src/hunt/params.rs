@@ -12,6 +12,8 @@ use std::fmt;
 
 use anyhow::{Context, Result, bail};
 
+pub use crate::manifest::Origin;
+
 /// The type of a parameter's value, with its range.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Kind {
@@ -103,53 +105,19 @@ pub fn globals() -> Vec<ParamSpec> {
     ]
 }
 
-/// The CLI's settings and every parameter the built-in hunt packs declare.
-///
-/// # Errors
-/// A built-in pack that does not load (a bug caught by the tests).
-pub fn builtin_catalog() -> Result<Vec<ParamSpec>> {
-    catalog(super::pack::builtin()?)
-}
-
-/// The CLI's settings and every parameter `packs` declare, in pack order. Two packs may
-/// declare the same parameter (the AD hunts share their week bucket) only alike.
-///
-/// # Errors
-/// A parameter declared by two packs with a different type or default.
-pub fn catalog<'a>(
-    packs: impl IntoIterator<Item = &'a super::pack::Pack>,
-) -> Result<Vec<ParamSpec>> {
-    let mut specs = globals();
-    for pack in packs {
-        for declared in &pack.parameters {
-            match specs.iter_mut().find(|s| s.name == declared.name) {
-                Some(known) if known.hunts.is_empty() => bail!(
-                    "{}/hunt.toml: parameter {} is a setting of the CLI; name it otherwise",
-                    pack.label(),
-                    declared.name
-                ),
-                Some(known)
-                    if known.kind != declared.kind
-                        || known.default != declared.default =>
-                {
-                    bail!(
-                        "{}/hunt.toml: parameter {} is also declared by {} with another type \
-                         or default; rename one of them",
-                        pack.label(),
-                        declared.name,
-                        known.hunts.join(", ")
-                    )
-                }
-                Some(known) => {
-                    if !known.hunts.contains(&pack.name) {
-                        known.hunts.push(pack.name.clone());
-                    }
-                }
-                None => specs.push(declared.clone()),
-            }
-        }
-    }
-    Ok(specs)
+/// The `--set NAME=VALUE` pairs of `sets` that set one of the CLI's own settings.
+pub fn global_sets(sets: &[String]) -> Vec<String> {
+    let globals = globals();
+    sets.iter()
+        .filter(|set| {
+            set.split_once('=').is_some_and(|(name, _)| {
+                globals
+                    .iter()
+                    .any(|g| g.name.eq_ignore_ascii_case(name.trim()))
+            })
+        })
+        .cloned()
+        .collect()
 }
 
 /// A checked parameter value.
@@ -186,18 +154,6 @@ impl fmt::Display for Value {
             Value::Text(v) => f.write_str(v),
         }
     }
-}
-
-/// Where a value came from, for the run manifest and `--list-params`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Origin {
-    /// The built-in default.
-    Default,
-    /// The environment or `.env`.
-    Env,
-    /// A `--set` flag.
-    Flag,
 }
 
 /// Every parameter's checked value.
@@ -277,18 +233,6 @@ fn describe_range(what: &str, min: Option<f64>, max: Option<f64>) -> String {
 }
 
 impl Params {
-    /// The built-in catalog's defaults, then the environment (`env` looks a name up),
-    /// then `--set` pairs.
-    ///
-    /// # Errors
-    /// As [`Params::resolve_in`], and a built-in pack that does not load.
-    pub fn resolve(
-        env: impl Fn(&str) -> Option<String>,
-        sets: &[String],
-    ) -> Result<Self> {
-        Self::resolve_in(builtin_catalog()?, env, sets)
-    }
-
     /// The defaults of `specs`, then the environment (`env` looks a name up), then
     /// `--set` pairs.
     ///
@@ -328,15 +272,6 @@ impl Params {
         Ok(Self { specs, values })
     }
 
-    /// The built-in catalog's defaults, then the process environment (and `.env`,
-    /// already loaded into it; an empty variable counts as unset), then `--set` pairs.
-    ///
-    /// # Errors
-    /// As [`Params::resolve`].
-    pub fn from_env(sets: &[String]) -> Result<Self> {
-        Self::from_env_in(builtin_catalog()?, sets)
-    }
-
     /// [`Params::from_env`] over the parameters `specs`.
     ///
     /// # Errors
@@ -347,14 +282,6 @@ impl Params {
             |name| std::env::var(name).ok().filter(|v| !v.is_empty()),
             sets,
         )
-    }
-
-    /// The built-in catalog's defaults only (tests, docs).
-    ///
-    /// # Errors
-    /// A built-in pack that does not load, or a default that does not parse.
-    pub fn defaults() -> Result<Self> {
-        Self::resolve_in(builtin_catalog()?, |_| None, &[])
     }
 
     /// The parameters these values are of.
@@ -413,7 +340,7 @@ impl Params {
     }
 
     /// The parameters a hunt reads, with their values and origins, for its manifest.
-    pub fn for_hunt(&self, hunt: &str) -> BTreeMap<String, serde_json::Value> {
+    pub fn for_hunt(&self, hunt: &str) -> BTreeMap<String, crate::manifest::ParamRecord> {
         self.specs
             .iter()
             .filter(|s| s.read_by(hunt))
@@ -425,10 +352,11 @@ impl Params {
                     Value::Bool(b) => serde_json::json!(b),
                     Value::Text(t) => serde_json::json!(t),
                 };
-                Some((
-                    s.name.to_string(),
-                    serde_json::json!({"value": value, "origin": origin}),
-                ))
+                let record = crate::manifest::ParamRecord {
+                    value,
+                    origin: *origin,
+                };
+                Some((s.name.clone(), record))
             })
             .collect()
     }
@@ -500,9 +428,13 @@ impl Params {
 mod tests {
     use super::*;
 
+    fn builtin() -> Vec<ParamSpec> {
+        crate::hunt::pack::builtin_catalog().unwrap()
+    }
+
     #[test]
     fn defaults_parse_and_names_are_unique() {
-        let params = Params::defaults().unwrap();
+        let params = Params::resolve_in(builtin(), |_| None, &[]).unwrap();
         assert_eq!(params.values.len(), params.specs.len());
         assert_eq!(params.int("AD_KMEANS_K").unwrap(), 4);
         assert_eq!(params.float("C2_BEACON_SCORE_THRESHOLD").unwrap(), 0.8);
@@ -516,33 +448,38 @@ mod tests {
             "C2_KMEANS_K" => Some("9".to_string()),
             _ => None,
         };
-        let params = Params::resolve(env, &["ad_kmeans_k=8".to_string()]).unwrap();
+        let params =
+            Params::resolve_in(builtin(), env, &["ad_kmeans_k=8".to_string()]).unwrap();
         assert_eq!(params.int("AD_KMEANS_K").unwrap(), 8);
         assert_eq!(params.int("C2_KMEANS_K").unwrap(), 9);
         assert_eq!(params.int("AD_KMEANS_SEED").unwrap(), 42);
         let manifest = params.for_hunt("c2-beacon");
-        assert_eq!(manifest["C2_KMEANS_K"]["origin"], "env");
+        assert_eq!(manifest["C2_KMEANS_K"].origin, Origin::Env);
         assert!(!manifest.contains_key("AD_KMEANS_K"));
     }
 
     #[test]
     fn bad_values_are_named() {
         let none = |_: &str| None;
-        let err = Params::resolve(none, &["AD_KMEANS_K=zero".into()]).unwrap_err();
+        let err = Params::resolve_in(builtin(), none, &["AD_KMEANS_K=zero".into()])
+            .unwrap_err();
         assert!(format!("{err:#}").contains("AD_KMEANS_K"), "{err:#}");
-        let err = Params::resolve(none, &["AD_KMEANS_K=0".into()]).unwrap_err();
+        let err =
+            Params::resolve_in(builtin(), none, &["AD_KMEANS_K=0".into()]).unwrap_err();
         assert!(format!("{err:#}").contains("at least 1"), "{err:#}");
-        let err = Params::resolve(none, &["NOPE=1".into()]).unwrap_err();
+        let err = Params::resolve_in(builtin(), none, &["NOPE=1".into()]).unwrap_err();
         assert!(format!("{err:#}").contains("no such parameter"), "{err:#}");
         for bad in ["1.5", "-0.1", "NaN"] {
             let set = format!("C2_PREVALENCE_WEIGHT={bad}");
-            let err = Params::resolve(none, &[set]).unwrap_err();
+            let err = Params::resolve_in(builtin(), none, &[set]).unwrap_err();
             assert!(format!("{err:#}").contains("from 0 to 1"), "{bad}: {err:#}");
         }
-        let params = Params::resolve(none, &["C2_PREVALENCE_WEIGHT=1".into()]).unwrap();
+        let params =
+            Params::resolve_in(builtin(), none, &["C2_PREVALENCE_WEIGHT=1".into()])
+                .unwrap();
         assert_eq!(params.float("C2_PREVALENCE_WEIGHT").unwrap(), 1.0);
         let env = |n: &str| (n == "USE_GPU").then(|| "maybe".to_string());
-        let err = Params::resolve(env, &[]).unwrap_err();
+        let err = Params::resolve_in(builtin(), env, &[]).unwrap_err();
         assert!(
             format!("{err:#}").contains("environment variable USE_GPU"),
             "{err:#}"
@@ -551,9 +488,12 @@ mod tests {
 
     #[test]
     fn render_quotes_text_and_refuses_unknown_placeholders() {
-        let params =
-            Params::resolve(|n| (n == "BASE_S3_PATH").then(|| "it's".to_string()), &[])
-                .unwrap();
+        let params = Params::resolve_in(
+            builtin(),
+            |n| (n == "BASE_S3_PATH").then(|| "it's".to_string()),
+            &[],
+        )
+        .unwrap();
         let mut extra = BTreeMap::new();
         extra.insert("MODEL".to_string(), "'m.hntm'".to_string());
         let sql = params

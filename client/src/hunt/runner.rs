@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+
+pub use crate::manifest::PhaseTiming;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::dataframe::DataFrame;
@@ -20,20 +22,6 @@ use crate::location::Location;
 use crate::sql::{
     received_bytes, run_statements, write_statements, write_statements_with,
 };
-
-/// Timing of one phase, for the manifest and the summary.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct PhaseTiming {
-    /// Phase name.
-    pub phase: String,
-    /// Wall time, seconds.
-    pub seconds: f64,
-    /// Rows the phase produced.
-    pub rows: u64,
-    /// Bytes of query results (Arrow memory) the phase brought into the client: a
-    /// model or a number; never a table, which the cluster writes to the store.
-    pub client_bytes: u64,
-}
 
 /// One hunt's execution context.
 pub struct HuntRun<'a> {

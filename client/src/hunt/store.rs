@@ -29,6 +29,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 
 use crate::location::Location;
+pub use crate::location::local_temp;
 
 /// `BASE_S3_PATH` when it is not set.
 pub const DEFAULT_BASE_S3_PATH: &str = "./huntsman-store";
@@ -68,8 +69,8 @@ impl Store {
         &self.root
     }
 
-    /// The hunts with at least one completed run in the store, sorted: built-in ones and
-    /// hunters' own packs alike.
+    /// The folders of `results/` with at least one completed run, sorted: the built-in
+    /// hunts and hunters' own packs alike (callers keep the names a hunt can have).
     ///
     /// # Errors
     /// The store cannot be listed.
@@ -81,8 +82,7 @@ impl Store {
                 let mut parts = f.relative.split('/');
                 let (hunt, run, file) = (parts.next()?, parts.next()?, parts.next()?);
                 let complete = file == MANIFEST && parts.next().is_none();
-                let named = crate::hunt::pack::is_hunt_name(hunt);
-                (complete && named && !run.starts_with('.')).then(|| hunt.to_string())
+                (complete && !run.starts_with('.')).then(|| hunt.to_string())
             })
             .collect();
         hunts.sort();
@@ -272,17 +272,6 @@ impl RunDir {
         }
         self.committed = true;
     }
-}
-
-/// A fresh local temporary file path (not created).
-pub fn local_temp(name: &str) -> PathBuf {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    std::env::temp_dir().join(format!(
-        "huntsman-{}-{}-{name}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ))
 }
 
 impl Drop for RunDir {

@@ -54,7 +54,7 @@ pub async fn run_files(args: IngestFilesArgs) -> anyhow::Result<IngestReport> {
         return Ok(report);
     }
     let lake = Location::parse(&args.out)?;
-    let scratch = crate::hunt::store::local_temp("ingest");
+    let scratch = crate::location::local_temp("ingest");
     let result = async {
         let dir = scratch.clone();
         let inputs = args.inputs.clone();

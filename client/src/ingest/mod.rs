@@ -26,7 +26,9 @@
 //! ```
 
 mod cli;
+mod fields;
 mod input;
+mod layout;
 pub mod opensearch;
 mod parse;
 mod paths;
@@ -35,9 +37,8 @@ mod report;
 mod sink;
 mod time;
 
-use std::hash::{BuildHasher, RandomState};
 use std::path::{Path, PathBuf};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 pub use cli::{IngestFilesArgs, run_files};
 pub use input::MAX_LINE_BYTES;
@@ -191,17 +192,7 @@ pub fn ingest_paths(
     })
 }
 
-/// A run id: the UTC start time, then 32 random bits, e.g. `20240102T030405Z-1a2b3c4d`.
-pub(crate) fn new_run_id() -> String {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    let secs = i64::try_from(now.as_secs()).unwrap_or(0);
-    // std's RandomState is seeded randomly per process; hashing the time and pid with it
-    // gives bits that differ between runs started in the same second.
-    let bits = RandomState::new().hash_one((now.as_nanos(), std::process::id()));
-    format!("{}-{:08x}", time::compact_utc(secs), bits as u32)
-}
+pub(crate) use crate::manifest::new_run_id;
 
 #[cfg(test)]
 mod tests {

@@ -12,7 +12,7 @@ use std::fmt;
 use serde::Deserializer;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::record::{FieldIndex, MAX_SLOTS};
+use super::fields::{FieldIndex, MAX_SLOTS};
 
 /// A scalar JSON value, strings borrowed from the input where possible.
 #[derive(Clone, Debug, PartialEq)]

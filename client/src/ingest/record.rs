@@ -7,153 +7,17 @@
 //! documented in `docs/ingest.md`.
 
 use std::borrow::Cow;
-use std::fmt;
-use std::sync::OnceLock;
 
-use crate::lab::schema::{
-    CHANNEL_DIRECTORY_SERVICE, CHANNEL_SECURITY, CHANNEL_SYSMON, COLUMNS, SOURCEHOSTNAME,
-    SOURCEIP, SOURCEPORT,
+use crate::lab::schema::{CHANNEL_DIRECTORY_SERVICE, CHANNEL_SECURITY, CHANNEL_SYSMON};
+
+pub(crate) use super::fields::FieldIndex;
+use super::fields::{
+    X_IPADDRESS, X_IPPORT, X_TARGETUSERNAME, X_UTCTIME, X_WORKSTATIONNAME,
 };
-
+pub use super::layout::Layout;
 use super::parse::{Draft, Slots, Val};
 use super::report::{RejectKind, Rejection};
 use super::time::parse_timestamp;
-
-/// Value slots per record: the mapping's helper fields, then the event-data columns.
-pub(crate) const MAX_SLOTS: usize = 40;
-
-/// Sysmon `UtcTime`, the preferred event time.
-const X_UTCTIME: usize = 0;
-/// Security 4624 `TargetUserName`, the logged-on account.
-const X_TARGETUSERNAME: usize = 1;
-/// Security 4624 `IpAddress`, stored as the source IP.
-const X_IPADDRESS: usize = 2;
-/// Security 4624 `IpPort`, stored as the source port.
-const X_IPPORT: usize = 3;
-/// Security 4624 `WorkstationName`, stored as the source host name.
-const X_WORKSTATIONNAME: usize = 4;
-/// Lower-cased names of the helper slots, in slot order.
-const HELPER_NAMES: [&str; 5] = [
-    "utctime",
-    "targetusername",
-    "ipaddress",
-    "ipport",
-    "workstationname",
-];
-
-const _: () = assert!(COLUMNS.len() + HELPER_NAMES.len() <= MAX_SLOTS);
-
-/// Prefix of the lake's event-data columns.
-const DATA_PREFIX: &str = "winlog_event_data_";
-
-/// Where event-data keys go: a case-insensitive lookup from a source key to its slot, and
-/// from each slot to its lake column.
-pub(crate) struct FieldIndex {
-    /// Lower-case names and slots, bucketed by name length for a fast lookup.
-    by_len: Vec<Vec<(&'static str, usize)>>,
-    /// `(slot, column index in the lake schema)` of every event-data column.
-    pub data_columns: Vec<(usize, usize)>,
-    /// Slots of the columns the 4624 helper fields fill.
-    sourceip: Option<usize>,
-    sourceport: Option<usize>,
-    sourcehostname: Option<usize>,
-}
-
-impl FieldIndex {
-    /// The index built from the lake schema's column list.
-    pub(crate) fn get() -> &'static FieldIndex {
-        static INDEX: OnceLock<FieldIndex> = OnceLock::new();
-        INDEX.get_or_init(FieldIndex::new)
-    }
-
-    fn new() -> Self {
-        let mut names: Vec<(&'static str, usize)> = HELPER_NAMES
-            .iter()
-            .enumerate()
-            .map(|(slot, &n)| (n, slot))
-            .collect();
-        let mut data_columns = Vec::new();
-        for (col, name) in COLUMNS.iter().enumerate() {
-            let Some(suffix) = name.strip_prefix(DATA_PREFIX) else {
-                continue;
-            };
-            // A column named like a helper shares its slot.
-            let slot = match names.iter().find(|(n, _)| *n == suffix) {
-                Some(&(_, slot)) => slot,
-                None => {
-                    names.push((suffix, names.len()));
-                    names.len() - 1
-                }
-            };
-            data_columns.push((slot, col));
-        }
-        let max_len = names.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
-        let mut by_len = vec![Vec::new(); max_len + 1];
-        for &(n, slot) in &names {
-            by_len[n.len()].push((n, slot));
-        }
-        let slot_of = |column: &str| {
-            let suffix = column.strip_prefix(DATA_PREFIX)?;
-            names.iter().find(|(n, _)| *n == suffix).map(|&(_, s)| s)
-        };
-        FieldIndex {
-            sourceip: slot_of(SOURCEIP),
-            sourceport: slot_of(SOURCEPORT),
-            sourcehostname: slot_of(SOURCEHOSTNAME),
-            by_len,
-            data_columns,
-        }
-    }
-
-    /// The slot of a source key, compared case-insensitively, if the lake keeps it.
-    pub(crate) fn slot(&self, key: &str) -> Option<usize> {
-        self.by_len
-            .get(key.len())?
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(key))
-            .map(|&(_, slot)| slot)
-    }
-}
-
-/// A source layout, detected per record from the keys present.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Layout {
-    /// winlogbeat 7 and 8: `winlog.event_id`, `winlog.channel`, `winlog.event_data.*`.
-    Winlogbeat,
-    /// winlogbeat 6: top-level `event_id`, `log_name`, `computer_name`, `event_data.*`.
-    Winlogbeat6,
-    /// nxlog-style flat records: `EventID`, `Channel`, `Hostname` and the event data all
-    /// at the top level.
-    NxlogFlat,
-    /// EVTX records, or evtx_dump's JSON of them: `Event.System.*`, `Event.EventData.*`.
-    Evtx,
-}
-
-impl Layout {
-    /// Every layout, in the order reports list them.
-    pub const ALL: [Layout; 4] = [
-        Layout::Winlogbeat,
-        Layout::Winlogbeat6,
-        Layout::NxlogFlat,
-        Layout::Evtx,
-    ];
-
-    /// The layout's name in reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            Layout::Winlogbeat => "winlogbeat-7/8",
-            Layout::Winlogbeat6 => "winlogbeat-6",
-            Layout::NxlogFlat => "nxlog-flat",
-            Layout::Evtx => "evtx",
-        }
-    }
-}
-
-impl fmt::Display for Layout {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
 
 /// One event, mapped and checked, ready for the lake.
 pub(crate) struct Row<'a> {
@@ -418,7 +282,9 @@ fn event_time(candidates: TimeCandidates<'_>) -> Result<i64, Rejection> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ingest::fields::DATA_PREFIX;
     use crate::ingest::parse::{Parsed, parse_record};
+    use crate::lab::schema::COLUMNS;
     use crate::lab::schema::{IMAGE, INITIATED, PARAM2, PROCESSGUID};
 
     fn row(line: &str) -> Result<Row<'_>, Rejection> {

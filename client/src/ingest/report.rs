@@ -11,7 +11,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::record::Layout;
+use super::layout::Layout;
 
 /// Rejections kept verbatim per file; the rest are only counted.
 pub const MAX_EXAMPLES_PER_FILE: usize = 20;

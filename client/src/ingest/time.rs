@@ -129,19 +129,7 @@ fn days_in_month(year: u32, month: u32) -> u32 {
     }
 }
 
-pub(crate) use crate::lab::clock::{civil_from_days, date_string, days_from_civil};
-
-/// `YYYYMMDDTHHMMSSZ` of epoch seconds, for run ids.
-pub(crate) fn compact_utc(secs: i64) -> String {
-    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
-    let s = secs.rem_euclid(86_400);
-    format!(
-        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
-        s / 3600,
-        s / 60 % 60,
-        s % 60
-    )
-}
+pub(crate) use crate::clock::{civil_from_days, date_string, days_from_civil};
 
 #[cfg(test)]
 mod tests {
@@ -206,6 +194,6 @@ mod tests {
         }
         assert_eq!(date_string(0), "1970-01-01");
         assert_eq!(date_string(18_034), "2019-05-18");
-        assert_eq!(compact_utc(1_558_211_810), "20190518T203650Z");
+        assert_eq!(crate::clock::compact_utc(1_558_211_810), "20190518T203650Z");
     }
 }

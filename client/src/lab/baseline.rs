@@ -226,9 +226,7 @@ impl DayGen<'_> {
         let proc = self.b.long_lived(host, stream.slot);
         let (endpoint, name) = stream_target(stream, topo);
         // The connection time decides the day; the lookup just precedes it.
-        for t in
-            super::negatives::periodic_times(topo.seed, stream, host, self.ds, self.de)
-        {
+        for t in periodic_times(topo.seed, stream, host, self.ds, self.de) {
             let lookup = (t - self.b.rng.random_range(2..40) * 1_000_000).max(self.ds);
             self.b.dns(lookup, proc, name);
             self.b.net_out(t, proc, endpoint);
@@ -645,10 +643,35 @@ impl DayGen<'_> {
     }
 }
 
+/// Connection times of a periodic stream on `host` in `[from, to)`, epoch ns. The baseline
+/// generator emits exactly these, preceded by a DNS lookup each.
+pub(crate) fn periodic_times(
+    seed: u64,
+    stream: &Periodic,
+    host: usize,
+    from: i64,
+    to: i64,
+) -> Vec<i64> {
+    let period = stream.period_s * SEC;
+    let key = super::topology::derive(seed, &[0x9E51, host as u64, stream.slot as u64]);
+    let base = (key % period as u64) as i64;
+    let first = (from - base).div_euclid(period) - 1;
+    let last = (to - base).div_euclid(period) + 1;
+    (first..=last)
+        .filter_map(|k| {
+            let u =
+                (super::topology::mix(key ^ k as u64) >> 11) as f64 / (1u64 << 53) as f64;
+            let offset = ((2.0 * u - 1.0) * stream.jitter * period as f64) as i64;
+            let t = base + k * period + offset;
+            (from..to).contains(&t).then_some(t)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lab::clock::days_from_civil;
+    use crate::clock::days_from_civil;
 
     fn day() -> DaySpec {
         DaySpec {

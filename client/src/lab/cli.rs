@@ -116,7 +116,7 @@ pub async fn run(args: LabGenerateArgs) -> anyhow::Result<()> {
         root.join("events").remove_all().await?;
         root.join("labels").remove_all().await?;
     }
-    let scratch = crate::hunt::store::local_temp("lab");
+    let scratch = crate::location::local_temp("lab");
     let result = async {
         let dir = scratch.clone();
         let summary = tokio::task::spawn_blocking(move || generate(&opts, &dir, true))

@@ -11,6 +11,20 @@ use serde::{Deserialize, Serialize};
 
 use super::clock::{DAY, MIN, iso};
 
+/// The units at which a lab's ground truth keys its entities (a hunt pack's `unit`):
+/// (account, week), (process, destination, port), a process, a source host.
+pub const UNITS: &[&str] = &[
+    "account-week",
+    "process-destination",
+    "process",
+    "source-host",
+];
+
+/// Whether a lab's ground truth has keys at `unit`.
+pub fn has_keys_at(unit: &str) -> bool {
+    UNITS.contains(&unit)
+}
+
 /// Format tag of `ground_truth.json`.
 pub const GROUND_TRUTH_FORMAT: &str = "huntsman-lab-ground-truth";
 /// Format tag of `lab.json`.

@@ -19,7 +19,7 @@
 
 mod baseline;
 mod cli;
-pub(crate) mod clock;
+pub(crate) use crate::clock;
 pub mod labels;
 mod lateral;
 mod ldap;
@@ -27,6 +27,7 @@ mod model;
 mod names;
 mod negatives;
 mod options;
+mod plan;
 mod profiles;
 mod render;
 mod scenarios;
@@ -42,6 +43,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 pub use cli::{LabGenerateArgs, run};
+pub use labels::{UNITS, has_keys_at};
 
 pub use labels::{Entity, GroundTruth, LabManifest, Label, LabelGroup};
 pub use options::{
@@ -140,7 +142,7 @@ pub fn generate(
         hard_negatives: opts.hard_negatives,
         profiles: opts.profiles.clone(),
     };
-    let scen = scenarios::build(&topo, &plan);
+    let scen = plan::build(&topo, &plan);
     let budgets = budgets(
         &topo,
         opts,
@@ -275,7 +277,7 @@ fn write_one_day(
     opts: &LabValidOptions,
     out: &Path,
     topo: &topology::Topology,
-    scen: &scenarios::ScenarioOutput,
+    scen: &plan::ScenarioOutput,
     budgets: &[Vec<u64>],
     d: u32,
 ) -> Result<DayResult, LabError> {
@@ -406,7 +408,7 @@ fn write_manifest(
     opts: &LabValidOptions,
     out: &Path,
     topo: &topology::Topology,
-    scen: &scenarios::ScenarioOutput,
+    scen: &plan::ScenarioOutput,
     files: &[writer::DayFile],
     events: u64,
 ) -> Result<(), LabError> {

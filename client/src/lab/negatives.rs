@@ -12,11 +12,11 @@
 use rand::Rng;
 
 use super::Scenario;
-use super::baseline::{self, Periodic, UPDATER, WEF};
+use super::baseline::{self, Periodic, UPDATER, WEF, periodic_times};
 use super::clock::{HOUR, MIN, SEC};
 use super::labels::{Draft, Entity, Label};
 use super::scenarios::{S, encode_command};
-use super::topology::{FS, Slot, Svc, mix};
+use super::topology::{FS, Slot, Svc};
 
 /// Adds every hard negative to `s`.
 pub(crate) fn build(s: &mut S<'_, '_>) {
@@ -26,30 +26,6 @@ pub(crate) fn build(s: &mut S<'_, '_>) {
     admin_enumeration(s);
     deployment(s);
     compliance_scripts(s);
-}
-
-/// Connection times of a periodic stream on `host` in `[from, to)`, epoch ns. The baseline
-/// generator emits exactly these, preceded by a DNS lookup each.
-pub(crate) fn periodic_times(
-    seed: u64,
-    stream: &Periodic,
-    host: usize,
-    from: i64,
-    to: i64,
-) -> Vec<i64> {
-    let period = stream.period_s * SEC;
-    let key = super::topology::derive(seed, &[0x9E51, host as u64, stream.slot as u64]);
-    let base = (key % period as u64) as i64;
-    let first = (from - base).div_euclid(period) - 1;
-    let last = (to - base).div_euclid(period) + 1;
-    (first..=last)
-        .filter_map(|k| {
-            let u = (mix(key ^ k as u64) >> 11) as f64 / (1u64 << 53) as f64;
-            let offset = ((2.0 * u - 1.0) * stream.jitter * period as f64) as i64;
-            let t = base + k * period + offset;
-            (from..to).contains(&t).then_some(t)
-        })
-        .collect()
 }
 
 fn periodic_labels(s: &mut S<'_, '_>, stream: &Periodic) {

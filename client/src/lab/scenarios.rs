@@ -6,15 +6,14 @@
 //! RNG from the lab seed and its own tag, so switching one off leaves the others unchanged.
 //! The hard negatives live in `negatives.rs` and use the same helpers.
 
+use rand::Rng;
 use rand::seq::SliceRandom;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 
 use super::Scenario;
 use super::clock::{DAY, HOUR, MIN, SEC, weekday};
 use super::labels::{Draft, Entity, Label};
-use super::model::{Builder, Ctx, Ev, Kind, NONE, Text};
-use super::topology::{SYSTEM, Slot, Topology, derive, format_guid};
+use super::model::{Builder, Kind, NONE, Text};
+use super::topology::{SYSTEM, Slot, format_guid};
 
 /// Where and when the lab runs, as the scenarios need it.
 #[derive(Clone, Debug)]
@@ -24,61 +23,6 @@ pub(crate) struct Plan {
     pub scenarios: Vec<(Scenario, f64)>,
     pub hard_negatives: bool,
     pub profiles: Vec<super::LabProfile>,
-}
-
-/// Every scenario and hard-negative event, sorted, with drafts of their labels.
-pub(crate) struct ScenarioOutput {
-    pub ctx: Ctx,
-    pub evs: Vec<Ev>,
-    pub drafts: Vec<Draft>,
-    /// Events per enabled scenario, in the order of the plan.
-    pub counts: Vec<(Scenario, u64)>,
-    pub hard_negative_events: u64,
-    /// Events of the profiles' lab-wide activity (the per-day part is counted per day).
-    pub profile_events: u64,
-}
-
-/// Generates the scenarios and hard negatives of a plan.
-pub(crate) fn build(topo: &Topology, plan: &Plan) -> ScenarioOutput {
-    let mut s = S {
-        b: Builder::new(topo, derive(topo.seed, &[0x5CE])),
-        plan,
-        drafts: Vec::new(),
-        ws: topo.workstations().collect(),
-    };
-    let mut order = ChaCha8Rng::seed_from_u64(derive(topo.seed, &[0x9051]));
-    s.ws.shuffle(&mut order);
-    let mut counts = Vec::new();
-    for &(scenario, intensity) in &plan.scenarios {
-        s.b.rng = ChaCha8Rng::seed_from_u64(derive(topo.seed, &[0x5CE, scenario as u64]));
-        let before = s.b.evs.len();
-        match scenario {
-            Scenario::AdEnum => s.ad_enum(intensity),
-            Scenario::C2Beacon => s.c2_beacon(intensity),
-            Scenario::ProcessAnomaly => s.process_anomaly(intensity),
-            Scenario::WidespreadAttack => s.widespread(intensity),
-        }
-        counts.push((scenario, (s.b.evs.len() - before) as u64));
-    }
-    let before = s.b.evs.len();
-    if plan.hard_negatives {
-        s.b.rng = ChaCha8Rng::seed_from_u64(derive(topo.seed, &[0x4E6]));
-        super::negatives::build(&mut s);
-    }
-    let hard_negative_events = (s.b.evs.len() - before) as u64;
-    let before = s.b.evs.len();
-    super::variants::lab(&mut s);
-    let profile_events = (s.b.evs.len() - before) as u64;
-    let drafts = std::mem::take(&mut s.drafts);
-    let (ctx, evs) = s.b.finish();
-    ScenarioOutput {
-        ctx,
-        evs,
-        drafts,
-        counts,
-        hard_negative_events,
-        profile_events,
-    }
 }
 
 /// Scenario generation state and helpers shared with the hard negatives.
@@ -190,7 +134,7 @@ impl S<'_, '_> {
         self.b.rng.random_range(lo..hi) * 1_000_000
     }
 
-    fn ad_enum(&mut self, intensity: f64) {
+    pub(super) fn ad_enum(&mut self, intensity: f64) {
         let topo = self.b.topo;
         let host = self.ws(2);
         let user = topo.hosts[host].user.unwrap_or(topo.persons.start);
@@ -238,7 +182,7 @@ impl S<'_, '_> {
         self.close(draft, before);
     }
 
-    fn c2_beacon(&mut self, intensity: f64) {
+    pub(super) fn c2_beacon(&mut self, intensity: f64) {
         let topo = self.b.topo;
         let days = self.plan.days;
         let implants = [
@@ -326,7 +270,7 @@ impl S<'_, '_> {
         }
     }
 
-    fn process_anomaly(&mut self, intensity: f64) {
+    pub(super) fn process_anomaly(&mut self, intensity: f64) {
         let incidents = ((2.0 * intensity).round() as u32).max(1);
         for i in 0..incidents {
             let host = self.ws(3 + i as usize);
@@ -546,6 +490,7 @@ const ENUM_QUERIES: [&str; 20] = [
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lab::topology::Topology;
 
     #[test]
     fn encoded_command_matches_powershell() {
@@ -568,7 +513,7 @@ mod tests {
     fn scenarios_stay_inside_the_lab_and_are_sorted() {
         let p = plan(7);
         let topo = Topology::new(11, 5, p.start_ns / SEC);
-        let out = build(&topo, &p);
+        let out = super::super::plan::build(&topo, &p);
         assert!(out.evs.windows(2).all(|w| w[0].ts <= w[1].ts));
         let end = p.start_ns + 7 * DAY;
         assert!(out.evs.iter().all(|e| e.ts >= p.start_ns && e.ts < end));
@@ -587,7 +532,7 @@ mod tests {
     fn beacon_gaps_stay_in_the_jitter_band() {
         let p = plan(4);
         let topo = Topology::new(5, 5, p.start_ns / SEC);
-        let out = build(&topo, &p);
+        let out = super::super::plan::build(&topo, &p);
         let draft = out
             .drafts
             .iter()

@@ -71,7 +71,7 @@ impl FindingsSchema {
             .hunts()
             .await
             .map_err(|e| DataFusionError::External(e.into()))?;
-        for hunt in &hunts {
+        for hunt in hunts.iter().filter(|h| crate::hunt::pack::is_hunt_name(h)) {
             let runs = self
                 .store
                 .completed_runs(hunt)

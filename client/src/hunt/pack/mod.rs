@@ -19,7 +19,7 @@ use std::sync::OnceLock;
 use anyhow::{Context, Result, bail};
 use toml::Spanned;
 
-use super::params::ParamSpec;
+use super::params::{ParamSpec, globals};
 use raw::{RawPack, is_attack_id, param_spec, phase};
 
 /// Largest `hunt.toml` or SQL file a pack may hold.
@@ -407,6 +407,53 @@ fn read_capped(path: &Path) -> Result<String> {
         );
     }
     std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+}
+
+/// The CLI's settings and every parameter the built-in hunt packs declare.
+///
+/// # Errors
+/// A built-in pack that does not load (a bug caught by the tests).
+pub fn builtin_catalog() -> Result<Vec<ParamSpec>> {
+    catalog(builtin()?)
+}
+
+/// The CLI's settings and every parameter `packs` declare, in pack order. Two packs may
+/// declare the same parameter (the AD hunts share their week bucket) only alike.
+///
+/// # Errors
+/// A parameter declared by two packs with a different type or default.
+pub fn catalog<'a>(packs: impl IntoIterator<Item = &'a Pack>) -> Result<Vec<ParamSpec>> {
+    let mut specs = globals();
+    for pack in packs {
+        for declared in &pack.parameters {
+            match specs.iter_mut().find(|s| s.name == declared.name) {
+                Some(known) if known.hunts.is_empty() => bail!(
+                    "{}/hunt.toml: parameter {} is a setting of the CLI; name it otherwise",
+                    pack.label(),
+                    declared.name
+                ),
+                Some(known)
+                    if known.kind != declared.kind
+                        || known.default != declared.default =>
+                {
+                    bail!(
+                        "{}/hunt.toml: parameter {} is also declared by {} with another type \
+                         or default; rename one of them",
+                        pack.label(),
+                        declared.name,
+                        known.hunts.join(", ")
+                    )
+                }
+                Some(known) => {
+                    if !known.hunts.contains(&pack.name) {
+                        known.hunts.push(pack.name.clone());
+                    }
+                }
+                None => specs.push(declared.clone()),
+            }
+        }
+    }
+    Ok(specs)
 }
 
 /// The built-in packs, parsed and checked once.

@@ -5,8 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use super::{Pack, RESERVED, builtin, is_hunt_name};
-use crate::hunt::params::catalog;
+use super::{Pack, RESERVED, builtin, catalog, is_hunt_name};
 
 /// The template's files: `{{NAME}}` is the hunt's name, `{{PREFIX}}` its parameters'
 /// prefix (`MY_HUNT`), `{{TABLE}}` its tables' prefix (`my_hunt`).

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::hunt::params::{Params, catalog};
+use crate::hunt::params::Params;
 
 /// The scaffold's files for a hunt called `t-hunt`, as a map a test can edit.
 fn template() -> BTreeMap<String, String> {
@@ -76,7 +76,7 @@ async fn the_builtin_packs_load_and_every_phase_plans() {
             "folder {folder} holds a pack of its own name"
         );
     }
-    let params = Params::defaults().unwrap();
+    let params = Params::resolve_in(builtin_catalog().unwrap(), |_| None, &[]).unwrap();
     for pack in packs {
         check::plans(pack, &params).await.unwrap();
         assert!(!pack.attack.is_empty(), "{}: ATT&CK ids", pack.name);

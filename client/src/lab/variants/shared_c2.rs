@@ -17,10 +17,9 @@
 use rand::Rng;
 
 use super::super::Scenario;
-use super::super::baseline::{DayGen, Periodic};
+use super::super::baseline::{DayGen, Periodic, periodic_times};
 use super::super::clock::{HOUR, MIN, SEC};
 use super::super::labels::{Draft, Entity, Label};
-use super::super::negatives::periodic_times;
 use super::super::profiles::{Act, Profile, Who};
 use super::super::scenarios::S;
 use super::super::topology::{Slot, Topology};

@@ -77,6 +77,18 @@ pub(crate) fn iso(ns: i64) -> String {
     format!("{}T{h:02}:{mi:02}:{s:02}.{ms:03}Z", date_string(days))
 }
 
+/// `YYYYMMDDTHHMMSSZ` of epoch seconds, for run ids.
+pub(crate) fn compact_utc(secs: i64) -> String {
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let s = secs.rem_euclid(86_400);
+    format!(
+        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
+        s / 3600,
+        s / 60 % 60,
+        s % 60
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
