@@ -8,7 +8,6 @@
 //! thesis called "FPR".
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -16,13 +15,19 @@ use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
-use serde::Serialize;
 
 use crate::hunt::params::Params;
 use crate::hunt::store::{MANIFEST, Store};
 use crate::lab::{Entity, GroundTruth, Label, LabelGroup};
 use crate::location::Location;
 use crate::manifest::RunManifest;
+
+mod metrics;
+mod pictures;
+
+pub use metrics::{Metrics, TrueRank};
+use metrics::{mean, table};
+use pictures::write_pictures;
 
 /// Output format of `huntsman eval`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -51,152 +56,6 @@ pub struct EvalArgs {
     /// Override a parameter such as BASE_S3_PATH: NAME=VALUE (repeatable).
     #[arg(long = "set", value_name = "NAME=VALUE")]
     pub sets: Vec<String>,
-}
-
-/// The confusion counts and rates of one hunt.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Metrics {
-    /// Run evaluated.
-    pub run_id: String,
-    /// True positives.
-    pub tp: u64,
-    /// False positives.
-    pub fp: u64,
-    /// False negatives (missed or never scored).
-    #[serde(rename = "fn")]
-    pub fn_: u64,
-    /// True negatives.
-    pub tn: u64,
-    /// (TP + TN) / all.
-    pub accuracy: f64,
-    /// TP / (TP + FP).
-    pub precision: f64,
-    /// TP / (TP + FN).
-    pub recall: f64,
-    /// Harmonic mean of precision and recall.
-    pub f1: f64,
-    /// FP / (FP + TN).
-    pub fpr: f64,
-    /// FN / (FN + TP).
-    pub fnr: f64,
-    /// FP / (FP + TP): the original's "FPR".
-    pub fdr: f64,
-    /// Hard-negative entities that were flagged.
-    pub hard_negatives_flagged: u64,
-    /// Hard-negative entities in the ground truth for this hunt.
-    pub hard_negatives: u64,
-    /// Entities the run scored (and ranked).
-    pub entities: u64,
-    /// Where every true entity ranked by the hunt's score.
-    pub ranks: Vec<TrueRank>,
-    /// The lowest rank of a true entity (`None` without any, or when one was never
-    /// scored: see `unscored`).
-    pub worst_rank: Option<u64>,
-    /// True entities the run never scored.
-    pub unscored: u64,
-    /// Precision among the k best-ranked entities, k = the number of true entities.
-    pub precision_at_k: Option<f64>,
-    /// Precision among the 10 best-ranked entities.
-    pub precision_at_10: Option<f64>,
-    /// Average precision over the ranking (a true entity never scored adds 0).
-    pub average_precision: Option<f64>,
-}
-
-/// Where one true entity ranked.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TrueRank {
-    /// Its key at the hunt's unit (`processguid|ip|port`, `user|week`, ...).
-    pub entity: String,
-    /// 1-based rank by score among the run's entities, ties counted against it; `None`
-    /// when the run never scored it.
-    pub rank: Option<u64>,
-    /// Its score (the highest of its rows).
-    pub score: Option<f64>,
-    /// Whether the run flagged it.
-    pub flagged: bool,
-}
-
-fn ratio(a: u64, b: u64) -> f64 {
-    if b == 0 { 0.0 } else { a as f64 / b as f64 }
-}
-
-impl Metrics {
-    /// Rates from counts.
-    pub fn from_counts(run_id: &str, tp: u64, fp: u64, fn_: u64, tn: u64) -> Self {
-        let precision = ratio(tp, tp + fp);
-        let recall = ratio(tp, tp + fn_);
-        let f1 = if precision + recall > 0.0 {
-            2.0 * precision * recall / (precision + recall)
-        } else {
-            0.0
-        };
-        Self {
-            run_id: run_id.to_string(),
-            tp,
-            fp,
-            fn_,
-            tn,
-            accuracy: ratio(tp + tn, tp + fp + fn_ + tn),
-            precision,
-            recall,
-            f1,
-            fpr: ratio(fp, fp + tn),
-            fnr: ratio(fn_, fn_ + tp),
-            fdr: ratio(fp, fp + tp),
-            hard_negatives_flagged: 0,
-            hard_negatives: 0,
-            entities: 0,
-            ranks: Vec::new(),
-            worst_rank: None,
-            unscored: 0,
-            precision_at_k: None,
-            precision_at_10: None,
-            average_precision: None,
-        }
-    }
-
-    /// Fills the ranking metrics from every ranked entity (score, flagged, true),
-    /// best first, and the true entities the run never scored.
-    fn rank(&mut self, ranked: &[(String, f64, bool, bool)], unscored: Vec<String>) {
-        self.entities = ranked.len() as u64;
-        let positives = ranked.iter().filter(|r| r.3).count() + unscored.len();
-        let mut found = 0usize;
-        let mut precision_sum = 0.0;
-        for (i, (key, score, flagged, positive)) in ranked.iter().enumerate() {
-            if !positive {
-                continue;
-            }
-            found += 1;
-            precision_sum += found as f64 / (i + 1) as f64;
-            self.ranks.push(TrueRank {
-                entity: key.clone(),
-                rank: Some(i as u64 + 1),
-                score: Some(*score),
-                flagged: *flagged,
-            });
-        }
-        self.unscored = unscored.len() as u64;
-        self.ranks
-            .extend(unscored.into_iter().map(|entity| TrueRank {
-                entity,
-                rank: None,
-                score: None,
-                flagged: false,
-            }));
-        if positives == 0 {
-            return;
-        }
-        let precision_at =
-            |k: usize| ranked.iter().take(k).filter(|r| r.3).count() as f64 / k as f64;
-        self.precision_at_k = Some(precision_at(positives));
-        self.precision_at_10 = Some(precision_at(10));
-        self.average_precision = Some(precision_sum / positives as f64);
-        self.worst_rank = if self.unscored == 0 {
-            self.ranks.iter().filter_map(|r| r.rank).max()
-        } else {
-            None
-        };
-    }
 }
 
 /// How a run cut the data, read from its manifest: the ground truth is keyed at the units
@@ -638,239 +497,9 @@ pub async fn run(args: &EvalArgs) -> Result<()> {
     Ok(())
 }
 
-/// The means over the hunts that had true entities to find: what one number per metric
-/// says about a set of hunts on one data set.
-fn mean(results: &BTreeMap<String, Metrics>) -> serde_json::Value {
-    let with_truth: Vec<&Metrics> =
-        results.values().filter(|m| m.tp + m.fn_ > 0).collect();
-    let avg = |f: &dyn Fn(&Metrics) -> Option<f64>| {
-        let values: Vec<f64> = with_truth.iter().filter_map(|m| f(m)).collect();
-        (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
-    };
-    serde_json::json!({
-        "hunts": with_truth.len(),
-        "precision": avg(&|m| Some(m.precision)),
-        "recall": avg(&|m| Some(m.recall)),
-        "f1": avg(&|m| Some(m.f1)),
-        "fdr": avg(&|m| Some(m.fdr)),
-        "precision_at_k": avg(&|m| m.precision_at_k),
-        "precision_at_10": avg(&|m| m.precision_at_10),
-        "average_precision": avg(&|m| m.average_precision),
-    })
-}
-
-/// A number with three decimals, or `-` where it is undefined.
-fn opt3(v: Option<f64>) -> String {
-    v.map_or_else(|| "-".to_string(), |v| format!("{v:.3}"))
-}
-
-/// The worst rank of a true entity: a number, `unscored` when one was never scored,
-/// `-` without true entities.
-fn worst(m: &Metrics) -> String {
-    match (m.worst_rank, m.unscored) {
-        (_, n) if n > 0 => format!("{n} unscored"),
-        (Some(r), _) => format!("{r} of {}", m.entities),
-        (None, _) => "-".to_string(),
-    }
-}
-
-fn table(results: &BTreeMap<String, Metrics>) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{:<22} {:>5} {:>5} {:>5} {:>7} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6}  {:<16} hard-neg flagged",
-        "hunt",
-        "tp",
-        "fp",
-        "fn",
-        "tn",
-        "prec",
-        "recall",
-        "f1",
-        "fpr",
-        "fdr",
-        "p@k",
-        "p@10",
-        "AP",
-        "acc",
-        "worst true rank",
-    );
-    for (hunt, m) in results {
-        let _ = writeln!(
-            out,
-            "{hunt:<22} {:>5} {:>5} {:>5} {:>7} {:>6.3} {:>6.3} {:>6.3} {:>6.3} {:>6.3} {:>6} {:>6} {:>6} {:>6.3}  {:<16} {}/{}",
-            m.tp,
-            m.fp,
-            m.fn_,
-            m.tn,
-            m.precision,
-            m.recall,
-            m.f1,
-            m.fpr,
-            m.fdr,
-            opt3(m.precision_at_k),
-            opt3(m.precision_at_10),
-            opt3(m.average_precision),
-            m.accuracy,
-            worst(m),
-            m.hard_negatives_flagged,
-            m.hard_negatives
-        );
-    }
-    let mean = mean(results);
-    let get = |k: &str| mean[k].as_f64();
-    let _ = writeln!(
-        out,
-        "mean over {} hunt(s) with true entities: precision {}, recall {}, F1 {}, FDR {}, p@k {}, p@10 {}, AP {}",
-        mean["hunts"],
-        opt3(get("precision")),
-        opt3(get("recall")),
-        opt3(get("f1")),
-        opt3(get("fdr")),
-        opt3(get("precision_at_k")),
-        opt3(get("precision_at_10")),
-        opt3(get("average_precision")),
-    );
-    out
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
-/// A 2×2 confusion-matrix picture.
-fn confusion_svg(hunt: &str, m: &Metrics) -> String {
-    let cells = [
-        (0, 0, "TP", m.tp, "#2e7d32"),
-        (1, 0, "FN", m.fn_, "#c62828"),
-        (0, 1, "FP", m.fp, "#ef6c00"),
-        (1, 1, "TN", m.tn, "#546e7a"),
-    ];
-    let mut svg = String::from(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"420\" height=\"330\" font-family=\"sans-serif\">\n",
-    );
-    let _ = writeln!(
-        svg,
-        "<text x=\"210\" y=\"24\" text-anchor=\"middle\" font-size=\"16\">{} confusion matrix</text>",
-        escape(hunt)
-    );
-    let _ = writeln!(
-        svg,
-        "<text x=\"160\" y=\"50\" text-anchor=\"middle\">actual malicious</text><text x=\"320\" y=\"50\" text-anchor=\"middle\">actual benign</text>"
-    );
-    let _ = writeln!(
-        svg,
-        "<text x=\"40\" y=\"125\" text-anchor=\"middle\" transform=\"rotate(-90 40 125)\">flagged</text><text x=\"40\" y=\"255\" text-anchor=\"middle\" transform=\"rotate(-90 40 255)\">not flagged</text>"
-    );
-    for (row, col, name, value, colour) in cells {
-        let (x, y) = (80 + col * 160, 60 + row * 130);
-        let _ = writeln!(
-            svg,
-            "<rect x=\"{x}\" y=\"{y}\" width=\"155\" height=\"125\" fill=\"{colour}\" opacity=\"0.85\"/>\
-             <text x=\"{}\" y=\"{}\" text-anchor=\"middle\" fill=\"white\" font-size=\"14\">{name}</text>\
-             <text x=\"{}\" y=\"{}\" text-anchor=\"middle\" fill=\"white\" font-size=\"28\">{value}</text>",
-            x + 77,
-            y + 40,
-            x + 77,
-            y + 85
-        );
-    }
-    svg.push_str("</svg>\n");
-    svg
-}
-
-/// Histogram of scores, malicious and benign entities overlaid.
-fn scores_svg(hunt: &str, rows: &[Scored], malicious: &BTreeSet<String>) -> String {
-    const BINS: usize = 30;
-    let (lo, hi) = rows
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), r| {
-            (lo.min(r.score), hi.max(r.score))
-        });
-    let (lo, hi) = if lo.is_finite() && hi > lo {
-        (lo, hi)
-    } else {
-        (0.0, 1.0)
-    };
-    let mut bins = [[0u64; BINS]; 2];
-    for r in rows {
-        let b = (((r.score - lo) / (hi - lo)) * BINS as f64).floor() as usize;
-        let class = usize::from(malicious.contains(&r.key));
-        bins[class][b.min(BINS - 1)] += 1;
-    }
-    let max = bins.iter().flatten().copied().max().unwrap_or(1).max(1) as f64;
-    let (w, h, left, top) = (600.0, 260.0, 50.0, 40.0);
-    let mut svg = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" font-family=\"sans-serif\">\n",
-        w + 80.0,
-        h + 90.0
-    );
-    let _ = writeln!(
-        svg,
-        "<text x=\"{}\" y=\"22\" text-anchor=\"middle\" font-size=\"16\">{} score distribution (log count)</text>",
-        (w + 80.0) / 2.0,
-        escape(hunt)
-    );
-    let bw = w / BINS as f64;
-    for (class, colour) in [(0, "#546e7a"), (1, "#c62828")] {
-        for (i, &n) in bins[class].iter().enumerate() {
-            if n == 0 {
-                continue;
-            }
-            let bar = h * (1.0 + n as f64).ln() / (1.0 + max).ln();
-            let _ = writeln!(
-                svg,
-                "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{bar:.1}\" fill=\"{colour}\" opacity=\"0.6\"><title>{n}</title></rect>",
-                left + i as f64 * bw,
-                top + h - bar,
-                bw - 1.0
-            );
-        }
-    }
-    let _ = writeln!(
-        svg,
-        "<line x1=\"{left}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"black\"/>\
-         <text x=\"{left}\" y=\"{}\" font-size=\"12\">{lo:.3}</text>\
-         <text x=\"{}\" y=\"{}\" font-size=\"12\" text-anchor=\"end\">{hi:.3}</text>\
-         <text x=\"{left}\" y=\"{}\" font-size=\"12\" fill=\"#c62828\">malicious</text>\
-         <text x=\"{}\" y=\"{}\" font-size=\"12\" fill=\"#546e7a\">benign</text>",
-        top + h,
-        left + w,
-        top + h,
-        top + h + 18.0,
-        left + w,
-        top + h + 18.0,
-        top + h + 40.0,
-        left + 90.0,
-        top + h + 40.0
-    );
-    svg.push_str("</svg>\n");
-    svg
-}
-
-async fn write_pictures(
-    dir: &Location,
-    hunt: &str,
-    metrics: &Metrics,
-    rows: &[Scored],
-    truth: &GroundTruth,
-    scope: &RunScope,
-) -> Result<()> {
-    let (malicious, _, _) = labelled(hunt, truth, scope);
-    for (name, text) in [
-        ("confusion.svg", confusion_svg(hunt, metrics)),
-        ("scores.svg", scores_svg(hunt, rows, &malicious)),
-        ("metrics.json", serde_json::to_string_pretty(metrics)?),
-    ] {
-        dir.join(name).put(text.into_bytes()).await?;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
+    use super::pictures::{confusion_svg, scores_svg};
     use super::*;
     use crate::fingerprint::Fingerprint;
 
