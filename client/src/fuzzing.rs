@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 
+use crate::columns::ColumnMap;
 use crate::hunt::allow::{AllowList, finish_findings};
-use crate::hunt::columns::ColumnMap;
 use crate::hunt::params::Params;
 
 /// A target's entry: reads arbitrary bytes, returns whatever they are.

@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 pub(crate) mod clock;
+pub mod columns;
 pub mod connect;
 pub mod demo;
 pub mod embedded;
@@ -29,6 +30,7 @@ pub mod location;
 pub mod manifest;
 pub mod output;
 pub mod report;
+pub mod schema;
 pub mod serve;
 pub mod sql;
 pub mod tables;

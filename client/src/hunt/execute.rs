@@ -6,13 +6,13 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use datafusion::prelude::SessionContext;
 
-use super::columns::{ColumnMap, ColumnReport, prepare_events};
 use super::pack::{self, Pack};
 use super::params::Params;
 use super::runner::{self, Findings, HuntRun, run_pack};
 use super::store::Store;
 use super::summary::{Counts, count_flagged, print_top};
 use super::{HuntArgs, allow, now_iso};
+use crate::columns::{ColumnMap, ColumnReport, prepare_events};
 use crate::connect::Cluster;
 use crate::fingerprint::Fingerprint;
 use crate::location::Location;

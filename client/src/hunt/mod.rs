@@ -7,7 +7,6 @@
 //! folder; `--pack DIR` runs a hunter's own, `huntsman hunt new NAME` scaffolds one.
 
 pub mod allow;
-pub mod columns;
 mod execute;
 pub mod pack;
 pub mod params;
@@ -22,9 +21,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 
+use crate::columns::{ColumnMap, SOURCE_TABLE};
 use crate::connect::{Cluster, connect};
 use crate::tables::{DEFAULT_DATA_PATH, TableSource, check_tables, register_tables};
-use columns::{ColumnMap, SOURCE_TABLE};
 use execute::{Shared, check_store_shared, run_one};
 use pack::Pack;
 use params::Params;

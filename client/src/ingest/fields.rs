@@ -4,7 +4,7 @@
 
 use std::sync::OnceLock;
 
-use crate::lab::schema::{COLUMNS, SOURCEHOSTNAME, SOURCEIP, SOURCEPORT};
+use crate::schema::{COLUMNS, SOURCEHOSTNAME, SOURCEIP, SOURCEPORT};
 
 /// Value slots per record: the mapping's helper fields, then the event-data columns.
 pub(crate) const MAX_SLOTS: usize = 40;

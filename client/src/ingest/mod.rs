@@ -2,7 +2,7 @@
 //!
 //! Real logs come in several shapes: winlogbeat 7/8 and 6 JSON, nxlog-style flat JSON, and
 //! EVTX files straight from a host. The hunts read one flattened winlogbeat layout (see
-//! [`crate::lab::schema`]), so this module maps each shape onto it and writes zstd Parquet
+//! [`crate::schema`]), so this module maps each shape onto it and writes zstd Parquet
 //! under `<out>/events/day=YYYY-MM-DD/`, the same lake `huntsman lab generate` writes.
 //! It streams: memory is bounded by the batch size, not the input size. It does not own
 //! the schema (the lab does). [`opensearch`] pulls from OpenSearch into the same lake,

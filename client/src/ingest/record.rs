@@ -8,7 +8,7 @@
 
 use std::borrow::Cow;
 
-use crate::lab::schema::{CHANNEL_DIRECTORY_SERVICE, CHANNEL_SECURITY, CHANNEL_SYSMON};
+use crate::schema::{CHANNEL_DIRECTORY_SERVICE, CHANNEL_SECURITY, CHANNEL_SYSMON};
 
 pub(crate) use super::fields::FieldIndex;
 use super::fields::{
@@ -284,8 +284,8 @@ mod tests {
     use super::*;
     use crate::ingest::fields::DATA_PREFIX;
     use crate::ingest::parse::{Parsed, parse_record};
-    use crate::lab::schema::COLUMNS;
-    use crate::lab::schema::{IMAGE, INITIATED, PARAM2, PROCESSGUID};
+    use crate::schema::COLUMNS;
+    use crate::schema::{IMAGE, INITIATED, PARAM2, PROCESSGUID};
 
     fn row(line: &str) -> Result<Row<'_>, Rejection> {
         let idx = FieldIndex::get();

@@ -26,7 +26,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
-use crate::lab::schema::{
+use crate::schema::{
     COLUMNS, EVENT_CODE, EVENT_CREATED, WINLOG_CHANNEL, WINLOG_COMPUTER_NAME,
     WINLOG_EVENT_ID, WINLOG_TASK, WINLOG_USER_NAME, lake_schema,
 };

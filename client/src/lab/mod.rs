@@ -31,7 +31,7 @@ mod plan;
 mod profiles;
 mod render;
 mod scenarios;
-pub mod schema;
+pub use crate::schema;
 mod topology;
 mod variants;
 mod writer;

@@ -11,8 +11,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::clock::SEC;
-use super::schema::{CHANNEL_DIRECTORY_SERVICE, CHANNEL_SECURITY, CHANNEL_SYSMON};
 use super::topology::{Slot, Topology, process_guid};
+use crate::schema::{CHANNEL_DIRECTORY_SERVICE, CHANNEL_SECURITY, CHANNEL_SYSMON};
 
 /// "No process" / "no host" marker.
 pub(crate) const NONE: u32 = u32::MAX;

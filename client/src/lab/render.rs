@@ -12,8 +12,8 @@ use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::record_batch::RecordBatch;
 
 use super::model::{Ctx, Ev, Kind, NONE};
-use super::schema::lake_schema;
 use super::topology::{Topology, format_guid};
+use crate::schema::lake_schema;
 
 // String columns, in schema order after `event_created` (0) and `winlog_event_id` (2).
 const CODE: usize = 0;

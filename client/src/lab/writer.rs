@@ -18,8 +18,8 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use super::LabError;
 use super::model::{Ctx, Ev};
 use super::render::RowGroup;
-use super::schema::lake_schema;
 use super::topology::Topology;
+use crate::schema::lake_schema;
 
 /// Rows per row group.
 pub(crate) const ROW_GROUP_ROWS: usize = 128 * 1024;

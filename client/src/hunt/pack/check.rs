@@ -257,7 +257,7 @@ pub async fn plans(pack: &Pack, params: &Params) -> Result<()> {
     let label = pack.label();
     let ctx = SessionContext::new();
     huntsman_udfs::register_all_on_context(&ctx);
-    let schema = crate::lab::schema::lake_schema();
+    let schema = crate::schema::lake_schema();
     let events = MemTable::try_new(schema.clone(), vec![vec![]])?;
     ctx.register_table(EVENTS, Arc::new(events))?;
     let mut extra = BTreeMap::new();

@@ -1,4 +1,5 @@
-//! The event lake's Arrow schema, in one place.
+//! The event lake's Arrow schema, in one place, shared by the lab generator, ingest, the
+//! column mapping and the hunts.
 //!
 //! Every Parquet file under `<out>/events/` has exactly this schema, so a reader can register
 //! the folder as one table. Ingest and the hunts reuse the column-name constants rather than
