@@ -18,6 +18,7 @@ use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 
 use crate::hunt::params::Params;
 use crate::hunt::store::{MANIFEST, Store};
+use crate::lab::Unit;
 use crate::lab::{Entity, GroundTruth, Label, LabelGroup};
 use crate::location::Location;
 use crate::manifest::RunManifest;
@@ -73,38 +74,11 @@ struct RunScope {
     unit: Option<Unit>,
 }
 
-/// The units at which a generated lab's ground truth is keyed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Unit {
-    /// `account-week`: (user, week bucket).
-    AccountWeek,
-    /// `process-destination`: (process GUID, destination address, port).
-    ProcessDestination,
-    /// `process`: a process GUID.
-    Process,
-    /// `source-host`: a source address.
-    SourceHost,
-    /// Any other unit: the ground truth has no keys for it.
-    Other,
-}
-
-impl Unit {
-    fn parse(unit: &str) -> Self {
-        match unit {
-            "account-week" => Unit::AccountWeek,
-            "process-destination" => Unit::ProcessDestination,
-            "process" => Unit::Process,
-            "source-host" => Unit::SourceHost,
-            _ => Unit::Other,
-        }
-    }
-
-    /// The unit of built-in hunt `hunt`.
-    fn of_builtin(hunt: &str) -> Option<Self> {
-        crate::hunt::pack::Pack::builtin_named(hunt)
-            .ok()
-            .map(|p| Unit::parse(&p.unit))
-    }
+/// The unit of built-in hunt `hunt`.
+fn builtin_unit(hunt: &str) -> Option<Unit> {
+    crate::hunt::pack::Pack::builtin_named(hunt)
+        .ok()
+        .map(|p| Unit::parse(&p.unit))
 }
 
 const DAY_NS: i64 = 86_400_000_000_000;
@@ -123,7 +97,7 @@ impl RunScope {
     /// The unit `hunt` scored at in this run.
     fn unit(&self, hunt: &str) -> Unit {
         self.unit
-            .or_else(|| Unit::of_builtin(hunt))
+            .or_else(|| builtin_unit(hunt))
             .unwrap_or(Unit::Other)
     }
 
@@ -343,11 +317,11 @@ fn labelled(
     // A hunt of the lab's is scored on what the lab aimed at it; a hunter's own pack on
     // what the lab aimed at the built-in hunts of its unit.
     let unit = scope.unit(hunt);
-    let builtin = Unit::of_builtin(hunt).is_some();
+    let builtin = builtin_unit(hunt).is_some();
     for group in &truth.groups {
         let aimed = group.hunts.iter().any(|h| {
             h == hunt
-                || (!builtin && unit != Unit::Other && Unit::of_builtin(h) == Some(unit))
+                || (!builtin && unit != Unit::Other && builtin_unit(h) == Some(unit))
         });
         let keys = group
             .entities
@@ -445,10 +419,12 @@ pub async fn run(args: &EvalArgs) -> Result<()> {
     let params = Params::from_env_in(crate::hunt::params::globals(), &args.sets)?;
     let store = Store::open(params.text("BASE_S3_PATH")?)?;
     let mut results = BTreeMap::new();
-    let hunts = store.hunts().await?;
-    for hunt in hunts.iter().filter(|h| crate::hunt::pack::is_hunt_name(h)) {
+    let by_hunt = store.runs_by_hunt().await?;
+    for (hunt, runs) in by_hunt
+        .iter()
+        .filter(|(h, _)| crate::hunt::pack::is_hunt_name(h))
+    {
         let hunt = hunt.as_str();
-        let runs = store.completed_runs(hunt).await?;
         let run_id = match &args.run {
             Some(id) if runs.contains(id) => id.clone(),
             Some(_) => continue,

@@ -69,25 +69,36 @@ impl Store {
         &self.root
     }
 
-    /// The folders of `results/` with at least one completed run, sorted: the built-in
-    /// hunts and hunters' own packs alike (callers keep the names a hunt can have).
+    /// Every completed run in the store, by the folder of `results/` it is in, from one
+    /// listing: the built-in hunts and hunters' own packs alike (callers keep the names a
+    /// hunt can have). Runs are sorted, oldest first.
     ///
     /// # Errors
     /// The store cannot be listed.
-    pub async fn hunts(&self) -> Result<Vec<String>> {
+    pub async fn runs_by_hunt(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, Vec<String>>> {
         let listed = self.root.join("results").list().await?;
-        let mut hunts: Vec<String> = listed
-            .iter()
-            .filter_map(|f| {
-                let mut parts = f.relative.split('/');
-                let (hunt, run, file) = (parts.next()?, parts.next()?, parts.next()?);
-                let complete = file == MANIFEST && parts.next().is_none();
-                (complete && !run.starts_with('.')).then(|| hunt.to_string())
-            })
-            .collect();
-        hunts.sort();
-        hunts.dedup();
-        Ok(hunts)
+        let mut runs: std::collections::BTreeMap<String, Vec<String>> =
+            Default::default();
+        for file in &listed {
+            let mut parts = file.relative.split('/');
+            let (Some(hunt), Some(run), Some(name), None) =
+                (parts.next(), parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
+            if name == MANIFEST && !run.starts_with('.') {
+                runs.entry(hunt.to_string())
+                    .or_default()
+                    .push(run.to_string());
+            }
+        }
+        for ids in runs.values_mut() {
+            ids.sort();
+            ids.dedup();
+        }
+        Ok(runs)
     }
 
     /// Where the runs of `hunt` are.

@@ -11,18 +11,37 @@ use serde::{Deserialize, Serialize};
 
 use super::clock::{DAY, MIN, iso};
 
-/// The units at which a lab's ground truth keys its entities (a hunt pack's `unit`):
-/// (account, week), (process, destination, port), a process, a source host.
-pub const UNITS: &[&str] = &[
-    "account-week",
-    "process-destination",
-    "process",
-    "source-host",
-];
+/// The units at which a lab's ground truth keys its entities (a hunt pack's `unit`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// `account-week`: (user, week bucket).
+    AccountWeek,
+    /// `process-destination`: (process GUID, destination address, port).
+    ProcessDestination,
+    /// `process`: a process GUID.
+    Process,
+    /// `source-host`: a source address.
+    SourceHost,
+    /// Any other unit: the ground truth has no keys for it.
+    Other,
+}
+
+impl Unit {
+    /// The unit a pack's `unit` names.
+    pub fn parse(unit: &str) -> Self {
+        match unit {
+            "account-week" => Unit::AccountWeek,
+            "process-destination" => Unit::ProcessDestination,
+            "process" => Unit::Process,
+            "source-host" => Unit::SourceHost,
+            _ => Unit::Other,
+        }
+    }
+}
 
 /// Whether a lab's ground truth has keys at `unit`.
 pub fn has_keys_at(unit: &str) -> bool {
-    UNITS.contains(&unit)
+    Unit::parse(unit) != Unit::Other
 }
 
 /// Format tag of `ground_truth.json`.

@@ -43,7 +43,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 pub use cli::{LabGenerateArgs, run};
-pub use labels::{UNITS, has_keys_at};
+pub use labels::{Unit, has_keys_at};
 
 pub use labels::{Entity, GroundTruth, LabManifest, Label, LabelGroup};
 pub use options::{

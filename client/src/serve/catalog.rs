@@ -66,18 +66,16 @@ impl FindingsSchema {
     /// The store cannot be listed (unreachable, no permission).
     pub async fn refresh(&self) -> Result<(), DataFusionError> {
         let mut tables = BTreeMap::new();
-        let hunts = self
+        let by_hunt = self
             .store
-            .hunts()
+            .runs_by_hunt()
             .await
             .map_err(|e| DataFusionError::External(e.into()))?;
-        for hunt in hunts.iter().filter(|h| crate::hunt::pack::is_hunt_name(h)) {
-            let runs = self
-                .store
-                .completed_runs(hunt)
-                .await
-                .map_err(|e| DataFusionError::External(e.into()))?;
-            for run in &runs {
+        for (hunt, runs) in by_hunt
+            .iter()
+            .filter(|(h, _)| crate::hunt::pack::is_hunt_name(h))
+        {
+            for run in runs {
                 tables.insert(
                     format!("{}_{run}", hunt),
                     RunTable {

@@ -56,13 +56,14 @@ pub fn plan_order(pack: &Pack, label: &str) -> Result<()> {
         BTreeSet::new(),
         BTreeSet::new(),
     );
-    for phase in &pack.phases {
+    let findings_last = pack.phases.len() - 1;
+    for (i, phase) in pack.phases.iter().enumerate() {
         let here = at(phase.line);
         if !names.insert(phase.name.as_str()) {
             bail!("{here}: a second phase named '{}'", phase.name);
         }
         match &phase.step {
-            Step::Findings if phase.line != last.line => {
+            Step::Findings if i != findings_last => {
                 bail!(
                     "{here}: phase '{}' is a findings phase before the last",
                     phase.name
