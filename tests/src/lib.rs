@@ -63,6 +63,21 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// `n` distinct free loopback ports: every socket is held until all are bound, so the OS
+/// cannot hand out one port twice (two `free_port` calls can).
+///
+/// # Panics
+/// When the OS has no free port.
+pub fn free_ports(n: usize) -> Vec<u16> {
+    let listeners: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("a free loopback port"))
+        .collect();
+    listeners
+        .iter()
+        .map(|l| l.local_addr().expect("bound socket has an address").port())
+        .collect()
+}
+
 /// A child process that is killed when dropped, with its output in a log file.
 #[derive(Debug)]
 pub struct ManagedChild {
@@ -230,7 +245,9 @@ impl TestCluster {
         };
         for i in 0..executors {
             let work_dir = work.join(format!("executor-{i}"));
-            let health_port = free_port();
+            let [health_port, flight_port, grpc_port] = free_ports(3)[..] else {
+                unreachable!("free_ports(3) returns three ports");
+            };
             let child = ManagedChild::spawn_with_env(
                 &format!("executor-{i}"),
                 "huntsman-executor",
@@ -244,9 +261,9 @@ impl TestCluster {
                     "--external-host".into(),
                     "127.0.0.1".into(),
                     "--flight-port".into(),
-                    free_port().to_string(),
+                    flight_port.to_string(),
                     "--grpc-port".into(),
-                    free_port().to_string(),
+                    grpc_port.to_string(),
                     "--health-port".into(),
                     health_port.to_string(),
                     "--vcores".into(),
