@@ -12,6 +12,7 @@
 pub mod auth;
 pub mod catalog;
 pub mod service;
+mod wire;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
