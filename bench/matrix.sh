@@ -11,7 +11,8 @@
 #   HUNTS="c2-beacon widespread-attack" bench/matrix.sh   # only these hunts
 #
 # Set HUNTSMAN to a built binary to skip the build; OUT keeps the labs and results;
-# TABLE_ONLY=1 prints the table of the results already in OUT.
+# TABLE_ONLY=1 prints the table of the results already in OUT; REUSE=1 keeps the labs
+# already generated in OUT (same EVENTS and seeds) and only hunts and evaluates again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,7 +39,9 @@ for profile in $PROFILES; do
       *) args+=(--profile "$profile") ;;
     esac
     echo "== $profile seed $seed" >&2
-    "$HUNTSMAN" "${args[@]}" >&2
+    if [ -z "${REUSE:-}" ] || [ ! -f "$dir/labels/ground_truth.json" ]; then
+      "$HUNTSMAN" "${args[@]}" >&2
+    fi
     start=$(date +%s)
     : >"$dir/hunt.txt"; : >"$dir/hunt.err"
     for hunt in $HUNTS; do

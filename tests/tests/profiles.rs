@@ -85,3 +85,22 @@ fn c2_beacon_holds_behind_a_proxy_and_with_an_implant_family() {
     let family = hunt_profile(work.path(), "shared-c2", "c2-beacon");
     holds(&family, "c2-beacon with an implant family", 0.9, 10.0);
 }
+
+#[test]
+fn widespread_attack_follows_a_worm_and_spares_legitimate_management() {
+    let work = tempfile::tempdir().expect("tempdir");
+    // One identical payload on every victim, each victim infecting the next: every host
+    // that infected another is a true source, though none runs more than one anomalous
+    // command; the hunt follows the payload's replication from host to host.
+    let worm = hunt_profile(work.path(), "worm", "widespread-attack");
+    holds(&worm, "widespread-attack on a worm", 0.9, 4.0);
+    // PsExec deployment of an agent to every workstation and remote administration from
+    // one workstation (hard negatives): neither replicates what it runs.
+    let admin = hunt_profile(work.path(), "admin-activity", "widespread-attack");
+    holds(
+        &admin,
+        "widespread-attack beside remote management",
+        0.9,
+        1.0,
+    );
+}
