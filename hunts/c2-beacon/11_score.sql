@@ -10,7 +10,12 @@
 --   regularity          = 1 - min(1, MAD / median) of the gaps (RITA's robust dispersion:
 --                         1 for a metronome, 0 for gaps as spread as their median),
 --   support             = max(0, 1 - 4 / gaps): a rhythm needs more than four gaps to be
---                         one (0.64 at 11 gaps, 0.99 at 500), and
+--                         one (0.64 at 11 gaps, 0.99 at 500); gaps count at most once per
+--                         second of the rhythm's span (duration_s), because C2 frameworks
+--                         schedule check-ins in whole seconds of sleep (Cobalt Strike,
+--                         Empire, Covenant, Sliver): a burst of connections a tenth of a
+--                         second apart (a page or a sync client opening parallel
+--                         requests) is one moment's traffic, not a schedule; and
 --   prevalence_modifier = 1 - C2_PREVALENCE_WEIGHT * fleet_share, a bounded modifier (as
 --                         RITA's prevalence): fleet_share is the share of the OTHER hosts
 --                         that run the same program (normalised path) to the same
@@ -84,7 +89,7 @@ fused AS (
     p.destination_hosts,
     n.shallow_n * (1 + n.deep_n)                                   AS beacon_score,
     1 - least(1.0, coalesce(n.mad_s / nullif(n.median_s, 0), 1.0)) AS regularity,
-    greatest(0.0, 1 - 4 / (n.connections - 1))                    AS support,
+    greatest(0.0, 1 - 4 / least(n.connections - 1, n.duration_s)) AS support,
     q.pair_hosts,
     coalesce(least(1.0, CAST(q.pair_hosts - 1 AS DOUBLE)
       / nullif(h.hosts - 1 - CASE WHEN a.owner IS NOT NULL AND a.owner <> n.host

@@ -8,22 +8,26 @@
 -- An edge S -> B on command C: host B ran C (normalised: user folders, GUIDs, versions
 -- and long numbers replaced) for the first time at most WS_ATTRIBUTION_MINUTES after S
 -- connected to it, and S's host had first run C within the window before
--- (WS_WINDOW_DURATION). Of several such sources, the one that connected last is taken,
--- as attribution does.
+-- (WS_WINDOW_DURATION). Of several such sources, a connection made by C's own program,
+-- new on S within that window (the payload spreading itself, as a worm's process opens
+-- the SMB or RPC connection to its next victim), is taken first, then the one that
+-- connected last, as attribution does.
 --
 -- Hubs make coincidences: every workstation talks to the domain controller and the file
 -- server all day, so "S connected to B just before B first ran C" says nothing when B is
--- a hub. An edge is informative when S's connections to B fall in at most
--- WS_REPLICATION_MAX_PAIR_RATE of the data's attribution intervals (the chance that the
--- connection came just before by coincidence; a workstation reached by another
--- workstation is far below it, a hub far above). Software deployment does not replicate
--- (the deploying host does not run what it installs, the installed hosts do not pass it
--- on), so an edge counts only on a path of two, S reached with C or B passing C on, with
--- at least one informative edge.
+-- a hub and other hosts that ran C connected to it too. An edge is credited to S when it
+-- is informative, S's connections to B falling in at most WS_REPLICATION_MAX_PAIR_RATE
+-- of the data's attribution intervals (the chance that the connection came just before
+-- by coincidence; a workstation reached by another workstation is far below it, a hub
+-- far above), or when the connection was made by C's own program, new on S. Software
+-- deployment does not replicate (the deploying host does not run what it installs, the
+-- installed hosts do not pass it on), so a credited edge counts only on a path of two, S
+-- reached with C or B passing C on.
 WITH raw_firsts AS (
   SELECT winlog_computer_name          AS host,
          winlog_event_data_commandline AS commandline,
-         min(event_created)            AS first_ns
+         min(event_created)            AS first_ns,
+         max(winlog_event_data_image)  AS image
   FROM events
   WHERE winlog_event_id = 1
     AND winlog_event_data_commandline IS NOT NULL
@@ -31,13 +35,31 @@ WITH raw_firsts AS (
     AND winlog_computer_name IS NOT NULL
   GROUP BY winlog_computer_name, winlog_event_data_commandline
 ),
+-- A program is new on a host when the host had been observed for a window without it:
+-- at the start of the data every program is new.
+images AS (
+  SELECT i.host, i.image, i.image_first_ns
+  FROM (
+    SELECT host, normalize_path(image) AS image, min(first_ns) AS image_first_ns
+    FROM raw_firsts
+    GROUP BY host, normalize_path(image)
+  ) i
+  JOIN (SELECT host, min(first_ns) AS start_ns FROM raw_firsts GROUP BY host) h
+    ON h.host = i.host
+  WHERE i.image_first_ns >= h.start_ns + ${WS_WINDOW_DURATION} * 60000000000
+),
 firsts AS (
-  SELECT host, normalize_path(commandline) AS cmd, min(first_ns) AS first_ns
-  FROM raw_firsts
-  GROUP BY host, normalize_path(commandline)
+  SELECT f.host, f.cmd, f.first_ns, f.image, i.image_first_ns
+  FROM (
+    SELECT host, normalize_path(commandline) AS cmd, min(first_ns) AS first_ns,
+           max(normalize_path(image)) AS image
+    FROM raw_firsts
+    GROUP BY host, normalize_path(commandline)
+  ) f
+  LEFT JOIN images i ON i.host = f.host AND i.image = f.image
 ),
 shared AS (
-  SELECT host, cmd, first_ns,
+  SELECT host, cmd, first_ns, image, image_first_ns,
          first_ns / (${WS_ATTRIBUTION_MINUTES} * 60000000000) AS bucket
   FROM firsts
   WHERE cmd IN (SELECT cmd FROM firsts GROUP BY cmd HAVING count(*) > 1)
@@ -47,6 +69,7 @@ links AS (
     winlog_event_data_sourceip AS sourceip,
     h.host                     AS host,
     event_created              AS connected_ns,
+    winlog_event_data_image    AS image,
     event_created / (${WS_ATTRIBUTION_MINUTES} * 60000000000) AS bucket
   FROM events
   JOIN ws_hosts h ON h.ip = winlog_event_data_destinationip
@@ -71,9 +94,16 @@ reached AS (
 ),
 candidates AS (
   SELECT l.sourceip, src.host AS source_host, r.host AS target_host, r.cmd, r.first_ns,
+         coalesce(normalize_path(l.image) = s.image
+                  AND s.image_first_ns >= r.first_ns - ${WS_WINDOW_DURATION} * 60000000000,
+                  false) AS by_program,
          row_number() OVER (
            PARTITION BY r.host, r.cmd
-           ORDER BY l.connected_ns DESC, l.sourceip, src.host
+           ORDER BY coalesce(normalize_path(l.image) = s.image
+                             AND s.image_first_ns
+                                 >= r.first_ns - ${WS_WINDOW_DURATION} * 60000000000,
+                             false) DESC,
+                    l.connected_ns DESC, l.sourceip, src.host
          ) AS n
   FROM reached r
   JOIN links l
@@ -90,7 +120,7 @@ candidates AS (
 ),
 edges AS (
   SELECT c.sourceip, c.source_host, c.target_host, c.cmd, c.first_ns,
-         q.rate <= ${WS_REPLICATION_MAX_PAIR_RATE} AS informative
+         q.rate <= ${WS_REPLICATION_MAX_PAIR_RATE} OR c.by_program AS credited
   FROM candidates c
   JOIN pair_rate q ON q.sourceip = c.sourceip AND q.host = c.target_host
   WHERE c.n = 1
@@ -98,9 +128,9 @@ edges AS (
 SELECT e.sourceip, e.source_host, e.target_host, e.cmd, e.first_ns
 FROM edges e
 JOIN edges i ON i.target_host = e.source_host AND i.cmd = e.cmd
-WHERE e.informative OR i.informative
+WHERE e.credited
 UNION
 SELECT e.sourceip, e.source_host, e.target_host, e.cmd, e.first_ns
 FROM edges e
 JOIN edges o ON o.source_host = e.target_host AND o.cmd = e.cmd
-WHERE e.informative OR o.informative
+WHERE e.credited

@@ -1,8 +1,9 @@
-//! c2-beacon on labs that break the default generator's habits (`lab generate
-//! --profile`), with the shipped defaults: every web connection through one proxy, one
-//! implant family on several hosts calling one C2 address. The hunt must find every true
-//! entity of its profile and flag no hard negative; the thresholds are on recall,
-//! precision and ranks, never on exact scores.
+//! Hunts on labs that break the default generator's habits (`lab generate --profile`),
+//! with the shipped defaults: for c2-beacon every web connection through one proxy, one
+//! implant family on several hosts calling one C2 address, sync and chat clients
+//! installed per user; for widespread-attack a worm and legitimate remote management. A
+//! hunt must find every true entity of its profile and flag no hard negative; the
+//! thresholds are on recall, precision and ranks, never on exact scores.
 
 use std::path::Path;
 use std::time::Duration;
@@ -10,10 +11,14 @@ use std::time::Duration;
 use huntsman_tests::{SMALL_MODELS, run_client, succeeded as ok};
 use serde_json::Value;
 
-/// Generates a one-week lab of `profile` and runs `hunt` on it; returns the hunt's
-/// evaluation.
+/// Generates a one-week lab of `profile` (seed 11) and runs `hunt` on it; returns the
+/// hunt's evaluation.
 fn hunt_profile(work: &Path, profile: &str, hunt: &str) -> Value {
-    let lab = work.join(profile);
+    hunt_profile_seed(work, profile, hunt, "11")
+}
+
+fn hunt_profile_seed(work: &Path, profile: &str, hunt: &str, seed: &str) -> Value {
+    let lab = work.join(format!("{profile}-{seed}"));
     let out = lab.display().to_string();
     let args = [
         "lab",
@@ -25,7 +30,7 @@ fn hunt_profile(work: &Path, profile: &str, hunt: &str) -> Value {
         "--events",
         "150000",
         "--seed",
-        "11",
+        seed,
         "--profile",
         profile,
     ];
@@ -84,6 +89,11 @@ fn c2_beacon_holds_behind_a_proxy_and_with_an_implant_family() {
     // polls a shared CDN address from every host (a hard negative).
     let family = hunt_profile(work.path(), "shared-c2", "c2-beacon");
     holds(&family, "c2-beacon with an implant family", 0.9, 10.0);
+    // Chat and sync clients installed per user open bursts of parallel connections a
+    // tenth of a second apart: regular, but one moment's traffic, not a schedule (seed 3
+    // has such a burst long enough to be flagged when every gap counts).
+    let per_user = hunt_profile_seed(work.path(), "per-user-installs", "c2-beacon", "3");
+    holds(&per_user, "c2-beacon beside per-user installs", 0.9, 3.0);
 }
 
 #[test]
