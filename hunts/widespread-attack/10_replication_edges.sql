@@ -23,46 +23,11 @@
 -- deployment does not replicate (the deploying host does not run what it installs, the
 -- installed hosts do not pass it on), so a credited edge counts only on a path of two, S
 -- reached with C or B passing C on.
-WITH raw_firsts AS (
-  SELECT winlog_computer_name          AS host,
-         winlog_event_data_commandline AS commandline,
-         min(event_created)            AS first_ns,
-         max(winlog_event_data_image)  AS image
-  FROM events
-  WHERE winlog_event_id = 1
-    AND winlog_event_data_commandline IS NOT NULL
-    AND winlog_event_data_commandline <> ''
-    AND winlog_computer_name IS NOT NULL
-  GROUP BY winlog_computer_name, winlog_event_data_commandline
-),
--- A program is new on a host when the host had been observed for a window without it:
--- at the start of the data every program is new.
-images AS (
-  SELECT i.host, i.image, i.image_first_ns
-  FROM (
-    SELECT host, normalize_path(image) AS image, min(first_ns) AS image_first_ns
-    FROM raw_firsts
-    GROUP BY host, normalize_path(image)
-  ) i
-  JOIN (SELECT host, min(first_ns) AS start_ns FROM raw_firsts GROUP BY host) h
-    ON h.host = i.host
-  WHERE i.image_first_ns >= h.start_ns + ${WS_WINDOW_DURATION} * 60000000000
-),
-firsts AS (
-  SELECT f.host, f.cmd, f.first_ns, f.image, i.image_first_ns
-  FROM (
-    SELECT host, normalize_path(commandline) AS cmd, min(first_ns) AS first_ns,
-           max(normalize_path(image)) AS image
-    FROM raw_firsts
-    GROUP BY host, normalize_path(commandline)
-  ) f
-  LEFT JOIN images i ON i.host = f.host AND i.image = f.image
-),
-shared AS (
+WITH shared AS (
   SELECT host, cmd, first_ns, image, image_first_ns,
          first_ns / (${WS_ATTRIBUTION_MINUTES} * 60000000000) AS bucket
-  FROM firsts
-  WHERE cmd IN (SELECT cmd FROM firsts GROUP BY cmd HAVING count(*) > 1)
+  FROM ws_first_runs
+  WHERE cmd IN (SELECT cmd FROM ws_first_runs GROUP BY cmd HAVING count(*) > 1)
 ),
 links AS (
   SELECT
@@ -117,20 +82,9 @@ candidates AS (
    AND s.first_ns < r.first_ns
    AND s.first_ns >= r.first_ns - ${WS_WINDOW_DURATION} * 60000000000
   WHERE src.host <> r.host
-),
-edges AS (
-  SELECT c.sourceip, c.source_host, c.target_host, c.cmd, c.first_ns,
-         q.rate <= ${WS_REPLICATION_MAX_PAIR_RATE} OR c.by_program AS credited
-  FROM candidates c
-  JOIN pair_rate q ON q.sourceip = c.sourceip AND q.host = c.target_host
-  WHERE c.n = 1
 )
-SELECT e.sourceip, e.source_host, e.target_host, e.cmd, e.first_ns
-FROM edges e
-JOIN edges i ON i.target_host = e.source_host AND i.cmd = e.cmd
-WHERE e.credited
-UNION
-SELECT e.sourceip, e.source_host, e.target_host, e.cmd, e.first_ns
-FROM edges e
-JOIN edges o ON o.source_host = e.target_host AND o.cmd = e.cmd
-WHERE e.credited
+SELECT c.sourceip, c.source_host, c.target_host, c.cmd, c.first_ns,
+       q.rate <= ${WS_REPLICATION_MAX_PAIR_RATE} OR c.by_program AS credited
+FROM candidates c
+JOIN pair_rate q ON q.sourceip = c.sourceip AND q.host = c.target_host
+WHERE c.n = 1
