@@ -19,10 +19,8 @@
 -- is informative, S's connections to B falling in at most WS_REPLICATION_MAX_PAIR_RATE
 -- of the data's attribution intervals (the chance that the connection came just before
 -- by coincidence; a workstation reached by another workstation is far below it, a hub
--- far above), or when the connection was made by C's own program, new on S. Software
--- deployment does not replicate (the deploying host does not run what it installs, the
--- installed hosts do not pass it on), so a credited edge counts only on a path of two, S
--- reached with C or B passing C on.
+-- far above), or when the connection was made by C's own program, new on S. Which
+-- credited edges make a source is decided in 11_replicated.sql.
 WITH shared AS (
   SELECT host, cmd, first_ns, image, image_first_ns,
          first_ns / (${WS_ATTRIBUTION_MINUTES} * 60000000000) AS bucket
@@ -57,19 +55,12 @@ reached AS (
          unnest(make_array(bucket, bucket - 1)) AS bucket
   FROM shared
 ),
-candidates AS (
+contacts AS (
   SELECT l.sourceip, src.host AS source_host, r.host AS target_host, r.cmd, r.first_ns,
+         l.connected_ns,
          coalesce(normalize_path(l.image) = s.image
                   AND s.image_first_ns >= r.first_ns - ${WS_WINDOW_DURATION} * 60000000000,
-                  false) AS by_program,
-         row_number() OVER (
-           PARTITION BY r.host, r.cmd
-           ORDER BY coalesce(normalize_path(l.image) = s.image
-                             AND s.image_first_ns
-                                 >= r.first_ns - ${WS_WINDOW_DURATION} * 60000000000,
-                             false) DESC,
-                    l.connected_ns DESC, l.sourceip, src.host
-         ) AS n
+                  false) AS by_program
   FROM reached r
   JOIN links l
     ON l.host = r.host
@@ -82,6 +73,14 @@ candidates AS (
    AND s.first_ns < r.first_ns
    AND s.first_ns >= r.first_ns - ${WS_WINDOW_DURATION} * 60000000000
   WHERE src.host <> r.host
+),
+candidates AS (
+  SELECT *,
+         row_number() OVER (
+           PARTITION BY target_host, cmd
+           ORDER BY by_program DESC, connected_ns DESC, sourceip, source_host
+         ) AS n
+  FROM contacts
 )
 SELECT c.sourceip, c.source_host, c.target_host, c.cmd, c.first_ns,
        q.rate <= ${WS_REPLICATION_MAX_PAIR_RATE} OR c.by_program AS credited
