@@ -1,7 +1,8 @@
 -- Process anomaly: one row per process (Sysmon process GUID) with its event sequence in
 -- time order (the original sorted the ids and lost the order; event_sequence keeps only
 -- the earliest PROCESS_MAX_SEQ_LEN per process while it aggregates), its activity counts,
--- and what it touched: the distinct destination IPs and DNS names, sorted.
+-- what it touched: the distinct destination IPs and DNS names, sorted; and its parent's
+-- GUID from its creation event (NULL where the creation was not logged).
 --
 -- The destinations and names are gathered from the distinct (process, value) pairs and
 -- joined back: array_agg(DISTINCT ...) beside the other aggregates keeps a hash set per
@@ -16,6 +17,7 @@ WITH ev AS (
     winlog_event_data_commandline      AS commandline,
     winlog_event_data_parentimage      AS parent_image,
     winlog_event_data_parentcommandline AS parent_commandline,
+    winlog_event_data_parentprocessguid AS parent_processguid,
     winlog_event_data_destinationip    AS destinationip,
     winlog_event_data_queryname        AS queryname
   FROM events
@@ -41,6 +43,7 @@ process AS (
     coalesce(max(commandline), '')                              AS commandline,
     coalesce(max(parent_image), '')                             AS parent_image,
     coalesce(max(parent_commandline), '')                       AS parent_commandline,
+    max(CASE WHEN event_id = 1 THEN parent_processguid END)     AS parent_processguid,
     min(event_created)                                          AS first_seen_ns,
     count(*)                                                    AS events,
     sum(CASE WHEN event_id = 3 THEN 1 ELSE 0 END)               AS network_events,

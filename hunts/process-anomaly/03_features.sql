@@ -1,16 +1,54 @@
 -- Isolation-forest features: activity counts and command-line lengths (log scale),
 -- rarity, and the first 30 event ids (zero-padded), as the original used them.
 --
--- novel_share: the Good-Turing estimate of the chance that a process's lineage has not
--- been seen before, the share of processes whose lineage is seen once. On a recording of
--- minutes nearly every lineage is new and a new one says little; over weeks of a network
--- almost none is.
+-- The family's surprise. A process's story includes its parent and its children: the
+-- shell a document spawned reached nothing itself, the downloader it started did; the
+-- tool a loader started inherits the loader's callback. Each surprise of 02 is the
+-- largest of the process's own, its children's and its parent's, and a relative's share
+-- is corrected for how many there are to choose from, as 02 corrects for many values:
+-- the rarest of m children, or one of a parent's m children, loses ln(m) / ln(processes)
+-- (services.exe starts hundreds of children; one of them is rare by chance, and its
+-- rare connection says nothing about any one of them). A process whose creation was
+-- not logged gets the lineage surprise of what it started.
+WITH total AS (SELECT ln(greatest(CAST(count(*) AS DOUBLE), 2.0)) AS ln_n FROM pa_processes),
+own AS (
+  SELECT
+    p.processguid,
+    p.parent_processguid,
+    coalesce(r.lineage_surprise, 0.0) AS lineage_surprise,
+    coalesce(r.network_surprise, 0.0) AS network_surprise,
+    coalesce(k.children, 0)           AS children
+  FROM pa_processes p
+  LEFT JOIN pa_rarity r ON r.processguid = p.processguid
+  LEFT JOIN (
+    SELECT parent_processguid, count(*) AS children FROM pa_processes
+    WHERE parent_processguid IS NOT NULL GROUP BY parent_processguid
+  ) k ON k.parent_processguid = p.processguid
+),
+children AS (
+  SELECT
+    parent_processguid AS processguid,
+    greatest(0.0, max(lineage_surprise) - ln(CAST(count(*) AS DOUBLE)) / max(total.ln_n))
+      AS lineage_surprise,
+    greatest(0.0, max(network_surprise) - ln(CAST(count(*) AS DOUBLE)) / max(total.ln_n))
+      AS network_surprise
+  FROM own CROSS JOIN total
+  WHERE parent_processguid IS NOT NULL
+  GROUP BY parent_processguid
+)
 SELECT
   p.*,
   coalesce(r.rarity, 0.0) AS rarity,
   r.lineage_processes,
   r.lineage_hosts,
-  u.novel_share,
+  o.lineage_surprise,
+  o.network_surprise,
+  greatest(o.lineage_surprise, coalesce(down.lineage_surprise, 0.0),
+    coalesce(up.lineage_surprise - ln(CAST(greatest(up.children, 1) AS DOUBLE)) / t.ln_n, 0.0))
+    AS family_lineage,
+  greatest(o.network_surprise, coalesce(down.network_surprise, 0.0),
+    coalesce(up.network_surprise - ln(CAST(greatest(up.children, 1) AS DOUBLE)) / t.ln_n, 0.0))
+    AS family_network,
   array_concat(
     make_array(
       ln(1 + CAST(p.events AS DOUBLE)), ln(1 + CAST(p.network_events AS DOUBLE)),
@@ -23,9 +61,7 @@ SELECT
   ) AS vec
 FROM pa_processes p
 LEFT JOIN pa_rarity r ON r.processguid = p.processguid
-CROSS JOIN (
-  SELECT coalesce(
-    CAST(count(*) FILTER (WHERE lineage_processes = 1) AS DOUBLE)
-      / nullif(CAST(count(lineage_processes) AS DOUBLE), 0), 0.0) AS novel_share
-  FROM pa_rarity
-) u
+JOIN own o ON o.processguid = p.processguid
+LEFT JOIN own up ON up.processguid = p.parent_processguid
+LEFT JOIN children down ON down.processguid = p.processguid
+CROSS JOIN total t

@@ -8,19 +8,21 @@
 -- image with fewer than a few hundred processes and cannot lift a common image such as
 -- cmd.exe, so the flag depends on the data's size.
 --
--- The hunt flags on
---   pa_score = lineage_rarity * (0.5 + behaviour / 2)
--- lineage_rarity = (1 - novel_share) / processes sharing the process's lineage
---                  (parent image > image; 0 when its creation was not logged), where
---                  novel_share is the Good-Turing chance that a process's lineage is new
---                  (the share of processes whose lineage is seen once): a lineage of one
---                  is news over weeks of a network, not in a recording of minutes;
--- behaviour      = (seq_norm + iforest) / 2, the two models' anomaly scores in [0, 1];
--- plus 0.001 * behaviour, so that processes with equal lineage terms (every process whose
--- creation was not logged has none) rank by what they did.
--- The model term can at most halve the score: min-max normalisation puts some process
--- at 0 however anomalous it is on small data. Per-image and global statistics are
--- grouped aggregates joined back (not window functions), so the plan distributes cleanly.
+-- The hunt's score adds up three pieces of evidence, each in [0, 1]:
+--   pa_score = family_lineage + family_network + behaviour
+-- family_lineage, family_network: how rare the lineage (parent image > image) and the
+--                  destinations and DNS names are in the process's family (03, 02);
+-- behaviour      = (seq_norm + iforest) / 2, the two models' anomaly scores.
+-- A rare lineage alone is the long tail of every network (installers, scheduled tasks,
+-- an administrator's one-off command); a rare destination alone is a browser's day. Each
+-- piece is on a scale that means the same on every data set (log rarity over ln of the
+-- population, Good-Turing discounted; the models min-max normalised), so the flag is a
+-- fixed share of the evidence: pa_score above PROCESS_SCORE_THRESHOLD (2.0, two thirds of
+-- the most the three can give). pa_zscore, (pa_score - median) / (1.4826 * median
+-- absolute deviation), says how far out the score is in this data set's distribution.
+--
+-- Per-image and global statistics are grouped aggregates joined back (not window
+-- functions), so the plan distributes cleanly.
 WITH scored AS (
   SELECT
     f.*,
@@ -40,8 +42,7 @@ normalised AS (
     s.*,
     i.image_instances,
     coalesce((s.seq_loss - span.lo) / nullif(span.hi - span.lo, 0), 0.0)   AS seq_norm,
-    1.0 / (1.0 + 0.0001 * CAST(i.image_instances AS DOUBLE))               AS rarity_boost,
-    coalesce((1.0 - s.novel_share) / CAST(s.lineage_processes AS DOUBLE), 0.0) AS lineage_rarity
+    1.0 / (1.0 + 0.0001 * CAST(i.image_instances AS DOUBLE))               AS rarity_boost
   FROM scored s
   JOIN instances i ON i.image = s.image
   CROSS JOIN span
@@ -52,9 +53,13 @@ fused AS (
     ${PROCESS_SEQ_WEIGHT} * seq_norm + ${PROCESS_IFOREST_WEIGHT} * coalesce(iforest, 0.0)
       + ${PROCESS_RARITY_WEIGHT} * rarity_boost                             AS final_score,
     (seq_norm + coalesce(iforest, 0.0)) / 2.0                              AS behaviour,
-    lineage_rarity * (0.5 + (seq_norm + coalesce(iforest, 0.0)) / 4.0)
-      + 0.001 * (seq_norm + coalesce(iforest, 0.0)) / 2.0                  AS pa_score
+    family_lineage + family_network + (seq_norm + coalesce(iforest, 0.0)) / 2.0 AS pa_score
   FROM normalised
+),
+centre AS (SELECT median(pa_score) AS median_score FROM fused),
+spread AS (
+  SELECT max(c.median_score) AS median_score, 1.4826 * median(abs(f.pa_score - c.median_score)) AS mad
+  FROM fused f CROSS JOIN centre c
 ),
 per_image AS (
   SELECT image, avg(final_score) AS mean_score, stddev_pop(final_score) AS sd_score
@@ -66,12 +71,15 @@ SELECT
   f.first_seen_ns, f.events, f.network_events, f.dns_events, f.file_events,
   array_to_string(f.sequence, ' ') AS event_sequence,
   f.destinations, f.dns_names, f.rarity, f.lineage_processes, f.lineage_hosts,
-  f.image_instances, f.novel_share, f.seq_loss,
+  f.image_instances, f.lineage_surprise, f.network_surprise, f.family_lineage,
+  f.family_network, f.seq_loss,
   f.seq_norm, f.iforest, f.behaviour, f.rarity_boost, f.final_score,
   coalesce((f.final_score - p.mean_score) / nullif(p.sd_score, 0), 0.0) AS image_zscore,
   f.final_score > ${PROCESS_FINAL_ANOMALY_THRESHOLD}                   AS final_flag,
   f.pa_score,
-  f.pa_score > ${PROCESS_SCORE_THRESHOLD}                               AS flagged
+  coalesce((f.pa_score - d.median_score) / nullif(d.mad, 0), 0.0)     AS pa_zscore,
+  f.pa_score > ${PROCESS_SCORE_THRESHOLD}                              AS flagged
 FROM fused f
 JOIN per_image p ON p.image = f.image
+CROSS JOIN spread d
 ORDER BY pa_score DESC, f.final_score DESC, f.processguid
