@@ -3,9 +3,9 @@
 --
 -- The family's surprise. A process's story includes its parent and its children: the
 -- shell a document spawned reached nothing itself, the downloader it started did; the
--- tool a loader started inherits the loader's callback. Each surprise of 02 is the
+-- tool a loader started inherits the loader's callback. Each surprise of 03 is the
 -- largest of the process's own, its children's and its parent's, and a relative's share
--- is corrected for how many there are to choose from, as 02 corrects for many values:
+-- is corrected for how many there are to choose from, as 03 corrects for many values:
 -- the rarest of m children, or one of a parent's m children, loses ln(m) / ln(processes)
 -- (services.exe starts hundreds of children; one of them is rare by chance, and its
 -- rare connection says nothing about any one of them). A process whose creation was

@@ -1,4 +1,4 @@
--- Scores and flag: the sequence scores of 06 joined to their processes, the isolation
+-- Scores and flag: the sequence scores of 07 joined to their processes, the isolation
 -- forest's score, and the fusion.
 --
 -- The original's fusion is kept as final_score: w_seq * seq_norm + w_if * iforest +
@@ -11,7 +11,7 @@
 -- The hunt's score adds up three pieces of evidence, each in [0, 1]:
 --   pa_score = family_lineage + family_network + behaviour
 -- family_lineage, family_network: how rare the lineage (parent image > image) and the
---                  destinations and DNS names are in the process's family (03, 02);
+--                  destinations and DNS names are in the process's family (04, 03);
 -- behaviour      = (seq_norm + iforest) / 2, the two models' anomaly scores.
 -- A rare lineage alone is the long tail of every network (installers, scheduled tasks,
 -- an administrator's one-off command); a rare destination alone is a browser's day. Each
