@@ -22,37 +22,28 @@ frequency AS (
   SELECT kind, value, count(DISTINCT processguid) AS processes, count(DISTINCT host) AS hosts
   FROM pa_touched GROUP BY 1, 2
 ),
-population AS (
-  -- n: the processes that have the attribute; novel_share: the share of (process, value)
-  -- pairs whose value is seen once.
+weights AS (
+  -- Per attribute: n, the processes that have it, and its Good-Turing novelty, the share
+  -- of (process, value) pairs whose value is seen once.
   SELECT
-    f.kind,
-    max(CASE f.kind
-      WHEN 'lineage' THEN c.lineage WHEN 'destination' THEN c.destination
-      WHEN 'dns' THEN c.dns WHEN 'image' THEN c.image ELSE c.parent END) AS n,
-    CAST(sum(CASE WHEN f.processes = 1 THEN 1 ELSE 0 END) AS DOUBLE)
-      / CAST(sum(f.processes) AS DOUBLE) AS novel_share
+    max(c.lineage)                                                     AS lineage_n,
+    CAST(sum(f.processes) FILTER (WHERE f.kind = 'lineage' AND f.processes = 1) AS DOUBLE)
+      / CAST(sum(f.processes) FILTER (WHERE f.kind = 'lineage') AS DOUBLE) AS lineage_novel,
+    max(c.destination)                                                 AS destination_n,
+    CAST(sum(f.processes) FILTER (WHERE f.kind = 'destination' AND f.processes = 1) AS DOUBLE)
+      / CAST(sum(f.processes) FILTER (WHERE f.kind = 'destination') AS DOUBLE)
+                                                                       AS destination_novel,
+    max(c.dns)                                                         AS dns_n,
+    CAST(sum(f.processes) FILTER (WHERE f.kind = 'dns' AND f.processes = 1) AS DOUBLE)
+      / CAST(sum(f.processes) FILTER (WHERE f.kind = 'dns') AS DOUBLE) AS dns_novel
   FROM frequency f
   CROSS JOIN (
     SELECT
-      CAST(count(*) FILTER (WHERE image <> '') AS DOUBLE)                        AS image,
-      CAST(count(*) FILTER (WHERE parent_image <> '') AS DOUBLE)                 AS parent,
       CAST(count(*) FILTER (WHERE parent_image <> '' AND image <> '') AS DOUBLE) AS lineage,
       CAST(count(*) FILTER (WHERE cardinality(destinations) > 0) AS DOUBLE)      AS destination,
       CAST(count(*) FILTER (WHERE cardinality(dns_names) > 0) AS DOUBLE)         AS dns
     FROM pa_processes
   ) c
-  GROUP BY f.kind
-),
-weights AS (
-  SELECT
-    max(CASE WHEN kind = 'lineage' THEN n END)               AS lineage_n,
-    max(CASE WHEN kind = 'lineage' THEN novel_share END)     AS lineage_novel,
-    max(CASE WHEN kind = 'destination' THEN n END)           AS destination_n,
-    max(CASE WHEN kind = 'destination' THEN novel_share END) AS destination_novel,
-    max(CASE WHEN kind = 'dns' THEN n END)                   AS dns_n,
-    max(CASE WHEN kind = 'dns' THEN novel_share END)         AS dns_novel
-  FROM population
 ),
 per_process AS (
   -- One pass: per kind, the rarest value's count and how many values the process has.

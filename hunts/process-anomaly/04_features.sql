@@ -16,18 +16,15 @@ own AS (
     p.processguid,
     p.parent_processguid,
     coalesce(r.lineage_surprise, 0.0) AS lineage_surprise,
-    coalesce(r.network_surprise, 0.0) AS network_surprise,
-    coalesce(k.children, 0)           AS children
+    coalesce(r.network_surprise, 0.0) AS network_surprise
   FROM pa_processes p
   LEFT JOIN pa_rarity r ON r.processguid = p.processguid
-  LEFT JOIN (
-    SELECT parent_processguid, count(*) AS children FROM pa_processes
-    WHERE parent_processguid IS NOT NULL GROUP BY parent_processguid
-  ) k ON k.parent_processguid = p.processguid
 ),
 children AS (
+  -- Per parent: how many children it has, and the rarest child's surprises, corrected.
   SELECT
     parent_processguid AS processguid,
+    count(*)           AS children,
     greatest(0.0, max(lineage_surprise) - ln(CAST(count(*) AS DOUBLE)) / max(total.ln_n))
       AS lineage_surprise,
     greatest(0.0, max(network_surprise) - ln(CAST(count(*) AS DOUBLE)) / max(total.ln_n))
@@ -44,10 +41,10 @@ SELECT
   o.lineage_surprise,
   o.network_surprise,
   greatest(o.lineage_surprise, coalesce(down.lineage_surprise, 0.0),
-    coalesce(up.lineage_surprise - ln(CAST(greatest(up.children, 1) AS DOUBLE)) / t.ln_n, 0.0))
+    coalesce(up.lineage_surprise - ln(CAST(siblings.children AS DOUBLE)) / t.ln_n, 0.0))
     AS family_lineage,
   greatest(o.network_surprise, coalesce(down.network_surprise, 0.0),
-    coalesce(up.network_surprise - ln(CAST(greatest(up.children, 1) AS DOUBLE)) / t.ln_n, 0.0))
+    coalesce(up.network_surprise - ln(CAST(siblings.children AS DOUBLE)) / t.ln_n, 0.0))
     AS family_network,
   array_concat(
     make_array(
@@ -63,5 +60,6 @@ FROM pa_processes p
 LEFT JOIN pa_rarity r ON r.processguid = p.processguid
 JOIN own o ON o.processguid = p.processguid
 LEFT JOIN own up ON up.processguid = p.parent_processguid
+LEFT JOIN children siblings ON siblings.processguid = p.parent_processguid
 LEFT JOIN children down ON down.processguid = p.processguid
 CROSS JOIN total t

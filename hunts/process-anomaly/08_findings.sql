@@ -52,18 +52,20 @@ fused AS (
     *,
     ${PROCESS_SEQ_WEIGHT} * seq_norm + ${PROCESS_IFOREST_WEIGHT} * coalesce(iforest, 0.0)
       + ${PROCESS_RARITY_WEIGHT} * rarity_boost                             AS final_score,
-    (seq_norm + coalesce(iforest, 0.0)) / 2.0                              AS behaviour,
-    family_lineage + family_network + (seq_norm + coalesce(iforest, 0.0)) / 2.0 AS pa_score
+    (seq_norm + coalesce(iforest, 0.0)) / 2.0                              AS behaviour
   FROM normalised
 ),
-centre AS (SELECT median(pa_score) AS median_score FROM fused),
+evidence AS (
+  SELECT *, family_lineage + family_network + behaviour AS pa_score FROM fused
+),
+centre AS (SELECT median(pa_score) AS median_score FROM evidence),
 spread AS (
   SELECT max(c.median_score) AS median_score, 1.4826 * median(abs(f.pa_score - c.median_score)) AS mad
-  FROM fused f CROSS JOIN centre c
+  FROM evidence f CROSS JOIN centre c
 ),
 per_image AS (
   SELECT image, avg(final_score) AS mean_score, stddev_pop(final_score) AS sd_score
-  FROM fused
+  FROM evidence
   GROUP BY image
 )
 SELECT
@@ -79,7 +81,7 @@ SELECT
   f.pa_score,
   coalesce((f.pa_score - d.median_score) / nullif(d.mad, 0), 0.0)     AS pa_zscore,
   f.pa_score > ${PROCESS_SCORE_THRESHOLD}                              AS flagged
-FROM fused f
+FROM evidence f
 JOIN per_image p ON p.image = f.image
 CROSS JOIN spread d
 ORDER BY pa_score DESC, f.final_score DESC, f.processguid
