@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Import cycles between the client crate's modules.
+"""Import cycles between the modules of each workspace crate.
 
-Every file of client/src is a module (`hunt/pack/check.rs` is `hunt::pack::check`). Each
+Cargo refuses cycles between crates; inside a crate nothing does, so this does. For every
+member of the workspace, every file of its src/ is a module (`hunt/pack/check.rs` is `hunt::pack::check`). Each
 non-test, non-comment path that starts with `crate::`, `super::` or `self::` (brace groups
 of `use` included) is resolved to the deepest module it names; a module's references to
 its own descendants, and a parent's re-exports of them, are the module tree itself and
@@ -13,10 +14,17 @@ import os
 import re
 import sys
 
-ROOT = os.path.join(os.path.dirname(__file__), "..", "client", "src")
+REPO = os.path.join(os.path.dirname(__file__), "..")
 
 
-def module_of(path):
+def members():
+    with open(os.path.join(REPO, "Cargo.toml"), encoding="utf-8") as f:
+        text = f.read()
+    listed = re.search(r"^members\s*=\s*\[([^\]]*)\]", text, re.M)
+    return re.findall(r'"([^"]+)"', listed.group(1))
+
+
+def module_of(path, ROOT):
     parts = os.path.relpath(path, ROOT)[: -len(".rs")].split(os.sep)
     if parts[-1] == "mod":
         parts = parts[:-1]
@@ -25,7 +33,7 @@ def module_of(path):
     return tuple(parts)
 
 
-def sources():
+def sources(ROOT):
     for folder, _, files in os.walk(ROOT):
         for name in files:
             if name.endswith(".rs"):
@@ -35,7 +43,7 @@ def sources():
                 cut = text.find("#[cfg(test)]\nmod tests")
                 if cut >= 0:
                     text = text[:cut]
-                yield module_of(path), re.sub(r"//[^\n]*", "", text)
+                yield module_of(path, ROOT), re.sub(r"//[^\n]*", "", text)
 
 
 def expand(text):
@@ -80,8 +88,8 @@ def resolve(here, path, modules):
     return target
 
 
-def main():
-    files = list(sources())
+def check(crate):
+    files = list(sources(os.path.join(REPO, crate, "src")))
     modules = {m for m, _ in files}
     edges = {}
     for here, text in files:
@@ -124,9 +132,17 @@ def main():
         for a in comp:
             print(f"    {a} -> {', '.join(sorted(w for w in edges.get(a, ()) if w in comp))}")
     if cycles:
+        print(f"{crate}: {len(cycles)} import cycle(s)")
         return 1
-    print(f"no import cycle between the client's {len(modules)} modules")
+    print(f"{crate}: no import cycle between its {len(modules)} modules")
     return 0
+
+
+def main():
+    failed = 0
+    for crate in members():
+        failed |= check(crate)
+    return failed
 
 
 if __name__ == "__main__":

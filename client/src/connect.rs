@@ -138,7 +138,7 @@ pub async fn connect(cluster: &Cluster) -> Result<SessionContext> {
     let ctx = match cluster {
         Cluster::Embedded { memory_pool, .. } => {
             let slots = config.target_partitions();
-            let embedded = EmbeddedCluster::start(&config, slots, *memory_pool)
+            let embedded = EmbeddedCluster::start(slots, *memory_pool)
                 .await
                 .context("starting the embedded scheduler and executor")?;
             let url = embedded.scheduler_url();

@@ -1,69 +1,29 @@
 //! The embedded cluster: a Ballista scheduler and one executor inside the client process,
 //! on loopback ports chosen at start-up.
 //!
-//! Ballista's own standalone mode (`SessionContext::standalone_with_state`) runs its
-//! executor in pull mode: the executor asks the scheduler for work every 50 ms when idle
-//! and reports a finished task only with its next request. A two-stage query then waits
-//! out several polling intervals. Here the scheduler pushes tasks to the executor the
-//! moment they become runnable and the executor reports each task as it finishes, as in
-//! a remote cluster started from the `huntsman-scheduler` and `huntsman-executor`
-//! binaries. Both halves build their sessions from [`huntsman_udfs::session`], like
-//! those binaries.
+//! Both halves are started by the same code as the binaries: the scheduler by
+//! [`huntsman_scheduler::serve`] (on a loopback listener instead of the binary's bound
+//! port), the executor by [`huntsman_executor::start_in_process`] (the binary's settings,
+//! functions, session and memory-pool policy, without its signal handling). Tasks are
+//! pushed to the executor the moment they become runnable and reported as each
+//! finishes, as in a remote cluster; Ballista's own standalone mode would poll every
+//! 50 ms instead.
 //!
 //! The executor's work directory (shuffle files) is a temporary directory removed when
 //! the last [`EmbeddedCluster`] handle is dropped.
 
-use std::net::{Ipv4Addr, SocketAddr, TcpListener as StdListener};
-use std::path::{Path, PathBuf};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use arrow_flight::flight_service_server::FlightServiceServer;
-use ballista_core::extension::SessionConfigExt;
-use ballista_core::serde::BallistaCodec;
-use ballista_core::serde::protobuf::ExecutorRegistration;
-use ballista_core::serde::protobuf::scheduler_grpc_client::SchedulerGrpcClient;
-use ballista_core::serde::protobuf::scheduler_grpc_server::SchedulerGrpcServer;
-use ballista_core::serde::scheduler::{
-    ExecutorOperatingSystemSpecification, ExecutorSpecification,
-};
-use ballista_core::utils::{GrpcServerConfig, create_grpc_server};
-use ballista_core::{BALLISTA_PROTOCOL_VERSION, ConfigProducer, RuntimeProducer};
-use ballista_executor::executor::Executor;
-use ballista_executor::executor_process::ExecutorProcessConfig;
-use ballista_executor::executor_server;
-use ballista_executor::flight_service::BallistaFlightService;
-use ballista_executor::health::ExecutorHealth;
-use ballista_executor::metrics::LoggingMetricsCollector;
-use ballista_executor::runtime_cache::{DefaultSessionRuntimeCache, SessionRuntimeCache};
-use ballista_executor::shutdown::ShutdownNotifier;
-use ballista_scheduler::cluster::BallistaCluster;
-use ballista_scheduler::config::SchedulerConfig;
-use ballista_scheduler::metrics::default_metrics_collector;
-use ballista_scheduler::scheduler_server::SchedulerServer;
-use datafusion::prelude::SessionConfig;
-use huntsman_udfs::session::{
-    MemoryPoolSize, huntsman_function_registry, huntsman_runtime_env,
-    huntsman_session_state, memory_pool_policy,
-};
+use huntsman_executor::{ExecutorSettings, InProcessExecutor, start_in_process};
+use huntsman_scheduler::SchedulerSettings;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
-use tonic::transport::server::{Router, TcpIncoming};
 
-/// How often the embedded executor tells the scheduler it is alive. Push mode reports
-/// tasks as they finish, so this only keeps the executor registered.
-const HEARTBEAT_SECONDS: u64 = 30;
-
-/// Sessions whose runtime (object stores, spill directory) the embedded executor keeps,
-/// as Ballista's executor process does.
-const SESSION_RUNTIMES: usize = 16;
-
-/// Attempts at finding a free executor gRPC port (the port is chosen before the server
-/// binds it, so another process may take it in between).
-const PORT_ATTEMPTS: usize = 5;
-
-/// A running embedded cluster. Dropping the last clone stops its executor's task runner
-/// and removes the work directory.
+/// A running embedded cluster. Cloning shares it; the last clone dropped stops the
+/// servers and removes the work directory.
 #[derive(Clone)]
 pub struct EmbeddedCluster {
     inner: Arc<Inner>,
@@ -71,18 +31,16 @@ pub struct EmbeddedCluster {
 
 struct Inner {
     scheduler: SocketAddr,
+    // Dropped before the work directory: the executor stops writing first.
+    executor: Option<InProcessExecutor>,
+    scheduler_task: JoinHandle<()>,
     work_dir: tempfile::TempDir,
-    shutdown: ShutdownNotifier,
-    servers: Vec<JoinHandle<()>>,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        for server in &self.servers {
-            server.abort();
-        }
-        // Ends the executor's heartbeat and task-runner loops.
-        let _ = self.shutdown.notify_shutdown.send(());
+        self.executor.take();
+        self.scheduler_task.abort();
     }
 }
 
@@ -96,246 +54,75 @@ impl std::fmt::Debug for EmbeddedCluster {
 }
 
 impl EmbeddedCluster {
-    /// Starts a scheduler and one executor with `slots` task slots and a memory pool of
-    /// `memory_pool` bytes, shared by its tasks as in `huntsman-executor` (see
-    /// [`huntsman_udfs::session::memory_pool_policy`]; `None`: 70 % of memory, `Some(0)`:
-    /// unbounded).
+    /// Starts a scheduler and one executor with `slots` task slots and an optional
+    /// memory pool (bytes; `None` sizes it from the machine, see
+    /// [`huntsman_udfs::session::MemoryPoolSize`]).
     ///
     /// # Errors
-    /// No loopback port can be bound, the work directory cannot be created, the pool is
-    /// smaller than the slots, or the executor cannot register with the scheduler.
-    pub async fn start(
-        config: &SessionConfig,
-        slots: usize,
-        memory_pool: Option<u64>,
-    ) -> Result<Self> {
+    /// No free loopback port, or the scheduler or executor failing to start.
+    pub async fn start(slots: usize, memory_pool: Option<u64>) -> Result<Self> {
         let work_dir = tempfile::Builder::new()
             .prefix("huntsman-embedded-")
             .tempdir()
             .context("creating the embedded executor's work directory")?;
-        let mut servers = Vec::new();
-        let scheduler = start_scheduler(config, &mut servers).await?;
-        let shutdown = ShutdownNotifier::new();
-        start_executor(
-            config,
-            scheduler,
-            work_dir.path(),
-            (slots.max(1), memory_pool),
-            &shutdown,
-            &mut servers,
-        )
-        .await?;
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .await
+            .context("binding the embedded scheduler to a loopback port")?;
+        let scheduler = listener.local_addr()?;
+        let settings = SchedulerSettings {
+            bind_host: Ipv4Addr::LOCALHOST.to_string(),
+            bind_port: scheduler.port(),
+            external_host: Ipv4Addr::LOCALHOST.to_string(),
+            ..SchedulerSettings::default()
+        };
+        let scheduler_task = tokio::spawn(async move {
+            if let Err(e) =
+                huntsman_scheduler::serve(settings, listener, std::future::pending())
+                    .await
+            {
+                tracing::error!("embedded scheduler stopped: {e}");
+            }
+        });
+        let settings = ExecutorSettings {
+            vcores: slots.max(1),
+            memory_pool_bytes: memory_pool,
+            heartbeat_interval_seconds: HEARTBEAT_SECONDS,
+            ..ExecutorSettings::default()
+        };
+        let executor = match start_in_process(&settings, scheduler, work_dir.path()).await
+        {
+            Ok(executor) => executor,
+            Err(e) => {
+                scheduler_task.abort();
+                return Err(
+                    anyhow::Error::new(e).context("starting the embedded executor")
+                );
+            }
+        };
         Ok(Self {
             inner: Arc::new(Inner {
                 scheduler,
+                executor: Some(executor),
+                scheduler_task,
                 work_dir,
-                shutdown,
-                servers,
             }),
         })
     }
 
-    /// The scheduler's address, `df://127.0.0.1:<port>`.
+    /// The scheduler's URL, `df://127.0.0.1:PORT`.
     pub fn scheduler_url(&self) -> String {
         format!("df://{}", self.inner.scheduler)
     }
 
-    /// Where the executor keeps shuffle files.
+    /// The executor's work directory (removed with the last handle).
     pub fn work_dir(&self) -> &Path {
         self.inner.work_dir.path()
     }
 }
 
-fn codec(config: &SessionConfig) -> BallistaCodec {
-    BallistaCodec::new(
-        config.ballista_logical_extension_codec(),
-        config.ballista_physical_extension_codec(),
-    )
-}
-
-async fn start_scheduler(
-    config: &SessionConfig,
-    servers: &mut Vec<JoinHandle<()>>,
-) -> Result<SocketAddr> {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .await
-        .context("binding the embedded scheduler to a loopback port")?;
-    let addr = listener.local_addr()?;
-    let defaults = config.clone();
-    let config_producer: ConfigProducer = Arc::new(move || defaults.clone());
-    let cluster = BallistaCluster::new_memory(
-        addr.to_string(),
-        Arc::new(huntsman_session_state),
-        config_producer,
-    );
-    let scheduler_config = SchedulerConfig {
-        bind_host: Ipv4Addr::LOCALHOST.to_string(),
-        bind_port: addr.port(),
-        external_host: Ipv4Addr::LOCALHOST.to_string(),
-        scheduling_policy: ballista_core::config::TaskSchedulingPolicy::PushStaged,
-        ..SchedulerConfig::default()
-    };
-    let metrics = default_metrics_collector().context("scheduler metrics")?;
-    let mut server = SchedulerServer::new(
-        addr.to_string(),
-        cluster,
-        codec(config),
-        Arc::new(scheduler_config),
-        metrics,
-    );
-    server
-        .init()
-        .await
-        .context("starting the embedded scheduler")?;
-    let limit = config.ballista_grpc_client_max_message_size();
-    let service = SchedulerGrpcServer::new(server)
-        .max_decoding_message_size(limit)
-        .max_encoding_message_size(limit);
-    let router = create_grpc_server(&GrpcServerConfig::default()).add_service(service);
-    servers.push(serve(router, listener, "scheduler"));
-    Ok(addr)
-}
-
-async fn start_executor(
-    config: &SessionConfig,
-    scheduler: SocketAddr,
-    work_dir: &Path,
-    (slots, memory_pool): (usize, Option<u64>),
-    shutdown: &ShutdownNotifier,
-    servers: &mut Vec<JoinHandle<()>>,
-) -> Result<()> {
-    let work = work_dir.to_string_lossy().into_owned();
-    let flight = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .await
-        .context("binding the embedded executor's Flight port")?;
-    let flight_port = flight.local_addr()?.port();
-    let limit = config.ballista_grpc_client_max_message_size();
-    let service = FlightServiceServer::new(BallistaFlightService::new(work.clone()))
-        .max_decoding_message_size(limit)
-        .max_encoding_message_size(limit);
-    let router = create_grpc_server(&GrpcServerConfig::default()).add_service(service);
-    servers.push(serve(router, flight, "executor's Flight server"));
-
-    let defaults = config.clone().upgrade_for_ballista();
-    let config_producer: ConfigProducer = Arc::new(move || defaults.clone());
-    let spill_dir: PathBuf = work_dir.to_path_buf();
-    let runtime_producer: RuntimeProducer =
-        Arc::new(move |config| huntsman_runtime_env(config, Some(&spill_dir)));
-    let registry = Arc::new(
-        huntsman_function_registry().context("building the executor's functions")?,
-    );
-    // The pool policy of huntsman-executor: each task a FairSpillPool of its slots' share.
-    let pool_bytes = MemoryPoolSize::from_option(memory_pool).resolve();
-    let policy = memory_pool_policy(pool_bytes, slots)
-        .context("the embedded executor's memory pool")?;
-    tracing::debug!(
-        "embedded executor memory pool: {pool_bytes:?} bytes over {slots} slots"
-    );
-    let runtimes: Arc<dyn SessionRuntimeCache> =
-        Arc::new(DefaultSessionRuntimeCache::new(
-            runtime_producer.clone(),
-            policy,
-            SESSION_RUNTIMES,
-        ));
-
-    let scheduler = SchedulerGrpcClient::connect(format!("http://{scheduler}"))
-        .await
-        .context("connecting the embedded executor to its scheduler")?
-        .max_decoding_message_size(limit)
-        .max_encoding_message_size(limit);
-    let mut attempt = 1;
-    loop {
-        let grpc_port = free_loopback_port()?;
-        let metadata = ExecutorRegistration {
-            id: ballista_core::ids::new_instance_id(),
-            host: Some(Ipv4Addr::LOCALHOST.to_string()),
-            port: u32::from(flight_port),
-            grpc_port: u32::from(grpc_port),
-            specification: Some(
-                ExecutorSpecification::default()
-                    .with_vcores(slots as u32)
-                    .into(),
-            ),
-            os_info: Some(ExecutorOperatingSystemSpecification::default().into()),
-            ballista_protocol_version: BALLISTA_PROTOCOL_VERSION,
-        };
-        let executor = Arc::new(
-            Executor::with_default_execution_engine(
-                metadata,
-                &work,
-                runtime_producer.clone(),
-                config_producer.clone(),
-                registry.clone(),
-                Arc::new(LoggingMetricsCollector::default()),
-                slots,
-            )
-            .with_session_runtime_cache(Some(runtimes.clone())),
-        );
-        let process = ExecutorProcessConfig {
-            bind_host: Ipv4Addr::LOCALHOST.to_string(),
-            port: flight_port,
-            grpc_port,
-            vcores: slots,
-            work_dir: Some(work.clone()),
-            executor_heartbeat_interval_seconds: HEARTBEAT_SECONDS,
-            ..ExecutorProcessConfig::default()
-        };
-        // Push mode stops the executor through this channel; the embedded executor
-        // lives as long as the cluster handle instead.
-        let (stop, _stopped) = tokio::sync::mpsc::channel(1);
-        match executor_server::startup(
-            scheduler.clone(),
-            Arc::new(process),
-            executor,
-            codec(config),
-            stop,
-            shutdown,
-            ExecutorHealth::new(),
-        )
-        .await
-        {
-            Ok(server) => {
-                servers.push(tokio::spawn(async move {
-                    if let Ok(Err(e)) = server.await {
-                        tracing::error!("embedded executor stopped: {e}");
-                    }
-                }));
-                return Ok(());
-            }
-            Err(e) if attempt == PORT_ATTEMPTS => {
-                return Err(
-                    anyhow::Error::new(e).context("starting the embedded executor")
-                );
-            }
-            Err(e) => {
-                tracing::debug!("embedded executor, attempt {attempt}: {e}");
-                attempt += 1;
-            }
-        }
-    }
-}
-
-/// Serves `router` on `listener` until the task is aborted.
-///
-/// Accepted connections get `TCP_NODELAY`: tonic sets it only on listeners it binds
-/// itself, and without it Nagle's algorithm and delayed acknowledgements hold small
-/// gRPC messages (a job's final status, a task launch) for up to 40 ms.
-fn serve(router: Router, listener: TcpListener, what: &'static str) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-        let served = router.serve_with_incoming(incoming).await;
-        if let Err(e) = served {
-            tracing::error!("embedded {what} stopped: {e}");
-        }
-    })
-}
-
-/// A loopback port nothing listens on right now.
-fn free_loopback_port() -> Result<u16> {
-    let probe = StdListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .context("finding a free loopback port for the embedded executor")?;
-    Ok(probe.local_addr()?.port())
-}
+/// Seconds between the executor's heartbeats: nothing expires an embedded executor, so
+/// rarely.
+const HEARTBEAT_SECONDS: u64 = 30;
 
 #[cfg(test)]
 mod tests {

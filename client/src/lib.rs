@@ -14,23 +14,20 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
-pub(crate) mod clock;
-pub mod columns;
 pub mod connect;
 pub mod demo;
 pub mod embedded;
 pub mod eval;
-pub mod fingerprint;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod hunt;
-pub mod ingest;
-pub mod lab;
-pub mod location;
-pub mod manifest;
 pub mod output;
 pub mod report;
-pub mod schema;
 pub mod serve;
 pub mod sql;
 pub mod tables;
+
+// The rooms the client builds on, re-exported under the names its modules and users know.
+pub use huntsman_core::{clock, columns, fingerprint, location, manifest, schema};
+pub use huntsman_ingest as ingest;
+pub use huntsman_lab as lab;

@@ -17,6 +17,10 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod in_process;
+
+pub use in_process::{InProcessExecutor, start_in_process};
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;

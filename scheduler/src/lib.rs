@@ -20,7 +20,10 @@ use std::sync::Arc;
 
 use ballista_scheduler::cluster::BallistaCluster;
 use ballista_scheduler::config::SchedulerConfig;
-use ballista_scheduler::scheduler_process::start_server;
+use ballista_scheduler::scheduler_process::{
+    create_scheduler, start_grpc_service_with_listener,
+};
+use datafusion_proto::protobuf::{LogicalPlanNode, PhysicalPlanNode};
 use huntsman_udfs::session::{huntsman_session_config, huntsman_session_state};
 
 /// Scheduler start-up failures.
@@ -130,30 +133,54 @@ impl SchedulerSettings {
     }
 }
 
-/// Runs a scheduler until it fails or `shutdown` completes.
+/// Runs the scheduler on `settings`' bind address until `shutdown` completes.
 ///
 /// # Errors
-/// Invalid settings, a port that cannot be bound, or a server failure.
+/// Invalid settings, a bind address that is taken, or a Ballista failure.
 pub async fn run(
     settings: SchedulerSettings,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), SchedulerError> {
     settings.check()?;
     let addr = settings.address()?;
-    let config = settings.to_ballista();
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        SchedulerError::Server {
+            addr,
+            source: ballista_core::error::BallistaError::IoError(e),
+        }
+    })?;
+    serve(settings, listener, shutdown).await
+}
+
+/// Runs the scheduler on a listener already bound (the binary's port, or a loopback port
+/// the client's embedded cluster chose) until `shutdown` completes. The binary and the
+/// embedded cluster both start their scheduler here: sessions from
+/// [`huntsman_udfs::session`], Ballista's in-memory cluster state, push-staged tasks.
+///
+/// # Errors
+/// Invalid settings or a Ballista failure.
+pub async fn serve(
+    settings: SchedulerSettings,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), SchedulerError> {
+    settings.check()?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| SchedulerError::Config(format!("the scheduler's listener: {e}")))?;
+    let config = Arc::new(settings.to_ballista());
     let server_error = |source| SchedulerError::Server { addr, source };
+    config.validate().map_err(server_error)?;
     let cluster = BallistaCluster::new_from_config(&config)
         .await
         .map_err(server_error)?;
-    // Bind first so that a busy port is reported as such, not as a later server error.
-    let probe =
-        std::net::TcpListener::bind(addr).map_err(|e| SchedulerError::Server {
-            addr,
-            source: ballista_core::error::BallistaError::IoError(e),
-        })?;
-    drop(probe);
+    let scheduler =
+        create_scheduler::<LogicalPlanNode, PhysicalPlanNode>(cluster, config)
+            .await
+            .map_err(server_error)?;
+    tracing::info!("scheduler listening on {addr}");
     tokio::select! {
-        result = start_server(cluster, addr, Arc::new(config)) => result.map_err(server_error),
+        result = start_grpc_service_with_listener(listener, scheduler) => result.map_err(server_error),
         () = shutdown => {
             tracing::info!("scheduler on {addr} shutting down");
             Ok(())

@@ -21,23 +21,27 @@ use crate::error::exec_error;
 
 /// A mergeable training summary: what one partition knows about its rows.
 ///
-/// Errors are plain messages; the accumulator prefixes them with the function name.
+/// Errors are the family's own type; the accumulator prefixes them with the function
+/// name at the SQL boundary.
 pub trait FitPartial: Debug + Send + Sync + Sized + 'static {
+    /// Why folding, merging, decoding or training failed.
+    type Error: std::error::Error + Send + Sync + 'static;
+
     /// The SQL function name, used in every error message.
     const FUNCTION: &'static str;
 
     /// Folds one batch of argument columns (the aggregate's arguments, in order) into
     /// the summary. Null rows are skipped by the implementation.
-    fn update(&mut self, args: &[ArrayRef]) -> std::result::Result<(), String>;
+    fn update(&mut self, args: &[ArrayRef]) -> std::result::Result<(), Self::Error>;
 
     /// Merges another partition's summary into this one.
-    fn merge(&mut self, other: Self) -> std::result::Result<(), String>;
+    fn merge(&mut self, other: Self) -> std::result::Result<(), Self::Error>;
 
     /// Encodes the summary as the aggregate's state.
     fn to_state(&self) -> Vec<u8>;
 
     /// Decodes a summary written by [`FitPartial::to_state`] (on any executor).
-    fn from_state(bytes: &[u8]) -> std::result::Result<Self, String>;
+    fn from_state(bytes: &[u8]) -> std::result::Result<Self, Self::Error>;
 
     /// How many rows the summary has seen (zero means the model is null).
     fn n_rows(&self) -> u64;
@@ -46,7 +50,7 @@ pub trait FitPartial: Debug + Send + Sync + Sized + 'static {
     fn size_bytes(&self) -> usize;
 
     /// Trains the model on the merged summary and returns the encoded envelope.
-    fn finish(&mut self) -> std::result::Result<Vec<u8>, String>;
+    fn finish(&mut self) -> std::result::Result<Vec<u8>, Self::Error>;
 }
 
 /// The state field of every fit aggregate: one Binary value named `partial`.
@@ -131,20 +135,25 @@ mod tests {
         total: i64,
     }
 
+    #[derive(Debug, thiserror::Error)]
+    #[error("{0}")]
+    struct SumError(&'static str);
+
     impl FitPartial for Sum {
+        type Error = SumError;
         const FUNCTION: &'static str = "sum_fit";
-        fn update(&mut self, args: &[ArrayRef]) -> std::result::Result<(), String> {
+        fn update(&mut self, args: &[ArrayRef]) -> std::result::Result<(), SumError> {
             let values = args[0]
                 .as_any()
                 .downcast_ref::<Int64Array>()
-                .ok_or("expects int64")?;
+                .ok_or(SumError("expects int64"))?;
             for v in values.iter().flatten() {
                 self.rows += 1;
                 self.total += v;
             }
             Ok(())
         }
-        fn merge(&mut self, other: Self) -> std::result::Result<(), String> {
+        fn merge(&mut self, other: Self) -> std::result::Result<(), SumError> {
             self.rows += other.rows;
             self.total += other.total;
             Ok(())
@@ -154,12 +163,16 @@ mod tests {
             out.extend(self.total.to_le_bytes());
             out
         }
-        fn from_state(bytes: &[u8]) -> std::result::Result<Self, String> {
-            let rows = bytes.get(..8).ok_or("short state")?;
-            let total = bytes.get(8..16).ok_or("short state")?;
+        fn from_state(bytes: &[u8]) -> std::result::Result<Self, SumError> {
+            let rows = bytes.get(..8).ok_or(SumError("short state"))?;
+            let total = bytes.get(8..16).ok_or(SumError("short state"))?;
             Ok(Self {
-                rows: u64::from_le_bytes(rows.try_into().map_err(|_| "bad state")?),
-                total: i64::from_le_bytes(total.try_into().map_err(|_| "bad state")?),
+                rows: u64::from_le_bytes(
+                    rows.try_into().map_err(|_| SumError("bad state"))?,
+                ),
+                total: i64::from_le_bytes(
+                    total.try_into().map_err(|_| SumError("bad state"))?,
+                ),
             })
         }
         fn n_rows(&self) -> u64 {
@@ -168,7 +181,7 @@ mod tests {
         fn size_bytes(&self) -> usize {
             0
         }
-        fn finish(&mut self) -> std::result::Result<Vec<u8>, String> {
+        fn finish(&mut self) -> std::result::Result<Vec<u8>, SumError> {
             Ok(self.total.to_le_bytes().to_vec())
         }
     }

@@ -27,6 +27,7 @@ pub mod iforest;
 pub mod kmeans;
 pub mod list_retry;
 pub mod matrix;
+pub mod model_fn;
 pub mod model_io;
 pub mod model_roots;
 pub mod net;

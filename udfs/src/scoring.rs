@@ -51,14 +51,14 @@ impl<M> ModelCache<M> {
     /// # Errors
     /// The bytes are not a model of `kind`, or `build` fails; the message starts with
     /// `function`.
-    pub fn get_or_decode(
+    pub fn get_or_decode<E: std::fmt::Display>(
         &self,
         capacity: usize,
         function: &str,
         bytes: &[u8],
         kind: ModelKind,
         supported_version: u32,
-        build: impl Fn(&ModelEnvelope) -> std::result::Result<M, String>,
+        build: impl Fn(&ModelEnvelope) -> std::result::Result<M, E>,
     ) -> Result<Arc<M>> {
         let key = model_key(bytes).map_err(|e| exec_error(function, e))?;
         if let Some(hit) = self.lookup(key) {
@@ -168,14 +168,14 @@ pub struct ModelFormat {
 /// # Errors
 /// A model that does not decode, a URI that cannot be read, or a model argument that is
 /// neither Binary nor Utf8.
-pub fn resolve_models<M>(
+pub fn resolve_models<M, E: std::fmt::Display>(
     function: &str,
     arg: &ColumnarValue,
     rows: usize,
     cache: &ModelCache<M>,
     config: &datafusion::config::ConfigOptions,
     format: ModelFormat,
-    build: impl Fn(&ModelEnvelope) -> std::result::Result<M, String>,
+    build: impl Fn(&ModelEnvelope) -> std::result::Result<M, E>,
 ) -> Result<BatchModels<M>> {
     let ModelFormat {
         kind,

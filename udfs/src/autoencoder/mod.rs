@@ -66,6 +66,7 @@
 //! without a usable device runs on the CPU instead ([`crate::neural::place`]).
 
 mod input;
+mod layer;
 mod model;
 mod net;
 mod params;

@@ -26,6 +26,7 @@ use super::input::{
     InputBatch, InputKind, dense_to_sparse, dense_values, encode_dense, negatives,
     row_key, sparse_pairs,
 };
+use super::layer::Layer;
 use super::net::DenseNet;
 use super::params::{Activation, AutoencoderValidParams, MAX_WIDTH, Output};
 use crate::matrix::{ByteReader, ByteWriter, SeededRng, derive_seed, invalid};
@@ -39,15 +40,6 @@ pub const MAX_LAYER_ELEMENTS: usize = 1 << 28;
 pub const SCORE_CHUNK_ROWS: usize = 8192;
 /// Stream of [`derive_seed`] that initialises the weights.
 const STREAM_INIT: u64 = 3;
-
-/// One layer: `rows × cols` weights, row-major, and a bias.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Layer {
-    pub rows: usize,
-    pub cols: usize,
-    pub weight: Vec<f32>,
-    pub bias: Vec<f32>,
-}
 
 /// A fitted autoencoder. Immutable; scores whole batches.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,12 +1,12 @@
 //! The autoencoder as burn modules, for training (on an autodiff device) and for dense
-//! inference. Weights move in and out as [`Layer`]s; see [`super::model`] for the layout.
+//! inference. Weights move in and out as [`Layer`]s; see [`super::layer`] for the layout.
 
 use burn::module::{Module, Param};
 use burn::nn::Linear;
 use burn::tensor::activation::{relu, sigmoid, tanh};
 use burn::tensor::{Device, IndexingUpdateOp, Int, Tensor};
 
-use super::model::Layer;
+use super::layer::Layer;
 use super::params::{Activation, Output};
 use crate::neural::{float1, float2, read_f32};
 

@@ -4,42 +4,31 @@
 //! Training is distributed: every partition keeps a bounded, content-keyed sample of its
 //! rows in an [`AutoencoderPartial`] (its Binary encoding is the aggregate's state); the
 //! merged sample is the same whatever the partitioning, and the network is trained once
-//! on it.
+//! on it. The SQL plumbing is [`crate::model_fn`]'s.
 
 use std::sync::{Arc, OnceLock};
 
 use datafusion::arrow::array::{ArrayRef, new_null_array};
-use datafusion::arrow::datatypes::{DataType, FieldRef};
+use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::expr::AggregateFunction;
-use datafusion::logical_expr::function::{
-    AccumulatorArgs, AggregateFunctionSimplification, StateFieldsArgs,
-};
-use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, ColumnarValue, DocSection,
-    Documentation, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
-    Volatility,
-};
-use datafusion::physical_expr::PhysicalExpr;
-use datafusion::physical_expr::expressions::Literal;
+use datafusion::logical_expr::function::AggregateFunctionSimplification;
+use datafusion::logical_expr::{AggregateUDF, DocSection, Expr, ScalarUDF};
 use huntsman_proto::{FeatureSpec, ModelKind, TrainingStats};
 use serde_json::Value;
 
 use super::input::{InputBatch, InputKind};
 use super::params::{AutoencoderParams, AutoencoderValidParams, with_use_gpu};
-use super::{AutoencoderModel, AutoencoderPartial};
-use crate::error::{exec_error, plan_error};
-use crate::fit::{FitAccumulator, FitPartial, fit_state_fields};
+use super::{AutoencoderError, AutoencoderModel, AutoencoderPartial};
+use crate::error::plan_error;
+use crate::fit::FitPartial;
+use crate::model_fn::{FitSpec, FitUdaf, Literals, Param, ScoreSpec, ScoreUdf};
 use crate::model_io::{ModelMeta, encode};
 use crate::neural::{Accelerator, session_use_gpu};
-use crate::scoring::{
-    ModelCache, ModelFormat, check_model_type, check_vector_type, resolve_models,
-    score_with_models,
-};
+use crate::scoring::{ModelCache, check_vector_type};
 use crate::sparse::is_sparse;
 
 const AUTOENCODER_FIT: &str = "autoencoder_fit";
-const AUTOENCODER_SCORE: &str = "autoencoder_score";
 /// Newest autoencoder payload format this build writes and reads.
 pub const AUTOENCODER_FORMAT_VERSION: u32 = 1;
 
@@ -96,18 +85,8 @@ fn not_literal() -> datafusion::error::DataFusionError {
 }
 
 /// `autoencoder_fit(vec [, options])`: trains an autoencoder, returns the model.
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct AutoencoderFit {
-    signature: Signature,
-}
-
-impl Default for AutoencoderFit {
-    fn default() -> Self {
-        Self {
-            signature: Signature::user_defined(Volatility::Immutable),
-        }
-    }
-}
+#[derive(Debug)]
+pub struct AutoencoderFit;
 
 /// Checks the options at planning and copies the session's `huntsman.use_gpu` into them
 /// (accumulators cannot read the session; the literal travels with the plan).
@@ -134,143 +113,90 @@ fn simplify_fit(
     Ok(Expr::AggregateFunction(agg))
 }
 
-impl AggregateUDFImpl for AutoencoderFit {
-    fn name(&self) -> &str {
-        AUTOENCODER_FIT
+impl FitSpec for AutoencoderFit {
+    type Partial = AutoencoderPartial;
+    const NAME: &'static str = AUTOENCODER_FIT;
+    const SECTION: DocSection = AUTOENCODER_SECTION;
+    const INPUT: (&'static str, &'static str) = (
+        "vec",
+        "List of Float64 of a fixed width, or a sparse vector (struct of dim, indices, \
+         values).",
+    );
+    const PARAMS: &'static [Param] = &[Param::json(
+        "options",
+        "JSON string literal; unknown keys are errors. Keys and defaults: \
+         hidden [256, 32] (encoder widths, the decoder mirrors them), activation \
+         \"relu\" (relu, tanh, sigmoid), output \"sigmoid\" (sigmoid, linear), \
+         epochs 20, batch_size 64, learning_rate 0.001 (Adam), seed 42, max_rows \
+         10000 (training sample cap), max_batches none (cap on optimiser steps), \
+         min_batches none (floor on optimiser steps: small data trains for more \
+         epochs), loss \"mse\", negatives 16 (sparse only), use_gpu (default: the session \
+         setting huntsman.use_gpu).",
+    )];
+    const DESCRIPTION: &'static str = "Trains a reconstruction autoencoder on the rows' vectors and returns the \
+     model as a Binary value for `autoencoder_score`. Each partition keeps a \
+     bounded sample of its distinct rows chosen by a seeded hash of their \
+     contents, so the merged sample (and the model) does not depend on how \
+     rows were split; the network is then trained once on it with Adam and \
+     an MSE loss, deterministically for a seed on the CPU. Dense input: \
+     `D → hidden → … → D`. Sparse input (e.g. 2^18 hashed TF-IDF columns): \
+     the first layer is an embedding bag over the indices seen in training, \
+     and the loss is evaluated at each row's non-zeros plus `negatives` \
+     seeded absent indices (see `autoencoder_score`). Runs on the GPU when \
+     `huntsman.use_gpu` is set in a `cuda` build (an error otherwise). \
+     Null vectors are skipped; returns null for no rows. The model records \
+     the loss of every epoch in its parameters.";
+    const EXAMPLE: &'static str = "```sql\n> SELECT autoencoder_score([1.0, 1.0], m) > autoencoder_score([0.3, 0.7], m) \
+     AS outlier_scores_higher\n  FROM (SELECT autoencoder_fit(v, '{\"hidden\": [1], \
+     \"activation\": \"tanh\", \"epochs\": 200, \"batch_size\": 16, \
+     \"learning_rate\": 0.01}') AS m\n  FROM (SELECT [x / 100.0, 1.0 - x / 100.0] AS v \
+     FROM generate_series(1, 100) AS t(x)));\n\
+     +-----------------------+\n\
+     | outlier_scores_higher |\n\
+     +-----------------------+\n\
+     | true                  |\n\
+     +-----------------------+\n```";
+
+    fn coerce_input(t: &DataType) -> Result<DataType> {
+        check_input_type(AUTOENCODER_FIT, t)?;
+        Ok(t.clone())
     }
 
-    fn signature(&self) -> &Signature {
-        &self.signature
+    fn partial(params: &Literals<'_>) -> Result<AutoencoderPartial> {
+        let options = params.text("options").map_err(|_| not_literal())?;
+        Ok(AutoencoderPartial::new(&parse_options(options.as_deref())?))
     }
 
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        if !(1..=2).contains(&arg_types.len()) {
-            return Err(plan_error(
-                AUTOENCODER_FIT,
-                format!("takes (vec [, options]), got {} arguments", arg_types.len()),
-            ));
-        }
-        check_input_type(AUTOENCODER_FIT, &arg_types[0])?;
-        if let Some(t) = arg_types.get(1)
-            && !matches!(
-                t,
-                DataType::Utf8
-                    | DataType::LargeUtf8
-                    | DataType::Utf8View
-                    | DataType::Null
-            )
-        {
-            return Err(plan_error(
-                AUTOENCODER_FIT,
-                format!("options must be a JSON string, got {t}"),
-            ));
-        }
-        Ok(arg_types.to_vec())
-    }
-
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Binary)
-    }
-
-    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        Ok(fit_state_fields(&args))
-    }
-
-    fn accumulator(&self, acc_args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        let options = match acc_args.exprs.get(1) {
-            None => None,
-            Some(e) => literal_options(e)?,
-        };
-        let params = parse_options(options.as_deref())?;
-        FitAccumulator::boxed(AutoencoderPartial::new(&params))
-    }
-
-    fn simplify(&self) -> Option<AggregateFunctionSimplification> {
+    fn simplify() -> Option<AggregateFunctionSimplification> {
         Some(Box::new(simplify_fit))
     }
-
-    fn documentation(&self) -> Option<&Documentation> {
-        static DOC: OnceLock<Documentation> = OnceLock::new();
-        Some(DOC.get_or_init(|| {
-            Documentation::builder(
-                AUTOENCODER_SECTION,
-                "Trains a reconstruction autoencoder on the rows' vectors and returns the \
-                 model as a Binary value for `autoencoder_score`. Each partition keeps a \
-                 bounded sample of its distinct rows chosen by a seeded hash of their \
-                 contents, so the merged sample (and the model) does not depend on how \
-                 rows were split; the network is then trained once on it with Adam and \
-                 an MSE loss, deterministically for a seed on the CPU. Dense input: \
-                 `D → hidden → … → D`. Sparse input (e.g. 2^18 hashed TF-IDF columns): \
-                 the first layer is an embedding bag over the indices seen in training, \
-                 and the loss is evaluated at each row's non-zeros plus `negatives` \
-                 seeded absent indices (see `autoencoder_score`). Runs on the GPU when \
-                 `huntsman.use_gpu` is set in a `cuda` build (an error otherwise). \
-                 Null vectors are skipped; returns null for no rows. The model records \
-                 the loss of every epoch in its parameters.",
-                "autoencoder_fit(vec [, options])",
-            )
-            .with_argument(
-                "vec",
-                "List of Float64 of a fixed width, or a sparse vector (struct of dim, \
-                 indices, values).",
-            )
-            .with_argument(
-                "options",
-                "JSON string literal; unknown keys are errors. Keys and defaults: \
-                 hidden [256, 32] (encoder widths, the decoder mirrors them), activation \
-                 \"relu\" (relu, tanh, sigmoid), output \"sigmoid\" (sigmoid, linear), \
-                 epochs 20, batch_size 64, learning_rate 0.001 (Adam), seed 42, max_rows \
-                 10000 (training sample cap), max_batches none (cap on optimiser steps), \
-                 min_batches none (floor on optimiser steps: small data trains for more \
-                 epochs), loss \"mse\", negatives 16 (sparse only), use_gpu (default: the session \
-                 setting huntsman.use_gpu).",
-            )
-            .with_sql_example(
-                "```sql\n> SELECT autoencoder_score([1.0, 1.0], m) > autoencoder_score([0.3, 0.7], m) \
-                 AS outlier_scores_higher\n  FROM (SELECT autoencoder_fit(v, '{\"hidden\": [1], \
-                 \"activation\": \"tanh\", \"epochs\": 200, \"batch_size\": 16, \
-                 \"learning_rate\": 0.01}') AS m\n  FROM (SELECT [x / 100.0, 1.0 - x / 100.0] AS v \
-                 FROM generate_series(1, 100) AS t(x)));\n\
-                 +-----------------------+\n\
-                 | outlier_scores_higher |\n\
-                 +-----------------------+\n\
-                 | true                  |\n\
-                 +-----------------------+\n```",
-            )
-            .build()
-        }))
-    }
-}
-
-fn literal_options(expr: &Arc<dyn PhysicalExpr>) -> Result<Option<String>> {
-    let lit = expr.downcast_ref::<Literal>().ok_or_else(not_literal)?;
-    Ok(options_string(lit.value())
-        .ok_or_else(not_literal)?
-        .map(str::to_string))
 }
 
 impl FitPartial for AutoencoderPartial {
+    type Error = AutoencoderError;
     const FUNCTION: &'static str = AUTOENCODER_FIT;
 
-    fn update(&mut self, args: &[ArrayRef]) -> std::result::Result<(), String> {
-        let vec = args.first().ok_or("expects vec")?;
+    fn update(&mut self, args: &[ArrayRef]) -> Result<(), AutoencoderError> {
+        let Some(vec) = args.first() else {
+            return Ok(());
+        };
         if vec.data_type() == &DataType::Null {
             return Ok(());
         }
-        let input = InputBatch::read(vec.as_ref())?;
-        AutoencoderPartial::update(self, &input).map_err(|e| e.to_string())
+        let input = InputBatch::read(vec.as_ref()).map_err(AutoencoderError::Input)?;
+        AutoencoderPartial::update(self, &input)
     }
 
-    fn merge(&mut self, other: Self) -> std::result::Result<(), String> {
-        AutoencoderPartial::merge(self, &other).map_err(|e| e.to_string())
+    fn merge(&mut self, other: Self) -> Result<(), AutoencoderError> {
+        AutoencoderPartial::merge(self, &other)
     }
 
     fn to_state(&self) -> Vec<u8> {
         self.to_bytes()
     }
 
-    fn from_state(bytes: &[u8]) -> std::result::Result<Self, String> {
-        Self::from_bytes(bytes).map_err(|e| e.to_string())
+    fn from_state(bytes: &[u8]) -> Result<Self, AutoencoderError> {
+        Self::from_bytes(bytes)
     }
 
     fn n_rows(&self) -> u64 {
@@ -281,11 +207,10 @@ impl FitPartial for AutoencoderPartial {
         AutoencoderPartial::size_bytes(self)
     }
 
-    fn finish(&mut self) -> std::result::Result<Vec<u8>, String> {
+    fn finish(&mut self) -> Result<Vec<u8>, AutoencoderError> {
         let accelerator =
             Accelerator::from_use_gpu(self.params().use_gpu.unwrap_or(false));
-        let (model, report) =
-            AutoencoderPartial::finish(self, accelerator).map_err(|e| e.to_string())?;
+        let (model, report) = AutoencoderPartial::finish(self, accelerator)?;
         let mut params = match serde_json::from_str(&self.params().to_json()) {
             Ok(Value::Object(m)) => m,
             _ => serde_json::Map::new(),
@@ -327,131 +252,92 @@ impl FitPartial for AutoencoderPartial {
 }
 
 /// `autoencoder_score(vec, model)`: the reconstruction MSE of each row.
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct AutoencoderScore {
-    signature: Signature,
-}
+#[derive(Debug)]
+pub struct AutoencoderScore;
 
-impl Default for AutoencoderScore {
-    fn default() -> Self {
-        Self {
-            signature: Signature::user_defined(Volatility::Immutable),
+impl ScoreSpec for AutoencoderScore {
+    type Model = AutoencoderModel;
+    type Output = ();
+    type Error = AutoencoderError;
+    const KIND: ModelKind = ModelKind::Autoencoder;
+    const VERSION: u32 = AUTOENCODER_FORMAT_VERSION;
+    const FIT: &'static str = AUTOENCODER_FIT;
+    const SECTION: DocSection = AUTOENCODER_SECTION;
+    const INPUT: (&'static str, &'static str) = (
+        "vec",
+        "List of Float64 or sparse vector of the model's width (a dense model \
+         also reads sparse vectors, and a sparse model dense lists).",
+    );
+    const ACCELERATED: bool = true;
+
+    fn cache() -> &'static ModelCache<AutoencoderModel> {
+        &CACHE
+    }
+
+    fn coerce_input(function: &str, t: &DataType) -> Result<DataType> {
+        check_input_type(function, t)?;
+        Ok(t.clone())
+    }
+
+    fn decode(payload: &[u8]) -> Result<AutoencoderModel, AutoencoderError> {
+        AutoencoderModel::from_bytes(payload)
+    }
+
+    fn name((): ()) -> &'static str {
+        "autoencoder_score"
+    }
+
+    fn return_type((): ()) -> DataType {
+        DataType::Float64
+    }
+
+    fn doc((): ()) -> (&'static str, &'static str) {
+        (
+            "The reconstruction error of each vector under a model from \
+             `autoencoder_fit`; higher is more anomalous. Dense input: the mean \
+             squared error over all coordinates. Sparse input: the mean squared error \
+             over the row's non-zeros plus the model's `negatives` absent indices \
+             drawn from the training vocabulary by a seeded hash of the row (indices \
+             never seen in training are reconstructed as 0), so identical rows always \
+             score the same. Rows are scored in batches, identical rows once per \
+             batch. Null for a null vector or model; an error when the width differs \
+             from the model's. Uses the GPU when `huntsman.use_gpu` is set in a `cuda` \
+             build (an error otherwise); sparse rows are always scored on the CPU.",
+            "```sql\n> SELECT autoencoder_score([0.5, 0.5], m) >= 0 AS non_negative FROM \
+             (SELECT autoencoder_fit(v, '{\"hidden\": [1], \"epochs\": 2}') AS m FROM \
+             (SELECT [x / 10.0, 1.0 - x / 10.0] AS v FROM generate_series(1, 10) AS t(x)));\n\
+             +--------------+\n| non_negative |\n+--------------+\n| true         |\n\
+             +--------------+\n```",
+        )
+    }
+
+    fn score(
+        (): (),
+        model: &AutoencoderModel,
+        vec: &ArrayRef,
+        accelerator: Accelerator,
+    ) -> Result<ArrayRef, AutoencoderError> {
+        if vec.data_type() == &DataType::Null {
+            return Ok(new_null_array(&DataType::Float64, vec.len()));
         }
-    }
-}
-
-impl ScalarUDFImpl for AutoencoderScore {
-    fn name(&self) -> &str {
-        AUTOENCODER_SCORE
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        let [vec, model] = arg_types else {
-            return Err(plan_error(
-                AUTOENCODER_SCORE,
-                format!("takes (vec, model), got {} arguments", arg_types.len()),
-            ));
-        };
-        check_input_type(AUTOENCODER_SCORE, vec)?;
-        check_model_type(AUTOENCODER_SCORE, model)?;
-        Ok(arg_types.to_vec())
-    }
-
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Float64)
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let [vec, model] = args.args.as_slice() else {
-            return Err(exec_error(AUTOENCODER_SCORE, "takes (vec, model)"));
-        };
-        let accelerator =
-            Accelerator::from_use_gpu(session_use_gpu(&args.config_options));
-        accelerator
-            .check_available()
-            .map_err(|e| exec_error(AUTOENCODER_SCORE, e))?;
-        let rows = args.number_rows;
-        let vec = vec.to_array(rows)?;
-        let models = resolve_models(
-            AUTOENCODER_SCORE,
-            model,
-            rows,
-            &CACHE,
-            &args.config_options,
-            ModelFormat {
-                kind: ModelKind::Autoencoder,
-                supported_version: AUTOENCODER_FORMAT_VERSION,
-            },
-            |env| AutoencoderModel::from_bytes(&env.payload).map_err(|e| e.to_string()),
-        )?;
-        let out = score_with_models(&vec, models, &DataType::Float64, |m, v| {
-            if v.data_type() == &DataType::Null {
-                return Ok(new_null_array(&DataType::Float64, v.len()));
-            }
-            let input = InputBatch::read(v.as_ref())
-                .map_err(|e| exec_error(AUTOENCODER_SCORE, e))?;
-            let scores = m
-                .score(&input, accelerator)
-                .map_err(|e| exec_error(AUTOENCODER_SCORE, e))?;
-            Ok(Arc::new(scores) as ArrayRef)
-        })?;
-        Ok(ColumnarValue::Array(out))
-    }
-
-    fn documentation(&self) -> Option<&Documentation> {
-        static DOC: OnceLock<Documentation> = OnceLock::new();
-        Some(DOC.get_or_init(|| {
-            Documentation::builder(
-                AUTOENCODER_SECTION,
-                "The reconstruction error of each vector under a model from \
-                 `autoencoder_fit`; higher is more anomalous. Dense input: the mean \
-                 squared error over all coordinates. Sparse input: the mean squared error \
-                 over the row's non-zeros plus the model's `negatives` absent indices \
-                 drawn from the training vocabulary by a seeded hash of the row (indices \
-                 never seen in training are reconstructed as 0), so identical rows always \
-                 score the same. Rows are scored in batches, identical rows once per \
-                 batch. Null for a null vector or model; an error when the width differs \
-                 from the model's. Uses the GPU when `huntsman.use_gpu` is set in a `cuda` \
-                 build (an error otherwise); sparse rows are always scored on the CPU.",
-                "autoencoder_score(vec, model)",
-            )
-            .with_argument(
-                "vec",
-                "List of Float64 or sparse vector of the model's width (a dense model \
-                 also reads sparse vectors, and a sparse model dense lists).",
-            )
-            .with_argument(
-                "model",
-                "Binary model from autoencoder_fit, or a Utf8 path / file:// URI of a \
-                 stored model; decoded once per process and cached by checksum.",
-            )
-            .with_sql_example(
-                "```sql\n> SELECT autoencoder_score([0.5, 0.5], m) >= 0 AS non_negative FROM \
-                 (SELECT autoencoder_fit(v, '{\"hidden\": [1], \"epochs\": 2}') AS m FROM \
-                 (SELECT [x / 10.0, 1.0 - x / 10.0] AS v FROM generate_series(1, 10) AS t(x)));\n\
-                 +--------------+\n| non_negative |\n+--------------+\n| true         |\n\
-                 +--------------+\n```",
-            )
-            .build()
-        }))
+        let input = InputBatch::read(vec.as_ref()).map_err(AutoencoderError::Input)?;
+        Ok(Arc::new(model.score(&input, accelerator)?))
     }
 }
 
 /// The `autoencoder_fit` aggregate.
 pub fn autoencoder_fit_udaf() -> Arc<AggregateUDF> {
     static UDAF: OnceLock<Arc<AggregateUDF>> = OnceLock::new();
-    UDAF.get_or_init(|| Arc::new(AggregateUDF::from(AutoencoderFit::default())))
-        .clone()
+    UDAF.get_or_init(|| {
+        Arc::new(AggregateUDF::from(FitUdaf::<AutoencoderFit>::default()))
+    })
+    .clone()
 }
 
 /// The `autoencoder_score` scalar function.
 pub fn autoencoder_score_udf() -> Arc<ScalarUDF> {
     static UDF: OnceLock<Arc<ScalarUDF>> = OnceLock::new();
-    UDF.get_or_init(|| Arc::new(ScalarUDF::from(AutoencoderScore::default())))
+    UDF.get_or_init(|| Arc::new(ScalarUDF::from(ScoreUdf::<AutoencoderScore>::new(()))))
         .clone()
 }
 

@@ -20,6 +20,7 @@ use datafusion::logical_expr::{
 };
 use huntsman_proto::{FeatureSpec, ModelEnvelope, ModelKind, TrainingStats};
 
+use super::FeatureError;
 use super::{FEATURES_SECTION, coerce_sparse, planning_str, scalar_arg};
 use crate::error::{exec_error, plan_error};
 use crate::fit::{FitAccumulator, FitPartial, fit_state_fields};
@@ -125,19 +126,23 @@ impl IdfPartial {
 }
 
 impl FitPartial for IdfPartial {
+    type Error = FeatureError;
     const FUNCTION: &'static str = IDF_FIT;
 
-    fn update(&mut self, args: &[ArrayRef]) -> std::result::Result<(), String> {
-        let tf = args.first().ok_or("expects a term-frequency vector")?;
+    fn update(&mut self, args: &[ArrayRef]) -> std::result::Result<(), FeatureError> {
+        let tf = args.first().ok_or_else(|| {
+            FeatureError::Input("expects a term-frequency vector".into())
+        })?;
         if tf.data_type() == &DataType::Null {
             return Ok(());
         }
-        self.update_rows(&SparseRows::from_array(tf.as_ref())?)
+        let rows = SparseRows::from_array(tf.as_ref()).map_err(FeatureError::Input)?;
+        self.update_rows(&rows).map_err(FeatureError::Input)
     }
 
-    fn merge(&mut self, other: Self) -> std::result::Result<(), String> {
+    fn merge(&mut self, other: Self) -> std::result::Result<(), FeatureError> {
         if let Some(d) = other.dim {
-            self.check_dim(d)?;
+            self.check_dim(d).map_err(FeatureError::Mismatch)?;
         }
         self.n_docs += other.n_docs;
         for (i, d) in other.df {
@@ -155,7 +160,7 @@ impl FitPartial for IdfPartial {
         w.into_inner()
     }
 
-    fn from_state(bytes: &[u8]) -> std::result::Result<Self, String> {
+    fn from_state(bytes: &[u8]) -> std::result::Result<Self, FeatureError> {
         let decode = || -> std::result::Result<Self, DecodeError> {
             let mut r = ByteReader::new(bytes);
             r.version(STATE_VERSION)?;
@@ -172,7 +177,7 @@ impl FitPartial for IdfPartial {
                 df: pairs.into_iter().collect(),
             })
         };
-        decode().map_err(|e| format!("partial state: {e}"))
+        Ok(decode()?)
     }
 
     fn n_rows(&self) -> u64 {
@@ -184,8 +189,8 @@ impl FitPartial for IdfPartial {
         self.df.capacity() * (size_of::<(i32, u64)>() + 1)
     }
 
-    fn finish(&mut self) -> std::result::Result<Vec<u8>, String> {
-        let model = self.model().ok_or("no rows")?;
+    fn finish(&mut self) -> std::result::Result<Vec<u8>, FeatureError> {
+        let model = self.model().ok_or(FeatureError::Empty)?;
         Ok(model.encode())
     }
 }
@@ -685,7 +690,8 @@ mod tests {
         let mut p = IdfPartial::default();
         FitPartial::update(&mut p, &[sparse(5, &[Some((&[1], &[1.0]))])]).expect("ok");
         let err = FitPartial::update(&mut p, &[sparse(6, &[Some((&[1], &[1.0]))])])
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("5 and 6"), "{err}");
         let mut q = IdfPartial::default();
         FitPartial::update(&mut q, &[sparse(7, &[Some((&[1], &[1.0]))])]).expect("ok");
@@ -696,6 +702,7 @@ mod tests {
         assert!(
             IdfPartial::from_state(&good)
                 .unwrap_err()
+                .to_string()
                 .contains("trailing")
         );
         assert_eq!(

@@ -22,6 +22,7 @@ use datafusion::logical_expr::{
 };
 use huntsman_proto::{FeatureSpec, ModelEnvelope, ModelKind, TrainingStats};
 
+use super::FeatureError;
 use super::{FEATURES_SECTION, is_string, str_values};
 use crate::error::{exec_error, plan_error};
 use crate::fit::{FitAccumulator, FitPartial, fit_state_fields};
@@ -175,20 +176,27 @@ fn read_pairs(
 }
 
 impl FitPartial for CategoryIndexPartial {
+    type Error = FeatureError;
     const FUNCTION: &'static str = CATEGORY_INDEX_FIT;
 
-    fn update(&mut self, args: &[ArrayRef]) -> std::result::Result<(), String> {
-        let values = args.first().ok_or("expects a value")?;
+    fn update(&mut self, args: &[ArrayRef]) -> std::result::Result<(), FeatureError> {
+        let values = args
+            .first()
+            .ok_or_else(|| FeatureError::Input("expects a value".into()))?;
         if values.data_type() == &DataType::Null {
             return Ok(());
         }
-        for v in values_of(values)?.iter().flatten() {
+        for v in values_of(values)
+            .map_err(FeatureError::Input)?
+            .iter()
+            .flatten()
+        {
             self.add(v);
         }
         Ok(())
     }
 
-    fn merge(&mut self, other: Self) -> std::result::Result<(), String> {
+    fn merge(&mut self, other: Self) -> std::result::Result<(), FeatureError> {
         self.n += other.n;
         for (k, c) in other.counts {
             *self.counts.entry(k).or_insert(0) += c;
@@ -208,7 +216,7 @@ impl FitPartial for CategoryIndexPartial {
         w.into_inner()
     }
 
-    fn from_state(bytes: &[u8]) -> std::result::Result<Self, String> {
+    fn from_state(bytes: &[u8]) -> std::result::Result<Self, FeatureError> {
         let mut r = ByteReader::new(bytes);
         let mut read = || -> std::result::Result<Self, DecodeError> {
             r.version(STATE_VERSION)?;
@@ -224,7 +232,7 @@ impl FitPartial for CategoryIndexPartial {
                 n,
             })
         };
-        read().map_err(|e| format!("partial state: {e}"))
+        Ok(read()?)
     }
 
     fn n_rows(&self) -> u64 {
@@ -236,8 +244,8 @@ impl FitPartial for CategoryIndexPartial {
             + self.counts.keys().map(String::capacity).sum::<usize>()
     }
 
-    fn finish(&mut self) -> std::result::Result<Vec<u8>, String> {
-        let model = self.model().ok_or("no rows")?;
+    fn finish(&mut self) -> std::result::Result<Vec<u8>, FeatureError> {
+        let model = self.model().ok_or(FeatureError::Empty)?;
         Ok(model.encode())
     }
 }

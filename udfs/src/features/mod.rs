@@ -38,6 +38,27 @@ pub use tokenize::{Tokenize, tokenize, tokenize_udf};
 
 use std::sync::Arc;
 
+/// Why a feature function's training state could not be folded, merged, read or
+/// finished. The SQL boundary prefixes it with the function's name.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FeatureError {
+    /// The input is not what the function reads; the message says what it expected.
+    #[error("{0}")]
+    Input(String),
+    /// Feature vectors that do not form a matrix.
+    #[error(transparent)]
+    Matrix(#[from] crate::matrix::MatrixError),
+    /// Two states built with different settings or widths.
+    #[error("{0}")]
+    Mismatch(String),
+    /// A partial state that does not decode.
+    #[error("partial state: {0}")]
+    State(#[from] crate::matrix::DecodeError),
+    /// Finishing a state that saw no rows.
+    #[error("no rows")]
+    Empty,
+}
+
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::{DataType, Field, Fields};
 use datafusion::common::{Result, ScalarValue};

@@ -4,32 +4,29 @@
 //! Training is distributed: every partition keeps a bounded, content-keyed sample of its
 //! rows in an [`IsolationForestPartial`] (its Binary encoding is the aggregate's state);
 //! merged samples are the same whatever the partitioning, and the forest is grown once
-//! from the merged sample.
+//! from the merged sample. The SQL plumbing is [`crate::model_fn`]'s.
 
 use std::sync::{Arc, OnceLock};
 
 use datafusion::arrow::array::{ArrayRef, new_null_array};
-use datafusion::arrow::datatypes::{DataType, FieldRef};
+use datafusion::arrow::datatypes::DataType;
 use datafusion::common::Result;
-use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
-use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, ColumnarValue, DocSection,
-    Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
-};
+use datafusion::logical_expr::{AggregateUDF, DocSection, ScalarUDF};
 use huntsman_proto::{FeatureSpec, ModelKind, TrainingStats};
 
-use super::{IsolationForestModel, IsolationForestParams, IsolationForestPartial};
-use crate::error::{exec_error, plan_error};
-use crate::fit::{FitAccumulator, FitPartial, fit_state_fields};
-use crate::matrix::matrix_from_list;
-use crate::model_io::{ModelMeta, encode};
-use crate::scoring::{
-    ModelCache, ModelFormat, check_integer, check_model_type, check_vector_type,
-    literal_f64, literal_i64, resolve_models, score_with_models,
+use super::{
+    IsolationForestError, IsolationForestModel, IsolationForestParams,
+    IsolationForestPartial,
 };
+use crate::error::plan_error;
+use crate::fit::FitPartial;
+use crate::matrix::matrix_from_list;
+use crate::model_fn::{FitSpec, FitUdaf, Literals, Param, ScoreSpec, ScoreUdf};
+use crate::model_io::{ModelMeta, encode};
+use crate::neural::Accelerator;
+use crate::scoring::ModelCache;
 
 const IFOREST_FIT: &str = "iforest_fit";
-const IFOREST_SCORE: &str = "iforest_score";
 /// Newest isolation-forest payload format this build writes and reads.
 pub const IFOREST_FORMAT_VERSION: u32 = 1;
 
@@ -44,162 +41,92 @@ pub const IFOREST_SECTION: DocSection = DocSection {
 
 static CACHE: ModelCache<IsolationForestModel> = ModelCache::new();
 
-/// `iforest_fit(features, n_trees, sample_size, seed [, contamination])`.
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct IForestFit {
-    signature: Signature,
-}
+/// `iforest_fit(features [, n_trees [, sample_size [, seed [, contamination]]]])`.
+#[derive(Debug)]
+pub struct IForestFit;
 
-impl Default for IForestFit {
-    fn default() -> Self {
-        Self {
-            signature: Signature::user_defined(Volatility::Immutable),
+impl FitSpec for IForestFit {
+    type Partial = IsolationForestPartial;
+    const NAME: &'static str = IFOREST_FIT;
+    const SECTION: DocSection = IFOREST_SECTION;
+    const INPUT: (&'static str, &'static str) =
+        ("features", "List of Float64, the same length in every row.");
+    const PARAMS: &'static [Param] = &[
+        Param::integer(
+            "n_trees",
+            "Trees in the forest, integer literal (default 100).",
+        ),
+        Param::integer(
+            "sample_size",
+            "Rows per tree, integer literal (default 256).",
+        ),
+        Param::integer("seed", "Random seed, integer literal (default 42)."),
+        Param::number(
+            "contamination",
+            "Expected share of anomalies in (0, 0.5], numeric literal (default 0.05).",
+        ),
+    ];
+    const DESCRIPTION: &'static str = "Fits an isolation forest (Liu, Ting and Zhou) once \
+         on all rows and returns the model as a Binary value for `iforest_score`. \
+         Partitions keep a bounded sample chosen by a hash of each row's values, so the \
+         merged sample (and the forest) does not depend on how rows were split across \
+         partitions or executors. With `contamination`, the model records the score \
+         threshold that flags that fraction of the training rows. Null vectors are \
+         skipped; returns null for no rows.";
+    const EXAMPLE: &'static str = "```sql\n> SELECT iforest_score([50.0, 50.0], m) > \
+         iforest_score([0.1, 0.1], m) AS outlier_scores_higher\n  FROM (SELECT \
+         iforest_fit(v, 100, 256, 42) AS m FROM (SELECT [sin(x), cos(x)] AS v FROM \
+         generate_series(1, 500) AS t(x)));\n\
+         +-----------------------+\n\
+         | outlier_scores_higher |\n\
+         +-----------------------+\n\
+         | true                  |\n\
+         +-----------------------+\n```";
+
+    fn partial(params: &Literals<'_>) -> Result<IsolationForestPartial> {
+        let mut p = IsolationForestParams::default();
+        if let Some(v) = params.count("n_trees")? {
+            p = p.n_trees(v);
         }
-    }
-}
-
-fn usize_param(name: &str, value: i64) -> Result<usize> {
-    usize::try_from(value).map_err(|_| {
-        plan_error(
-            IFOREST_FIT,
-            format!("{name} must be at least 1 (got {value})"),
-        )
-    })
-}
-
-impl AggregateUDFImpl for IForestFit {
-    fn name(&self) -> &str {
-        IFOREST_FIT
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        if !(1..=5).contains(&arg_types.len()) {
-            return Err(plan_error(
-                IFOREST_FIT,
-                format!(
-                    "takes (features [, n_trees [, sample_size [, seed [, contamination]]]]), \
-                     got {} arguments",
-                    arg_types.len()
-                ),
-            ));
+        if let Some(v) = params.count("sample_size")? {
+            p = p.sample_size(v);
         }
-        check_vector_type(IFOREST_FIT, &arg_types[0])?;
-        let mut out = vec![arg_types[0].clone()];
-        for (t, name) in arg_types[1..]
-            .iter()
-            .zip(["n_trees", "sample_size", "seed"])
-        {
-            check_integer(IFOREST_FIT, name, t)?;
-            out.push(DataType::Int64);
+        if let Some(v) = params.integer("seed")? {
+            p = p.seed(v as u64);
         }
-        if let Some(t) = arg_types.get(4) {
-            if !(t.is_numeric() || t == &DataType::Null) {
-                return Err(plan_error(
-                    IFOREST_FIT,
-                    format!("contamination must be a number, got {t}"),
-                ));
-            }
-            out.push(DataType::Float64);
+        if params.given("contamination")? {
+            p = p.contamination(params.number("contamination")?);
         }
-        Ok(out)
-    }
-
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Binary)
-    }
-
-    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        Ok(fit_state_fields(&args))
-    }
-
-    fn accumulator(&self, acc_args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        let exprs = acc_args.exprs;
-        let mut params = IsolationForestParams::default();
-        if let Some(e) = exprs.get(1)
-            && let Some(v) = literal_i64(IFOREST_FIT, "n_trees", e)?
-        {
-            params = params.n_trees(usize_param("n_trees", v)?);
-        }
-        if let Some(e) = exprs.get(2)
-            && let Some(v) = literal_i64(IFOREST_FIT, "sample_size", e)?
-        {
-            params = params.sample_size(usize_param("sample_size", v)?);
-        }
-        if let Some(e) = exprs.get(3)
-            && let Some(v) = literal_i64(IFOREST_FIT, "seed", e)?
-        {
-            params = params.seed(v as u64);
-        }
-        if let Some(e) = exprs.get(4) {
-            params = params.contamination(literal_f64(IFOREST_FIT, "contamination", e)?);
-        }
-        let valid = params.check().map_err(|e| plan_error(IFOREST_FIT, e))?;
-        FitAccumulator::boxed(IsolationForestPartial::new(&valid))
-    }
-
-    fn documentation(&self) -> Option<&Documentation> {
-        static DOC: OnceLock<Documentation> = OnceLock::new();
-        Some(DOC.get_or_init(|| {
-            Documentation::builder(
-                IFOREST_SECTION,
-                "Fits an isolation forest (Liu, Ting and Zhou) once on all rows and returns \
-                 the model as a Binary value for `iforest_score`. Partitions keep a bounded \
-                 sample chosen by a hash of each row's values, so the merged sample (and the \
-                 forest) does not depend on how rows were split across partitions or \
-                 executors. With `contamination`, the model records the score threshold \
-                 that flags that fraction of the training rows. Null vectors are skipped; \
-                 returns null for no rows.",
-                "iforest_fit(features [, n_trees [, sample_size [, seed [, contamination]]]])",
-            )
-            .with_argument("features", "List of Float64, the same length in every row.")
-            .with_argument("n_trees", "Trees in the forest, integer literal (default 100).")
-            .with_argument("sample_size", "Rows per tree, integer literal (default 256).")
-            .with_argument("seed", "Random seed, integer literal (default 42).")
-            .with_argument(
-                "contamination",
-                "Expected share of anomalies in (0, 0.5], numeric literal (default 0.05).",
-            )
-            .with_sql_example(
-                "```sql\n> SELECT iforest_score([50.0, 50.0], m) > iforest_score([0.1, 0.1], m) AS \
-                 outlier_scores_higher\n  FROM (SELECT iforest_fit(v, 100, 256, 42) AS m FROM \
-                 (SELECT [sin(x), cos(x)] AS v FROM generate_series(1, 500) AS t(x)));\n\
-                 +-----------------------+\n\
-                 | outlier_scores_higher |\n\
-                 +-----------------------+\n\
-                 | true                  |\n\
-                 +-----------------------+\n```",
-            )
-            .build()
-        }))
+        let valid = p.check().map_err(|e| plan_error(IFOREST_FIT, e))?;
+        Ok(IsolationForestPartial::new(&valid))
     }
 }
 
 impl FitPartial for IsolationForestPartial {
+    type Error = IsolationForestError;
     const FUNCTION: &'static str = IFOREST_FIT;
 
-    fn update(&mut self, args: &[ArrayRef]) -> std::result::Result<(), String> {
-        let features = args.first().ok_or("expects features")?;
-        let rows = matrix_from_list(features.as_ref()).map_err(|e| e.to_string())?;
+    fn update(&mut self, args: &[ArrayRef]) -> Result<(), IsolationForestError> {
+        let Some(features) = args.first() else {
+            return Ok(());
+        };
+        let rows = matrix_from_list(features.as_ref())?;
         if rows.matrix().n_rows() == 0 {
             return Ok(());
         }
-        IsolationForestPartial::update(self, rows.matrix()).map_err(|e| e.to_string())
+        IsolationForestPartial::update(self, rows.matrix())
     }
 
-    fn merge(&mut self, other: Self) -> std::result::Result<(), String> {
-        IsolationForestPartial::merge(self, &other).map_err(|e| e.to_string())
+    fn merge(&mut self, other: Self) -> Result<(), IsolationForestError> {
+        IsolationForestPartial::merge(self, &other)
     }
 
     fn to_state(&self) -> Vec<u8> {
         self.to_bytes()
     }
 
-    fn from_state(bytes: &[u8]) -> std::result::Result<Self, String> {
-        Self::from_bytes(bytes).map_err(|e| e.to_string())
+    fn from_state(bytes: &[u8]) -> Result<Self, IsolationForestError> {
+        Self::from_bytes(bytes)
     }
 
     fn n_rows(&self) -> u64 {
@@ -210,8 +137,8 @@ impl FitPartial for IsolationForestPartial {
         IsolationForestPartial::size_bytes(self)
     }
 
-    fn finish(&mut self) -> std::result::Result<Vec<u8>, String> {
-        let model = IsolationForestPartial::finish(self).map_err(|e| e.to_string())?;
+    fn finish(&mut self) -> Result<Vec<u8>, IsolationForestError> {
+        let model = IsolationForestPartial::finish(self)?;
         let params = self.params();
         let meta = ModelMeta {
             params_json: format!(
@@ -243,120 +170,74 @@ impl FitPartial for IsolationForestPartial {
 }
 
 /// `iforest_score(features, model)`: the anomaly score of each row.
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct IForestScore {
-    signature: Signature,
-}
+#[derive(Debug)]
+pub struct IForestScore;
 
-impl Default for IForestScore {
-    fn default() -> Self {
-        Self {
-            signature: Signature::user_defined(Volatility::Immutable),
+impl ScoreSpec for IForestScore {
+    type Model = IsolationForestModel;
+    type Output = ();
+    type Error = IsolationForestError;
+    const KIND: ModelKind = ModelKind::IsolationForest;
+    const VERSION: u32 = IFOREST_FORMAT_VERSION;
+    const FIT: &'static str = IFOREST_FIT;
+    const SECTION: DocSection = IFOREST_SECTION;
+    const INPUT: (&'static str, &'static str) =
+        ("features", "List of Float64 of the model's width.");
+
+    fn cache() -> &'static ModelCache<IsolationForestModel> {
+        &CACHE
+    }
+
+    fn decode(payload: &[u8]) -> Result<IsolationForestModel, IsolationForestError> {
+        IsolationForestModel::from_bytes(payload)
+    }
+
+    fn name((): ()) -> &'static str {
+        "iforest_score"
+    }
+
+    fn return_type((): ()) -> DataType {
+        DataType::Float64
+    }
+
+    fn doc((): ()) -> (&'static str, &'static str) {
+        (
+            "The standard isolation-forest anomaly score `2^(-E[h(x)] / c(n))` in [0, 1] \
+             of each feature vector under a model from `iforest_fit`: near 1 for anomalies, \
+             about 0.5 or less for ordinary rows. Null for a null vector or model.",
+            "```sql\n> SELECT iforest_score([0.0, 1.0], m) BETWEEN 0 AND 1 AS in_range FROM \
+             (SELECT iforest_fit(v) AS m FROM (SELECT [sin(x), cos(x)] AS v FROM \
+             generate_series(1, 300) AS t(x)));\n\
+             +----------+\n| in_range |\n+----------+\n| true     |\n+----------+\n```",
+        )
+    }
+
+    fn score(
+        (): (),
+        model: &IsolationForestModel,
+        features: &ArrayRef,
+        _accelerator: Accelerator,
+    ) -> Result<ArrayRef, IsolationForestError> {
+        let rows = matrix_from_list(features.as_ref())?;
+        if rows.matrix().n_rows() == 0 {
+            return Ok(new_null_array(&DataType::Float64, rows.input_len()));
         }
-    }
-}
-
-impl ScalarUDFImpl for IForestScore {
-    fn name(&self) -> &str {
-        IFOREST_SCORE
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        let [features, model] = arg_types else {
-            return Err(plan_error(
-                IFOREST_SCORE,
-                format!("takes (features, model), got {} arguments", arg_types.len()),
-            ));
-        };
-        check_vector_type(IFOREST_SCORE, features)?;
-        check_model_type(IFOREST_SCORE, model)?;
-        Ok(arg_types.to_vec())
-    }
-
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Float64)
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let [features, model] = args.args.as_slice() else {
-            return Err(exec_error(IFOREST_SCORE, "takes (features, model)"));
-        };
-        let rows = args.number_rows;
-        let features = features.to_array(rows)?;
-        let models = resolve_models(
-            IFOREST_SCORE,
-            model,
-            rows,
-            &CACHE,
-            &args.config_options,
-            ModelFormat {
-                kind: ModelKind::IsolationForest,
-                supported_version: IFOREST_FORMAT_VERSION,
-            },
-            |env| {
-                IsolationForestModel::from_bytes(&env.payload).map_err(|e| e.to_string())
-            },
-        )?;
-        let out = score_with_models(&features, models, &DataType::Float64, |m, f| {
-            let rows =
-                matrix_from_list(f.as_ref()).map_err(|e| exec_error(IFOREST_SCORE, e))?;
-            if rows.matrix().n_rows() == 0 {
-                return Ok(new_null_array(&DataType::Float64, rows.input_len()));
-            }
-            let scores = m
-                .score(rows.matrix())
-                .map_err(|e| exec_error(IFOREST_SCORE, e))?;
-            Ok(Arc::new(
-                rows.scatter_f64(&scores)
-                    .map_err(|e| exec_error(IFOREST_SCORE, e))?,
-            ) as ArrayRef)
-        })?;
-        Ok(ColumnarValue::Array(out))
-    }
-
-    fn documentation(&self) -> Option<&Documentation> {
-        static DOC: OnceLock<Documentation> = OnceLock::new();
-        Some(DOC.get_or_init(|| {
-            Documentation::builder(
-                IFOREST_SECTION,
-                "The standard isolation-forest anomaly score `2^(-E[h(x)] / c(n))` in \
-                 [0, 1] of each feature vector under a model from `iforest_fit`: near 1 for \
-                 anomalies, about 0.5 or less for ordinary rows. Null for a null vector or \
-                 model.",
-                "iforest_score(features, model)",
-            )
-            .with_argument("features", "List of Float64 of the model's width.")
-            .with_argument(
-                "model",
-                "Binary model from iforest_fit, or a Utf8 path / file:// URI of a stored \
-                 model; decoded once per process and cached by checksum.",
-            )
-            .with_sql_example(
-                "```sql\n> SELECT iforest_score([0.0, 1.0], m) BETWEEN 0 AND 1 AS in_range FROM \
-                 (SELECT iforest_fit(v) AS m FROM (SELECT [sin(x), cos(x)] AS v FROM \
-                 generate_series(1, 300) AS t(x)));\n\
-                 +----------+\n| in_range |\n+----------+\n| true     |\n+----------+\n```",
-            )
-            .build()
-        }))
+        let scores = model.score(rows.matrix())?;
+        Ok(Arc::new(rows.scatter_f64(&scores)?))
     }
 }
 
 /// The `iforest_fit` aggregate.
 pub fn iforest_fit_udaf() -> Arc<AggregateUDF> {
     static UDAF: OnceLock<Arc<AggregateUDF>> = OnceLock::new();
-    UDAF.get_or_init(|| Arc::new(AggregateUDF::from(IForestFit::default())))
+    UDAF.get_or_init(|| Arc::new(AggregateUDF::from(FitUdaf::<IForestFit>::default())))
         .clone()
 }
 
 /// The `iforest_score` scalar function.
 pub fn iforest_score_udf() -> Arc<ScalarUDF> {
     static UDF: OnceLock<Arc<ScalarUDF>> = OnceLock::new();
-    UDF.get_or_init(|| Arc::new(ScalarUDF::from(IForestScore::default())))
+    UDF.get_or_init(|| Arc::new(ScalarUDF::from(ScoreUdf::<IForestScore>::new(()))))
         .clone()
 }
 

@@ -1,36 +1,28 @@
-//! SQL surface of k-means: `kmeans_fit` (aggregate, returns a model), `kmeans_assign` and
-//! `kmeans_distance` (scalar, score a batch against a model).
+//! SQL surface of k-means: `kmeans_fit` (aggregate, returns a model), `kmeans_assign`,
+//! `kmeans_distance` and `kmeans_outlier` (scalar, score a batch against a model).
 //!
 //! Training is distributed: every partition summarises its rows in a [`KMeansPartial`]
 //! (its Binary encoding is the aggregate's state), partials merge in any order, and the
-//! final step fits the model on the merged summary.
+//! final step fits the model on the merged summary. The SQL plumbing is
+//! [`crate::model_fn`]'s; this file is the family's parameters, partial and scoring.
 
 use std::sync::{Arc, OnceLock};
 
 use datafusion::arrow::array::{ArrayRef, new_null_array};
-use datafusion::arrow::datatypes::{DataType, FieldRef};
+use datafusion::arrow::datatypes::DataType;
 use datafusion::common::Result;
-use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
-use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, ColumnarValue, DocSection,
-    Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
-};
+use datafusion::logical_expr::{AggregateUDF, DocSection, ScalarUDF};
 use huntsman_proto::{FeatureSpec, ModelKind, TrainingStats};
 
-use super::{KMeansModel, KMeansParams, KMeansPartial};
-use crate::error::{exec_error, plan_error};
-use crate::fit::{FitAccumulator, FitPartial, fit_state_fields};
-use crate::matrix::{FeatureMatrix, matrix_from_list};
+use super::{KMeansError, KMeansModel, KMeansParams, KMeansPartial};
+use crate::fit::FitPartial;
+use crate::matrix::matrix_from_list;
+use crate::model_fn::{FitSpec, FitUdaf, Literals, Param, ScoreSpec, ScoreUdf};
 use crate::model_io::{ModelMeta, encode};
-use crate::scoring::{
-    ModelCache, ModelFormat, check_integer, check_model_type, check_vector_type,
-    literal_i64, resolve_models, score_with_models,
-};
+use crate::neural::Accelerator;
+use crate::scoring::ModelCache;
 
 const KMEANS_FIT: &str = "kmeans_fit";
-const KMEANS_ASSIGN: &str = "kmeans_assign";
-const KMEANS_DISTANCE: &str = "kmeans_distance";
-const KMEANS_OUTLIER: &str = "kmeans_outlier";
 /// Newest k-means payload format this build writes and reads.
 pub const KMEANS_FORMAT_VERSION: u32 = 1;
 
@@ -46,145 +38,82 @@ pub const KMEANS_SECTION: DocSection = DocSection {
 static CACHE: ModelCache<KMeansModel> = ModelCache::new();
 
 /// `kmeans_fit(features, k [, seed [, max_iter]])`: trains k-means, returns the model.
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct KMeansFit {
-    signature: Signature,
-}
+#[derive(Debug)]
+pub struct KMeansFit;
 
-impl Default for KMeansFit {
-    fn default() -> Self {
-        Self {
-            signature: Signature::user_defined(Volatility::Immutable),
+impl FitSpec for KMeansFit {
+    type Partial = KMeansPartial;
+    const NAME: &'static str = KMEANS_FIT;
+    const SECTION: DocSection = KMEANS_SECTION;
+    const INPUT: (&'static str, &'static str) =
+        ("features", "List of Float64, the same length in every row.");
+    const PARAMS: &'static [Param] = &[
+        Param::integer("k", "Number of clusters, an integer literal (default 4)."),
+        Param::integer("seed", "Random seed, an integer literal (default 42)."),
+        Param::integer("max_iter", "Lloyd iterations at most (default 300)."),
+    ];
+    const REQUIRED: usize = 1;
+    const DESCRIPTION: &'static str = "Trains k-means (k-means++ initialisation, Lloyd \
+         iterations) on the rows' feature vectors and returns the model as a Binary value \
+         for `kmeans_assign` and `kmeans_distance`. Each partition summarises its rows (all \
+         of them while small, a weighted coreset beyond that); summaries merge across \
+         partitions and executors in any order, so the model does not depend on how the \
+         data is split. Deterministic for a given seed and data. Null vectors are skipped; \
+         NaN or infinite values are an error naming the row. Returns null for no rows.";
+    const EXAMPLE: &'static str = "```sql\n> SELECT kmeans_assign([0.0, 0.1], m) AS a, \
+         kmeans_assign([9.0, 9.1], m) AS b, kmeans_distance([0.0, 0.1], m) AS d\n  FROM \
+         (SELECT kmeans_fit(v, 2, 42) AS m FROM (VALUES ([0.0, 0.0]), ([0.0, 0.2]), \
+         ([9.0, 9.0]), ([9.0, 9.2])) AS t(v));\n\
+         +---+---+-----+\n\
+         | a | b | d   |\n\
+         +---+---+-----+\n\
+         | 0 | 1 | 0.0 |\n\
+         +---+---+-----+\n```\n\
+         (Cluster numbers depend on the seed; rows of one blob share a cluster.)";
+
+    fn partial(params: &Literals<'_>) -> Result<KMeansPartial> {
+        let mut p = KMeansParams::default();
+        if let Some(k) = params.count("k")? {
+            p = p.k(k);
         }
-    }
-}
-
-impl AggregateUDFImpl for KMeansFit {
-    fn name(&self) -> &str {
-        KMEANS_FIT
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        if !(2..=4).contains(&arg_types.len()) {
-            return Err(plan_error(
-                KMEANS_FIT,
-                format!(
-                    "takes (features, k [, seed [, max_iter]]), got {} arguments",
-                    arg_types.len()
-                ),
-            ));
+        if let Some(seed) = params.integer("seed")? {
+            p = p.seed(seed as u64);
         }
-        check_vector_type(KMEANS_FIT, &arg_types[0])?;
-        let names = ["k", "seed", "max_iter"];
-        for (t, name) in arg_types[1..].iter().zip(names) {
-            check_integer(KMEANS_FIT, name, t)?;
+        if let Some(max_iter) = params.count("max_iter")? {
+            p = p.max_iter(max_iter);
         }
-        let mut out = vec![arg_types[0].clone()];
-        out.extend(arg_types[1..].iter().map(|_| DataType::Int64));
-        Ok(out)
-    }
-
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Binary)
-    }
-
-    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        Ok(fit_state_fields(&args))
-    }
-
-    fn accumulator(&self, acc_args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        let exprs = acc_args.exprs;
-        let k = match exprs.get(1) {
-            Some(e) => literal_i64(KMEANS_FIT, "k", e)?,
-            None => None,
-        };
-        let mut params = KMeansParams::default();
-        if let Some(k) = k {
-            params = params.k(usize::try_from(k).map_err(|_| {
-                plan_error(KMEANS_FIT, format!("k must be at least 1 (got {k})"))
-            })?);
-        }
-        if let Some(e) = exprs.get(2)
-            && let Some(seed) = literal_i64(KMEANS_FIT, "seed", e)?
-        {
-            params = params.seed(seed as u64);
-        }
-        if let Some(e) = exprs.get(3)
-            && let Some(max_iter) = literal_i64(KMEANS_FIT, "max_iter", e)?
-        {
-            params = params.max_iter(usize::try_from(max_iter).map_err(|_| {
-                plan_error(
-                    KMEANS_FIT,
-                    format!("max_iter must be at least 1 (got {max_iter})"),
-                )
-            })?);
-        }
-        let valid = params.check().map_err(|e| plan_error(KMEANS_FIT, e))?;
-        FitAccumulator::boxed(KMeansPartial::new(&valid))
-    }
-
-    fn documentation(&self) -> Option<&Documentation> {
-        static DOC: OnceLock<Documentation> = OnceLock::new();
-        Some(DOC.get_or_init(|| {
-            Documentation::builder(
-                KMEANS_SECTION,
-                "Trains k-means (k-means++ initialisation, Lloyd iterations) on the rows' \
-                 feature vectors and returns the model as a Binary value for \
-                 `kmeans_assign` and `kmeans_distance`. Each partition summarises its rows \
-                 (all of them while small, a weighted coreset beyond that); summaries merge \
-                 across partitions and executors in any order, so the model does not depend \
-                 on how the data is split. Deterministic for a given seed and data. Null \
-                 vectors are skipped; NaN or infinite values are an error naming the row. \
-                 Returns null for no rows.",
-                "kmeans_fit(features, k [, seed [, max_iter]])",
-            )
-            .with_argument("features", "List of Float64, the same length in every row.")
-            .with_argument("k", "Number of clusters, an integer literal (default 4).")
-            .with_argument("seed", "Random seed, an integer literal (default 42).")
-            .with_argument("max_iter", "Lloyd iterations at most (default 300).")
-            .with_sql_example(
-                "```sql\n> SELECT kmeans_assign([0.0, 0.1], m) AS a, kmeans_assign([9.0, 9.1], m) \
-                 AS b, kmeans_distance([0.0, 0.1], m) AS d\n  FROM (SELECT kmeans_fit(v, 2, 42) \
-                 AS m FROM (VALUES ([0.0, 0.0]), ([0.0, 0.2]), ([9.0, 9.0]), ([9.0, 9.2])) \
-                 AS t(v));\n\
-                 +---+---+-----+\n\
-                 | a | b | d   |\n\
-                 +---+---+-----+\n\
-                 | 0 | 1 | 0.0 |\n\
-                 +---+---+-----+\n```\n\
-                 (Cluster numbers depend on the seed; rows of one blob share a cluster.)",
-            )
-            .build()
-        }))
+        let valid = p
+            .check()
+            .map_err(|e| crate::error::plan_error(KMEANS_FIT, e))?;
+        Ok(KMeansPartial::new(&valid))
     }
 }
 
 impl FitPartial for KMeansPartial {
+    type Error = KMeansError;
     const FUNCTION: &'static str = KMEANS_FIT;
 
-    fn update(&mut self, args: &[ArrayRef]) -> std::result::Result<(), String> {
-        let features = args.first().ok_or("expects features")?;
-        let rows = matrix_from_list(features.as_ref()).map_err(|e| e.to_string())?;
+    fn update(&mut self, args: &[ArrayRef]) -> Result<(), KMeansError> {
+        let Some(features) = args.first() else {
+            return Ok(());
+        };
+        let rows = matrix_from_list(features.as_ref())?;
         if rows.matrix().n_rows() == 0 {
             return Ok(());
         }
-        KMeansPartial::update(self, rows.matrix()).map_err(|e| e.to_string())
+        KMeansPartial::update(self, rows.matrix())
     }
 
-    fn merge(&mut self, other: Self) -> std::result::Result<(), String> {
-        KMeansPartial::merge(self, &other).map_err(|e| e.to_string())
+    fn merge(&mut self, other: Self) -> Result<(), KMeansError> {
+        KMeansPartial::merge(self, &other)
     }
 
     fn to_state(&self) -> Vec<u8> {
         self.to_bytes()
     }
 
-    fn from_state(bytes: &[u8]) -> std::result::Result<Self, String> {
-        Self::from_bytes(bytes).map_err(|e| e.to_string())
+    fn from_state(bytes: &[u8]) -> Result<Self, KMeansError> {
+        Self::from_bytes(bytes)
     }
 
     fn n_rows(&self) -> u64 {
@@ -195,8 +124,8 @@ impl FitPartial for KMeansPartial {
         KMeansPartial::size_bytes(self)
     }
 
-    fn finish(&mut self) -> std::result::Result<Vec<u8>, String> {
-        let model = KMeansPartial::finish(self).map_err(|e| e.to_string())?;
+    fn finish(&mut self) -> Result<Vec<u8>, KMeansError> {
+        let model = KMeansPartial::finish(self)?;
         Ok(encode_model(&model, self.params()))
     }
 }
@@ -230,118 +159,71 @@ fn encode_model(model: &KMeansModel, params: &super::KMeansValidParams) -> Vec<u
     )
 }
 
-fn decode_model(
-    env: &huntsman_proto::ModelEnvelope,
-) -> std::result::Result<KMeansModel, String> {
-    KMeansModel::from_bytes(&env.payload).map_err(|e| e.to_string())
-}
-
-/// Which score a k-means scoring function returns.
+/// What a k-means scoring function returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum KMeansOutput {
+pub enum KMeansOutput {
+    /// `kmeans_assign`: the nearest centroid.
     Assign,
+    /// `kmeans_distance`: the distance to it.
     Distance,
+    /// `kmeans_outlier`: the cluster-based outlier score.
     Outlier,
 }
 
-/// `kmeans_assign(features, model)` and `kmeans_distance(features, model)`.
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct KMeansScore {
-    signature: Signature,
-    output: KMeansOutput,
-}
+/// The k-means scoring functions.
+#[derive(Debug)]
+pub struct KMeansScore;
 
-impl KMeansScore {
-    fn new(output: KMeansOutput) -> Self {
-        Self {
-            signature: Signature::user_defined(Volatility::Immutable),
-            output,
+impl ScoreSpec for KMeansScore {
+    type Model = KMeansModel;
+    type Output = KMeansOutput;
+    type Error = KMeansError;
+    const KIND: ModelKind = ModelKind::Kmeans;
+    const VERSION: u32 = KMEANS_FORMAT_VERSION;
+    const FIT: &'static str = KMEANS_FIT;
+    const SECTION: DocSection = KMEANS_SECTION;
+    const INPUT: (&'static str, &'static str) =
+        ("features", "List of Float64 of the model's width.");
+
+    fn cache() -> &'static ModelCache<KMeansModel> {
+        &CACHE
+    }
+
+    fn decode(payload: &[u8]) -> Result<KMeansModel, KMeansError> {
+        KMeansModel::from_bytes(payload)
+    }
+
+    fn name(output: KMeansOutput) -> &'static str {
+        match output {
+            KMeansOutput::Assign => "kmeans_assign",
+            KMeansOutput::Distance => "kmeans_distance",
+            KMeansOutput::Outlier => "kmeans_outlier",
         }
     }
 
-    fn fname(&self) -> &'static str {
-        match self.output {
-            KMeansOutput::Assign => KMEANS_ASSIGN,
-            KMeansOutput::Distance => KMEANS_DISTANCE,
-            KMeansOutput::Outlier => KMEANS_OUTLIER,
-        }
-    }
-}
-
-impl ScalarUDFImpl for KMeansScore {
-    fn name(&self) -> &str {
-        self.fname()
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        let [features, model] = arg_types else {
-            return Err(plan_error(
-                self.fname(),
-                format!("takes (features, model), got {} arguments", arg_types.len()),
-            ));
-        };
-        check_vector_type(self.fname(), features)?;
-        check_model_type(self.fname(), model)?;
-        Ok(arg_types.to_vec())
-    }
-
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(match self.output {
+    fn return_type(output: KMeansOutput) -> DataType {
+        match output {
             KMeansOutput::Assign => DataType::UInt32,
             KMeansOutput::Distance | KMeansOutput::Outlier => DataType::Float64,
-        })
+        }
     }
 
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let name = self.fname();
-        let [features, model] = args.args.as_slice() else {
-            return Err(exec_error(name, "takes (features, model)"));
-        };
-        let rows = args.number_rows;
-        let features = features.to_array(rows)?;
-        let out_type = self.return_type(&[])?;
-        let models = resolve_models(
-            name,
-            model,
-            rows,
-            &CACHE,
-            &args.config_options,
-            ModelFormat {
-                kind: ModelKind::Kmeans,
-                supported_version: KMEANS_FORMAT_VERSION,
-            },
-            decode_model,
-        )?;
-        let out =
-            score_with_models(&features, models, &out_type, |m, f| self.score(m, f))?;
-        Ok(ColumnarValue::Array(out))
-    }
-
-    fn documentation(&self) -> Option<&Documentation> {
-        static ASSIGN: OnceLock<Documentation> = OnceLock::new();
-        static DISTANCE: OnceLock<Documentation> = OnceLock::new();
-        static OUTLIER: OnceLock<Documentation> = OnceLock::new();
-        let (cell, description, syntax) = match self.output {
-            KMeansOutput::Assign => (
-                &ASSIGN,
+    fn doc(output: KMeansOutput) -> (&'static str, &'static str) {
+        const EXAMPLE: &str = "```sql\n> SELECT kmeans_distance([3.0, 4.0], m) AS d FROM \
+             (SELECT kmeans_fit(v, 1, 42) AS m FROM (VALUES ([0.0, 0.0])) AS t(v));\n\
+             +-----+\n| d   |\n+-----+\n| 5.0 |\n+-----+\n```";
+        let description = match output {
+            KMeansOutput::Assign => {
                 "The cluster (0-based, UInt32) of each feature vector under a model from \
                  `kmeans_fit`: the nearest centroid by Euclidean distance. Null for a null \
-                 vector or model.",
-                "kmeans_assign(features, model)",
-            ),
-            KMeansOutput::Distance => (
-                &DISTANCE,
+                 vector or model."
+            }
+            KMeansOutput::Distance => {
                 "Euclidean distance of each feature vector to its nearest centroid under a \
                  model from `kmeans_fit` (Float64); rank by it to find outliers. Null for a \
-                 null vector or model.",
-                "kmeans_distance(features, model)",
-            ),
-            KMeansOutput::Outlier => (
-                &OUTLIER,
+                 null vector or model."
+            }
+            KMeansOutput::Outlier => {
                 "Cluster-based outlier score of each feature vector under a model from \
                  `kmeans_fit` (Float64; unweighted CBLOF): the distance to its nearest \
                  centroid when that cluster is large, else the distance to the nearest \
@@ -349,51 +231,30 @@ impl ScalarUDFImpl for KMeansScore {
                  that together hold 90 % of the training rows, or up to a cluster five \
                  times the size of the next. A few outliers that form a cluster of their \
                  own score by how far they are from the bulk, not zero. Null for a null \
-                 vector or model.",
-                "kmeans_outlier(features, model)",
-            ),
-        };
-        Some(cell.get_or_init(|| {
-            Documentation::builder(KMEANS_SECTION, description, syntax)
-                .with_argument("features", "List of Float64 of the model's width.")
-                .with_argument(
-                    "model",
-                    "Binary model from kmeans_fit, or a Utf8 path / file:// URI of a stored \
-                     model; decoded once per process and cached by checksum.",
-                )
-                .with_sql_example(
-                    "```sql\n> SELECT kmeans_distance([3.0, 4.0], m) AS d FROM (SELECT \
-                     kmeans_fit(v, 1, 42) AS m FROM (VALUES ([0.0, 0.0])) AS t(v));\n\
-                     +-----+\n| d   |\n+-----+\n| 5.0 |\n+-----+\n```",
-                )
-                .build()
-        }))
-    }
-}
-
-impl KMeansScore {
-    fn score(&self, model: &KMeansModel, features: &ArrayRef) -> Result<ArrayRef> {
-        let name = self.fname();
-        let rows =
-            matrix_from_list(features.as_ref()).map_err(|e| exec_error(name, e))?;
-        let matrix: &FeatureMatrix = rows.matrix();
-        if matrix.n_rows() == 0 {
-            return Ok(new_null_array(&self.return_type(&[])?, rows.input_len()));
-        }
-        Ok(match self.output {
-            KMeansOutput::Assign => {
-                let a = model.assign(matrix).map_err(|e| exec_error(name, e))?;
-                Arc::new(rows.scatter_u32(&a).map_err(|e| exec_error(name, e))?)
+                 vector or model."
             }
+        };
+        (description, EXAMPLE)
+    }
+
+    fn score(
+        output: KMeansOutput,
+        model: &KMeansModel,
+        features: &ArrayRef,
+        _accelerator: Accelerator,
+    ) -> Result<ArrayRef, KMeansError> {
+        let rows = matrix_from_list(features.as_ref())?;
+        let matrix = rows.matrix();
+        if matrix.n_rows() == 0 {
+            return Ok(new_null_array(&Self::return_type(output), rows.input_len()));
+        }
+        Ok(match output {
+            KMeansOutput::Assign => Arc::new(rows.scatter_u32(&model.assign(matrix)?)?),
             KMeansOutput::Distance => {
-                let d = model.distance(matrix).map_err(|e| exec_error(name, e))?;
-                Arc::new(rows.scatter_f64(&d).map_err(|e| exec_error(name, e))?)
+                Arc::new(rows.scatter_f64(&model.distance(matrix)?)?)
             }
             KMeansOutput::Outlier => {
-                let d = model
-                    .outlier_distance(matrix)
-                    .map_err(|e| exec_error(name, e))?;
-                Arc::new(rows.scatter_f64(&d).map_err(|e| exec_error(name, e))?)
+                Arc::new(rows.scatter_f64(&model.outlier_distance(matrix)?)?)
             }
         })
     }
@@ -402,31 +263,34 @@ impl KMeansScore {
 /// The `kmeans_fit` aggregate.
 pub fn kmeans_fit_udaf() -> Arc<AggregateUDF> {
     static UDAF: OnceLock<Arc<AggregateUDF>> = OnceLock::new();
-    UDAF.get_or_init(|| Arc::new(AggregateUDF::from(KMeansFit::default())))
+    UDAF.get_or_init(|| Arc::new(AggregateUDF::from(FitUdaf::<KMeansFit>::default())))
+        .clone()
+}
+
+fn score_udf(
+    cell: &'static OnceLock<Arc<ScalarUDF>>,
+    output: KMeansOutput,
+) -> Arc<ScalarUDF> {
+    cell.get_or_init(|| Arc::new(ScalarUDF::from(ScoreUdf::<KMeansScore>::new(output))))
         .clone()
 }
 
 /// The `kmeans_assign` scalar function.
 pub fn kmeans_assign_udf() -> Arc<ScalarUDF> {
     static UDF: OnceLock<Arc<ScalarUDF>> = OnceLock::new();
-    UDF.get_or_init(|| Arc::new(ScalarUDF::from(KMeansScore::new(KMeansOutput::Assign))))
-        .clone()
+    score_udf(&UDF, KMeansOutput::Assign)
 }
 
 /// The `kmeans_distance` scalar function.
 pub fn kmeans_distance_udf() -> Arc<ScalarUDF> {
     static UDF: OnceLock<Arc<ScalarUDF>> = OnceLock::new();
-    UDF.get_or_init(|| {
-        Arc::new(ScalarUDF::from(KMeansScore::new(KMeansOutput::Distance)))
-    })
-    .clone()
+    score_udf(&UDF, KMeansOutput::Distance)
 }
 
 /// The `kmeans_outlier` scalar function.
 pub fn kmeans_outlier_udf() -> Arc<ScalarUDF> {
     static UDF: OnceLock<Arc<ScalarUDF>> = OnceLock::new();
-    UDF.get_or_init(|| Arc::new(ScalarUDF::from(KMeansScore::new(KMeansOutput::Outlier))))
-        .clone()
+    score_udf(&UDF, KMeansOutput::Outlier)
 }
 
 /// Binary array of encoded partial states, for tests of the state round trip.
@@ -440,7 +304,10 @@ fn states_of(partials: &[KMeansPartial]) -> ArrayRef {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fit::FitAccumulator;
+    use crate::matrix::FeatureMatrix;
     use datafusion::arrow::array::{Float64Array, UInt32Array};
+    use datafusion::logical_expr::Accumulator;
     use datafusion::prelude::SessionContext;
 
     fn ctx() -> SessionContext {
@@ -592,7 +459,7 @@ mod tests {
         let env =
             crate::model_io::decode(&bytes, ModelKind::Kmeans, KMEANS_FORMAT_VERSION)
                 .expect("a k-means model");
-        let merged = decode_model(&env).expect("payload");
+        let merged = KMeansModel::from_bytes(&env.payload).expect("payload");
         let rel = (merged.inertia() - single.inertia()).abs() / single.inertia();
         assert!(
             rel < 0.01,

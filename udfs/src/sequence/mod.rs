@@ -62,6 +62,9 @@ use crate::neural::NeuralError;
 /// An error training, merging, scoring or decoding a sequence model.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SequenceError {
+    /// The input column is not what the function reads.
+    #[error("{0}")]
+    Input(String),
     /// Training saw no non-empty sequence.
     #[error("cannot fit a sequence model on zero sequences")]
     Empty,

@@ -6,38 +6,31 @@
 //! partials merge in any order, and the final step trains the network on the merged
 //! set. `huntsman.use_gpu` reaches the aggregate as a literal third argument that
 //! planning adds from the session (aggregates see no session settings when they run,
-//! and the literal travels with the plan to every executor).
+//! and the literal travels with the plan to every executor). The SQL plumbing is
+//! [`crate::model_fn`]'s.
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Int64Type};
+use datafusion::arrow::datatypes::{DataType, Field, Int64Type};
 use datafusion::common::{Result, ScalarValue};
-use datafusion::logical_expr::function::{
-    AccumulatorArgs, AggregateFunctionSimplification, StateFieldsArgs,
-};
-use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, ColumnarValue, DocSection,
-    Documentation, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
-    Volatility,
-};
-use datafusion::physical_expr::PhysicalExpr;
-use datafusion::physical_expr::expressions::Literal;
+use datafusion::logical_expr::function::AggregateFunctionSimplification;
+use datafusion::logical_expr::{AggregateUDF, DocSection, Expr, ScalarUDF};
 use huntsman_proto::{FeatureSpec, ModelKind, TrainingStats};
 
-use super::{SequenceModel, SequenceParams, SequencePartial, SequenceValidParams};
-use crate::error::{exec_error, plan_error};
-use crate::fit::{FitAccumulator, FitPartial, fit_state_fields};
+use super::{
+    SequenceError, SequenceModel, SequenceParams, SequencePartial, SequenceValidParams,
+};
+use crate::error::plan_error;
+use crate::fit::FitPartial;
+use crate::model_fn::{FitSpec, FitUdaf, Literals, Param, ScoreSpec, ScoreUdf};
 use crate::model_io::{ModelMeta, encode};
 use crate::neural::{Accelerator, session_use_gpu};
-use crate::scoring::{
-    ModelCache, ModelFormat, check_model_type, resolve_models, score_with_models,
-};
+use crate::scoring::ModelCache;
 
 const SEQ_FIT: &str = "seq_fit";
-const SEQ_SCORE: &str = "seq_score";
 /// Newest sequence-model payload format this build writes and reads.
 pub const SEQUENCE_FORMAT_VERSION: u32 = 1;
 
@@ -84,19 +77,23 @@ fn coerce_ids(function: &str, t: &DataType) -> Result<DataType> {
 
 /// The rows of an `ids` column: each row's non-null ids in order, empty for a null
 /// row. Null ids inside a list are skipped.
-fn read_sequences(function: &str, array: &ArrayRef) -> Result<Vec<Vec<i64>>> {
+fn read_sequences(array: &ArrayRef) -> Result<Vec<Vec<i64>>, SequenceError> {
     let array = if array.data_type() == &ids_type() {
         Arc::clone(array)
     } else {
         cast(array, &ids_type()).map_err(|e| {
-            exec_error(function, format!("ids must be a list of integers: {e}"))
+            SequenceError::Input(format!("ids must be a list of integers: {e}"))
         })?
     };
     let Some(list) = array.as_list_opt::<i32>() else {
-        return Err(exec_error(function, "ids must be a list of integers"));
+        return Err(SequenceError::Input(
+            "ids must be a list of integers".into(),
+        ));
     };
     let Some(values) = list.values().as_primitive_opt::<Int64Type>() else {
-        return Err(exec_error(function, "ids must be a list of integers"));
+        return Err(SequenceError::Input(
+            "ids must be a list of integers".into(),
+        ));
     };
     let offsets = list.value_offsets();
     let mut out = Vec::with_capacity(list.len());
@@ -152,104 +149,71 @@ fn options_from_scalar(value: &ScalarValue) -> Result<Option<String>> {
     }
 }
 
-fn literal<'a>(expr: &'a Arc<dyn PhysicalExpr>, what: &str) -> Result<&'a ScalarValue> {
-    expr.downcast_ref::<Literal>()
-        .map(Literal::value)
-        .ok_or_else(|| plan_error(SEQ_FIT, format!("{what} must be a literal")))
-}
-
 /// `seq_fit(ids [, config_json [, use_gpu]])`: trains the next-event model.
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct SeqFit {
-    signature: Signature,
-}
+#[derive(Debug)]
+pub struct SeqFit;
 
-impl Default for SeqFit {
-    fn default() -> Self {
-        Self {
-            signature: Signature::user_defined(Volatility::Immutable),
-        }
-    }
-}
+impl FitSpec for SeqFit {
+    type Partial = SequencePartial;
+    const NAME: &'static str = SEQ_FIT;
+    const SECTION: DocSection = SEQUENCE_SECTION;
+    const INPUT: (&'static str, &'static str) = (
+        "ids",
+        "List of integers: one process's event ids in time order.",
+    );
+    const PARAMS: &'static [Param] = &[
+        Param::json(
+            "config_json",
+            "Literal JSON object of options, every one optional: vocab_size (30), \
+             embedding_dim (64), hidden_dim (256), num_layers (2), epochs (10), \
+             batch_size (64), max_seq_len (128), learning_rate (0.001, Adam), seed \
+             (42), max_sequences (100000, the cap on distinct sequences kept and on \
+             sequences drawn per epoch). Unknown keys are errors.",
+        ),
+        Param::boolean(
+            "use_gpu",
+            "Boolean literal, normally left out: planning fills in the session \
+             setting huntsman.use_gpu, so that every executor trains where the \
+             session asked.",
+        ),
+    ];
+    const DESCRIPTION: &'static str = "Trains an LSTM next-event model (embedding, stacked LSTM layers, linear, \
+     softmax) on sequences of event ids in time order and returns it as a \
+     Binary value for `seq_score`. Each sequence is cut to its first \
+     `max_seq_len` ids; the `vocab_size - 3` most frequent ids get their own \
+     token, every other id is the unknown token. The model learns, with \
+     teacher forcing, to predict each event from the ones before it. Partitions \
+     keep distinct sequences with their counts (a seeded hash picks \
+     `max_sequences` of them beyond that), so the model does not depend on how \
+     rows were split; each epoch draws sequences in proportion to their \
+     counts. Deterministic for a seed on the CPU. Trains on the GPU when \
+     `huntsman.use_gpu` is true (builds with the `cuda` feature). Null or empty \
+     lists are skipped, and so are null ids inside a list; returns null for no \
+     sequences.";
+    const EXAMPLE: &'static str = "```sql\n> SELECT seq_score([1, 3, 3], m) < seq_score([3, 1, 22], m) AS \
+     usual_scores_lower\n  FROM (SELECT seq_fit(ids, '{\"embedding_dim\": 8, \
+     \"hidden_dim\": 16, \"num_layers\": 1, \"epochs\": 40, \"learning_rate\": \
+     0.05}') AS m\n        FROM (VALUES ([1, 3, 3]), ([1, 3, 3]), ([1, 3, 3]), \
+     ([1, 7, 11])) AS t(ids));\n\
+     +--------------------+\n\
+     | usual_scores_lower |\n\
+     +--------------------+\n\
+     | true               |\n\
+     +--------------------+\n```";
 
-impl AggregateUDFImpl for SeqFit {
-    fn name(&self) -> &str {
-        SEQ_FIT
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        if !(1..=3).contains(&arg_types.len()) {
-            return Err(plan_error(
-                SEQ_FIT,
-                format!(
-                    "takes (ids [, config_json [, use_gpu]]), got {} arguments",
-                    arg_types.len()
-                ),
-            ));
-        }
-        let mut out = vec![coerce_ids(SEQ_FIT, &arg_types[0])?];
-        if let Some(t) = arg_types.get(1) {
-            match t {
-                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
-                    out.push(t.clone())
-                }
-                DataType::Null => out.push(DataType::Utf8),
-                other => {
-                    return Err(plan_error(
-                        SEQ_FIT,
-                        format!("config_json must be a JSON string, got {other}"),
-                    ));
-                }
-            }
-        }
-        if let Some(t) = arg_types.get(2) {
-            if !matches!(t, DataType::Boolean | DataType::Null) {
-                return Err(plan_error(
-                    SEQ_FIT,
-                    format!("use_gpu must be a boolean, got {t}"),
-                ));
-            }
-            out.push(DataType::Boolean);
-        }
-        Ok(out)
+    fn coerce_input(t: &DataType) -> Result<DataType> {
+        coerce_ids(SEQ_FIT, t)
     }
 
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Binary)
-    }
-
-    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        Ok(fit_state_fields(&args))
-    }
-
-    fn accumulator(&self, acc_args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        let exprs = acc_args.exprs;
-        let options = match exprs.get(1) {
-            Some(e) => options_from_scalar(literal(e, "config_json")?)?,
-            None => None,
-        };
-        let params = params_from_options(options.as_deref())?;
-        let use_gpu = match exprs.get(2).map(|e| literal(e, "use_gpu")).transpose()? {
-            None | Some(ScalarValue::Null) | Some(ScalarValue::Boolean(None)) => false,
-            Some(ScalarValue::Boolean(Some(b))) => *b,
-            Some(other) => {
-                return Err(plan_error(
-                    SEQ_FIT,
-                    format!("use_gpu must be a boolean, got {}", other.data_type()),
-                ));
-            }
-        };
+    fn partial(params: &Literals<'_>) -> Result<SequencePartial> {
+        let options = params.text("config_json")?;
+        let valid = params_from_options(options.as_deref())?;
+        let use_gpu = params.boolean("use_gpu")?.unwrap_or(false);
         let accelerator = accelerator(SEQ_FIT, use_gpu)?;
-        FitAccumulator::boxed(SequencePartial::new(&params).with_accelerator(accelerator))
+        Ok(SequencePartial::new(&valid).with_accelerator(accelerator))
     }
 
-    fn simplify(&self) -> Option<AggregateFunctionSimplification> {
-        // Validates the options while planning and pins the session's use_gpu as a
-        // literal argument, so that every executor trains where the session asked.
+    fn simplify() -> Option<AggregateFunctionSimplification> {
         Some(Box::new(|mut aggregate, info| {
             let args = &mut aggregate.params.args;
             match args.get(1) {
@@ -269,68 +233,17 @@ impl AggregateUDFImpl for SeqFit {
             Ok(Expr::AggregateFunction(aggregate))
         }))
     }
-
-    fn documentation(&self) -> Option<&Documentation> {
-        static DOC: OnceLock<Documentation> = OnceLock::new();
-        Some(DOC.get_or_init(|| {
-            Documentation::builder(
-                SEQUENCE_SECTION,
-                "Trains an LSTM next-event model (embedding, stacked LSTM layers, linear, \
-                 softmax) on sequences of event ids in time order and returns it as a \
-                 Binary value for `seq_score`. Each sequence is cut to its first \
-                 `max_seq_len` ids; the `vocab_size - 3` most frequent ids get their own \
-                 token, every other id is the unknown token. The model learns, with \
-                 teacher forcing, to predict each event from the ones before it. Partitions \
-                 keep distinct sequences with their counts (a seeded hash picks \
-                 `max_sequences` of them beyond that), so the model does not depend on how \
-                 rows were split; each epoch draws sequences in proportion to their \
-                 counts. Deterministic for a seed on the CPU. Trains on the GPU when \
-                 `huntsman.use_gpu` is true (builds with the `cuda` feature). Null or empty \
-                 lists are skipped, and so are null ids inside a list; returns null for no \
-                 sequences.",
-                "seq_fit(ids [, config_json [, use_gpu]])",
-            )
-            .with_argument(
-                "ids",
-                "List of integers: one process's event ids in time order.",
-            )
-            .with_argument(
-                "config_json",
-                "Literal JSON object of options, every one optional: vocab_size (30), \
-                 embedding_dim (64), hidden_dim (256), num_layers (2), epochs (10), \
-                 batch_size (64), max_seq_len (128), learning_rate (0.001, Adam), seed \
-                 (42), max_sequences (100000, the cap on distinct sequences kept and on \
-                 sequences drawn per epoch). Unknown keys are errors.",
-            )
-            .with_argument(
-                "use_gpu",
-                "Boolean literal, normally left out: planning fills in the session \
-                 setting huntsman.use_gpu, so that every executor trains where the \
-                 session asked.",
-            )
-            .with_sql_example(
-                "```sql\n> SELECT seq_score([1, 3, 3], m) < seq_score([3, 1, 22], m) AS \
-                 usual_scores_lower\n  FROM (SELECT seq_fit(ids, '{\"embedding_dim\": 8, \
-                 \"hidden_dim\": 16, \"num_layers\": 1, \"epochs\": 40, \"learning_rate\": \
-                 0.05}') AS m\n        FROM (VALUES ([1, 3, 3]), ([1, 3, 3]), ([1, 3, 3]), \
-                 ([1, 7, 11])) AS t(ids));\n\
-                 +--------------------+\n\
-                 | usual_scores_lower |\n\
-                 +--------------------+\n\
-                 | true               |\n\
-                 +--------------------+\n```",
-            )
-            .build()
-        }))
-    }
 }
 
 impl FitPartial for SequencePartial {
+    type Error = SequenceError;
     const FUNCTION: &'static str = SEQ_FIT;
 
-    fn update(&mut self, args: &[ArrayRef]) -> std::result::Result<(), String> {
-        let ids = args.first().ok_or("expects ids")?;
-        let rows = read_sequences(SEQ_FIT, ids).map_err(|e| e.to_string())?;
+    fn update(&mut self, args: &[ArrayRef]) -> Result<(), SequenceError> {
+        let Some(ids) = args.first() else {
+            return Ok(());
+        };
+        let rows = read_sequences(ids)?;
         let mut distinct: HashMap<&[i64], u64> = HashMap::new();
         let max_len = self.params().max_seq_len();
         for row in &rows {
@@ -345,16 +258,16 @@ impl FitPartial for SequencePartial {
         Ok(())
     }
 
-    fn merge(&mut self, other: Self) -> std::result::Result<(), String> {
-        SequencePartial::merge(self, &other).map_err(|e| e.to_string())
+    fn merge(&mut self, other: Self) -> Result<(), SequenceError> {
+        SequencePartial::merge(self, &other)
     }
 
     fn to_state(&self) -> Vec<u8> {
         self.to_bytes()
     }
 
-    fn from_state(bytes: &[u8]) -> std::result::Result<Self, String> {
-        Self::from_bytes(bytes).map_err(|e| e.to_string())
+    fn from_state(bytes: &[u8]) -> Result<Self, SequenceError> {
+        Self::from_bytes(bytes)
     }
 
     fn n_rows(&self) -> u64 {
@@ -365,8 +278,8 @@ impl FitPartial for SequencePartial {
         SequencePartial::size_bytes(self)
     }
 
-    fn finish(&mut self) -> std::result::Result<Vec<u8>, String> {
-        let fit = SequencePartial::finish(self).map_err(|e| e.to_string())?;
+    fn finish(&mut self) -> Result<Vec<u8>, SequenceError> {
+        let fit = SequencePartial::finish(self)?;
         Ok(encode_model(&fit.model))
     }
 }
@@ -404,124 +317,86 @@ pub fn encode_model(model: &SequenceModel) -> Vec<u8> {
 }
 
 /// `seq_score(ids, model)`: the mean next-event cross-entropy of each sequence.
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct SeqScore {
-    signature: Signature,
-}
+#[derive(Debug)]
+pub struct SeqScore;
 
-impl Default for SeqScore {
-    fn default() -> Self {
-        Self {
-            signature: Signature::user_defined(Volatility::Immutable),
-        }
-    }
-}
+impl ScoreSpec for SeqScore {
+    type Model = SequenceModel;
+    type Output = ();
+    type Error = SequenceError;
+    const KIND: ModelKind = ModelKind::Sequence;
+    const VERSION: u32 = SEQUENCE_FORMAT_VERSION;
+    const FIT: &'static str = SEQ_FIT;
+    const SECTION: DocSection = SEQUENCE_SECTION;
+    const INPUT: (&'static str, &'static str) =
+        ("ids", "List of integers: event ids in time order.");
+    const ACCELERATED: bool = true;
 
-impl ScalarUDFImpl for SeqScore {
-    fn name(&self) -> &str {
-        SEQ_SCORE
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
+    fn cache() -> &'static ModelCache<SequenceModel> {
+        &CACHE
     }
 
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        let [ids, model] = arg_types else {
-            return Err(plan_error(
-                SEQ_SCORE,
-                format!("takes (ids, model), got {} arguments", arg_types.len()),
-            ));
-        };
-        let ids = coerce_ids(SEQ_SCORE, ids)?;
-        check_model_type(SEQ_SCORE, model)?;
-        Ok(vec![ids, model.clone()])
+    fn coerce_input(function: &str, t: &DataType) -> Result<DataType> {
+        coerce_ids(function, t)
     }
 
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Float64)
+    fn decode(payload: &[u8]) -> Result<SequenceModel, SequenceError> {
+        SequenceModel::from_bytes(payload)
     }
 
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let [ids, model] = args.args.as_slice() else {
-            return Err(exec_error(SEQ_SCORE, "takes (ids, model)"));
-        };
-        let rows = args.number_rows;
-        let ids = ids.to_array(rows)?;
-        let use_gpu = session_use_gpu(&args.config_options);
-        let accelerator = Accelerator::from_use_gpu(use_gpu);
-        accelerator
-            .check_available()
-            .map_err(|e| exec_error(SEQ_SCORE, e))?;
-        let models = resolve_models(
-            SEQ_SCORE,
-            model,
-            rows,
-            &CACHE,
-            &args.config_options,
-            ModelFormat {
-                kind: ModelKind::Sequence,
-                supported_version: SEQUENCE_FORMAT_VERSION,
-            },
-            |env| SequenceModel::from_bytes(&env.payload).map_err(|e| e.to_string()),
-        )?;
-        let out = score_with_models(&ids, models, &DataType::Float64, |m, ids| {
-            let sequences = read_sequences(SEQ_SCORE, ids)?;
-            let scores = m
-                .score(&sequences, accelerator)
-                .map_err(|e| exec_error(SEQ_SCORE, e))?;
-            Ok(Arc::new(Float64Array::from(scores)) as ArrayRef)
-        })?;
-        Ok(ColumnarValue::Array(out))
+    fn name((): ()) -> &'static str {
+        "seq_score"
     }
 
-    fn documentation(&self) -> Option<&Documentation> {
-        static DOC: OnceLock<Documentation> = OnceLock::new();
-        Some(DOC.get_or_init(|| {
-            Documentation::builder(
-                SEQUENCE_SECTION,
-                "The mean next-event cross-entropy (nats per event, Float64) of each \
-                 sequence of event ids under a model from `seq_fit`: with a start token \
-                 before the first event, the mean over its first `max_seq_len` events of \
-                 `-ln p(event | events before it)`. Higher is more unusual. A one-event \
-                 sequence scores how unusual it is to start with that event. Ids outside \
-                 the model's vocabulary score as the unknown token; null ids inside a list \
-                 are skipped. Null for a null or empty list, or a null model. Identical \
-                 sequences are scored once per batch and cached per process.",
-                "seq_score(ids, model)",
-            )
-            .with_argument("ids", "List of integers: event ids in time order.")
-            .with_argument(
-                "model",
-                "Binary model from seq_fit, or a Utf8 path / file:// URI of a stored \
-                 model; decoded once per process and cached by checksum.",
-            )
-            .with_sql_example(
-                "```sql\n> SELECT seq_score([], m) IS NULL AS empty_is_null, seq_score([1], m) \
-                 > 0 AS positive\n  FROM (SELECT seq_fit(ids, '{\"hidden_dim\": 8, \
-                 \"embedding_dim\": 4, \"epochs\": 2}') AS m\n        FROM (VALUES ([1, 3, \
-                 22])) AS t(ids));\n\
-                 +---------------+----------+\n\
-                 | empty_is_null | positive |\n\
-                 +---------------+----------+\n\
-                 | true          | true     |\n\
-                 +---------------+----------+\n```",
-            )
-            .build()
-        }))
+    fn return_type((): ()) -> DataType {
+        DataType::Float64
+    }
+
+    fn doc((): ()) -> (&'static str, &'static str) {
+        (
+            "The mean next-event cross-entropy (nats per event, Float64) of each \
+             sequence of event ids under a model from `seq_fit`: with a start token \
+             before the first event, the mean over its first `max_seq_len` events of \
+             `-ln p(event | events before it)`. Higher is more unusual. A one-event \
+             sequence scores how unusual it is to start with that event. Ids outside \
+             the model's vocabulary score as the unknown token; null ids inside a list \
+             are skipped. Null for a null or empty list, or a null model. Identical \
+             sequences are scored once per batch and cached per process.",
+            "```sql\n> SELECT seq_score([], m) IS NULL AS empty_is_null, seq_score([1], m) \
+             > 0 AS positive\n  FROM (SELECT seq_fit(ids, '{\"hidden_dim\": 8, \
+             \"embedding_dim\": 4, \"epochs\": 2}') AS m\n        FROM (VALUES ([1, 3, \
+             22])) AS t(ids));\n\
+             +---------------+----------+\n\
+             | empty_is_null | positive |\n\
+             +---------------+----------+\n\
+             | true          | true     |\n\
+             +---------------+----------+\n```",
+        )
+    }
+
+    fn score(
+        (): (),
+        model: &SequenceModel,
+        ids: &ArrayRef,
+        accelerator: Accelerator,
+    ) -> Result<ArrayRef, SequenceError> {
+        let sequences = read_sequences(ids)?;
+        Ok(Arc::new(Float64Array::from(
+            model.score(&sequences, accelerator)?,
+        )))
     }
 }
 
 /// The `seq_fit` aggregate.
 pub fn seq_fit_udaf() -> Arc<AggregateUDF> {
     static UDAF: OnceLock<Arc<AggregateUDF>> = OnceLock::new();
-    UDAF.get_or_init(|| Arc::new(AggregateUDF::from(SeqFit::default())))
+    UDAF.get_or_init(|| Arc::new(AggregateUDF::from(FitUdaf::<SeqFit>::default())))
         .clone()
 }
 
 /// The `seq_score` scalar function.
 pub fn seq_score_udf() -> Arc<ScalarUDF> {
     static UDF: OnceLock<Arc<ScalarUDF>> = OnceLock::new();
-    UDF.get_or_init(|| Arc::new(ScalarUDF::from(SeqScore::default())))
+    UDF.get_or_init(|| Arc::new(ScalarUDF::from(ScoreUdf::<SeqScore>::new(()))))
         .clone()
 }

@@ -24,6 +24,7 @@ use datafusion::logical_expr::{
 };
 use huntsman_proto::{FeatureSpec, ModelEnvelope, ModelKind, TrainingStats};
 
+use super::FeatureError;
 use super::{FEATURES_SECTION, dense_type, is_string, literal_str};
 use crate::error::{exec_error, plan_error};
 use crate::fit::{FitAccumulator, FitPartial, fit_state_fields};
@@ -236,26 +237,30 @@ impl ScalerPartial {
 }
 
 impl FitPartial for ScalerPartial {
+    type Error = FeatureError;
     const FUNCTION: &'static str = SCALER_FIT;
 
-    fn update(&mut self, args: &[ArrayRef]) -> std::result::Result<(), String> {
-        let v = args.first().ok_or("expects a feature vector")?;
+    fn update(&mut self, args: &[ArrayRef]) -> std::result::Result<(), FeatureError> {
+        let v = args
+            .first()
+            .ok_or_else(|| FeatureError::Input("expects a feature vector".into()))?;
         if v.data_type() == &DataType::Null {
             return Ok(());
         }
-        let rows = matrix_from_list(v.as_ref()).map_err(|e| e.to_string())?;
+        let rows = matrix_from_list(v.as_ref())?;
         self.update_matrix(rows.matrix())
+            .map_err(FeatureError::Input)
     }
 
-    fn merge(&mut self, other: Self) -> std::result::Result<(), String> {
+    fn merge(&mut self, other: Self) -> std::result::Result<(), FeatureError> {
         if other.method != self.method {
-            return Err(format!(
+            return Err(FeatureError::Mismatch(format!(
                 "cannot merge a {} partial into a {} one",
                 other.method.name(),
                 self.method.name()
-            ));
+            )));
         }
-        self.merge_moments(&other)
+        self.merge_moments(&other).map_err(FeatureError::Mismatch)
     }
 
     fn to_state(&self) -> Vec<u8> {
@@ -265,15 +270,15 @@ impl FitPartial for ScalerPartial {
         w.into_inner()
     }
 
-    fn from_state(bytes: &[u8]) -> std::result::Result<Self, String> {
+    fn from_state(bytes: &[u8]) -> std::result::Result<Self, FeatureError> {
         let mut r = ByteReader::new(bytes);
         let read = |r: &mut ByteReader<'_>| {
             r.version(STATE_VERSION)?;
             let p = Self::read(r)?;
             Ok::<_, DecodeError>(p)
         };
-        let p = read(&mut r).map_err(|e| format!("partial state: {e}"))?;
-        r.finish().map_err(|e| format!("partial state: {e}"))?;
+        let p = read(&mut r)?;
+        r.finish()?;
         Ok(p)
     }
 
@@ -285,8 +290,8 @@ impl FitPartial for ScalerPartial {
         4 * self.mean.capacity() * size_of::<f64>()
     }
 
-    fn finish(&mut self) -> std::result::Result<Vec<u8>, String> {
-        let model = self.model().ok_or("no rows")?;
+    fn finish(&mut self) -> std::result::Result<Vec<u8>, FeatureError> {
+        let model = self.model().ok_or(FeatureError::Empty)?;
         Ok(model.encode())
     }
 }
@@ -561,10 +566,13 @@ mod tests {
     fn bad_inputs_and_states_are_errors() {
         let mut p = ScalerPartial::new(ScalerMethod::Standard);
         let err = FitPartial::update(&mut p, &[list(&[Some(vec![1.0, f64::NAN])])])
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("row 0 column 1 is not finite"), "{err}");
         FitPartial::update(&mut p, &[list(&[Some(vec![1.0, 2.0])])]).expect("ok");
-        let err = FitPartial::update(&mut p, &[list(&[Some(vec![1.0])])]).unwrap_err();
+        let err = FitPartial::update(&mut p, &[list(&[Some(vec![1.0])])])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("2 and 1"), "{err}");
         let q = ScalerPartial::new(ScalerMethod::MinMax);
         assert!(p.merge(q).is_err());
