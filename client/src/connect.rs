@@ -212,6 +212,22 @@ pub fn set_model_roots(ctx: &SessionContext, roots: &[String]) -> Result<()> {
         .context("setting huntsman.model_roots")
 }
 
+/// Lets scoring functions read models from the store (`BASE_S3_PATH`) and from every
+/// `--model-root`, as `huntsman sql` and `huntsman serve` do; returns the store root.
+///
+/// # Errors
+/// A root [`model_root`] refuses.
+pub fn allow_store_models(
+    ctx: &SessionContext,
+    model_roots: &[String],
+) -> Result<String> {
+    let store = crate::location::store_root_from_env();
+    let mut roots = vec![store.clone()];
+    roots.extend(model_roots.iter().cloned());
+    set_model_roots(ctx, &roots)?;
+    Ok(store)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

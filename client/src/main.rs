@@ -4,20 +4,16 @@
 
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Parser, Subcommand};
-use huntsman::connect::{Cluster, connect, set_model_roots};
+use huntsman::connect::Cluster;
 use huntsman::demo::DemoArgs;
-use huntsman::hunt::store::DEFAULT_BASE_S3_PATH;
 use huntsman::ingest::IngestFilesArgs;
 use huntsman::ingest::opensearch::IngestOpenSearchArgs;
 use huntsman::lab::LabGenerateArgs;
-use huntsman::output::{schema_of, write_results};
 use huntsman::report::error_report;
-use huntsman::sql::{SqlArgs, run_statements};
-use huntsman::tables::{
-    DEFAULT_DATA_PATH, EVENTS_TABLE, TableSource, check_tables, register_tables,
-};
+use huntsman::sql::SqlArgs;
+use huntsman::tables::{DEFAULT_DATA_PATH, EVENTS_TABLE, TableSource};
 
 /// Machine-learning-assisted threat hunting over Windows endpoint logs in Parquet.
 #[derive(Debug, Parser)]
@@ -168,26 +164,13 @@ impl Cli {
 async fn run(cli: Cli) -> Result<()> {
     match &cli.command {
         Command::Sql(args) => {
-            let (sql, origin) = args.source()?;
-            let cluster = cli.cluster()?;
-            let tables = check_tables(&cli.table_sources()?).await?;
-            let ctx = connect(&cluster).await?;
-            // Models named by URI are read from the store and the --model-root folders.
-            let store = std::env::var("BASE_S3_PATH")
-                .ok()
-                .filter(|s| !s.trim().is_empty())
-                .unwrap_or_else(|| DEFAULT_BASE_S3_PATH.to_string());
-            let mut roots = vec![store];
-            roots.extend(cli.model_roots.iter().cloned());
-            set_model_roots(&ctx, &roots)?;
-            register_tables(&ctx, &tables).await?;
-            let (batches, schema) = run_statements(&ctx, &sql, &origin).await?;
-            let schema = schema_of(&batches, schema);
-            write_results(&batches, &schema, args.format, args.out.as_deref())
-                .with_context(|| match &args.out {
-                    Some(p) => format!("writing results to {}", p.display()),
-                    None => "writing results".to_string(),
-                })
+            huntsman::sql::run(
+                &cli.cluster()?,
+                &cli.table_sources()?,
+                &cli.model_roots,
+                args,
+            )
+            .await
         }
         Command::Hunt(args) => {
             let labels =
@@ -225,17 +208,7 @@ async fn run(cli: Cli) -> Result<()> {
             .await
         }
         Command::HashPassword(args) => {
-            let user = args.user.trim();
-            if user.is_empty() || user.contains([':', ';', '\n']) {
-                anyhow::bail!("--user {user:?}: a name without ':', ';' or line breaks");
-            }
-            let mut line = String::new();
-            std::io::stdin()
-                .read_line(&mut line)
-                .context("reading the password from standard input")?;
-            let password = line.trim_end_matches(['\r', '\n']);
-            println!("{user}:{}", huntsman::serve::auth::hash_password(password)?);
-            Ok(())
+            huntsman::serve::auth::hash_password_command(&args.user)
         }
         Command::Ingest(IngestCommand::Files(args)) => {
             let report = huntsman::ingest::run_files(args.clone()).await?;

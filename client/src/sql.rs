@@ -12,7 +12,9 @@ use datafusion::logical_expr::{LogicalPlan, Statement};
 use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::DFParser;
 
-use crate::output::Format;
+use crate::connect::{Cluster, allow_store_models, connect};
+use crate::output::{Format, schema_of, write_results};
+use crate::tables::{TableSource, check_tables, register_tables};
 
 /// Arguments of `huntsman sql`.
 #[derive(Debug, Clone, clap::Args)]
@@ -48,6 +50,33 @@ impl SqlArgs {
 fn read_sql_file(path: &Path) -> Result<String> {
     std::fs::read_to_string(path)
         .with_context(|| format!("reading SQL file {}", path.display()))
+}
+
+/// `huntsman sql`: checks the tables, connects, runs the statements and writes the last
+/// one's rows.
+///
+/// # Errors
+/// A table that cannot be read, a cluster that cannot be reached, a statement that fails
+/// (named), or output that cannot be written.
+pub async fn run(
+    cluster: &Cluster,
+    sources: &[TableSource],
+    model_roots: &[String],
+    args: &SqlArgs,
+) -> Result<()> {
+    let (sql, origin) = args.source()?;
+    let tables = check_tables(sources).await?;
+    let ctx = connect(cluster).await?;
+    allow_store_models(&ctx, model_roots)?;
+    register_tables(&ctx, &tables).await?;
+    let (batches, schema) = run_statements(&ctx, &sql, &origin).await?;
+    let schema = schema_of(&batches, schema);
+    write_results(&batches, &schema, args.format, args.out.as_deref()).with_context(
+        || match &args.out {
+            Some(p) => format!("writing results to {}", p.display()),
+            None => "writing results".to_string(),
+        },
+    )
 }
 
 /// Runs every statement of `sql` in order and returns the rows and schema of the last.

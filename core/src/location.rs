@@ -381,6 +381,18 @@ fn list_local(root: &Path) -> Result<Vec<Listed>> {
     Ok(out)
 }
 
+/// `BASE_S3_PATH` when it is not set: results and models under the working directory.
+pub const DEFAULT_BASE_S3_PATH: &str = "./huntsman-store";
+
+/// The store root for this process: `BASE_S3_PATH` when set and not blank, else
+/// [`DEFAULT_BASE_S3_PATH`].
+pub fn store_root_from_env() -> String {
+    std::env::var("BASE_S3_PATH")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| DEFAULT_BASE_S3_PATH.to_string())
+}
+
 /// A fresh local temporary file path (not created).
 pub fn local_temp(name: &str) -> PathBuf {
     use std::sync::atomic::{AtomicU64, Ordering};

@@ -31,8 +31,7 @@ use anyhow::{Context, Result, bail};
 use crate::location::Location;
 pub use crate::location::local_temp;
 
-/// `BASE_S3_PATH` when it is not set.
-pub const DEFAULT_BASE_S3_PATH: &str = "./huntsman-store";
+pub use crate::location::DEFAULT_BASE_S3_PATH;
 
 /// The stored-results root of one process (`BASE_S3_PATH`): a local folder or an
 /// `s3://` prefix.

@@ -26,6 +26,26 @@ use base64::engine::general_purpose::{
 use tonic::Status;
 use tonic::metadata::MetadataMap;
 
+/// `huntsman hash-password --user NAME`: reads one password line from standard input
+/// and prints the `user:PHC` line a `--users` file holds.
+///
+/// # Errors
+/// A user name that would break the file's format, unreadable input, or an empty
+/// password.
+pub fn hash_password_command(user: &str) -> Result<()> {
+    let user = user.trim();
+    if user.is_empty() || user.contains([':', ';', '\n']) {
+        bail!("--user {user:?}: a name without ':', ';' or line breaks");
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("reading the password from standard input")?;
+    let password = line.trim_end_matches(['\r', '\n']);
+    println!("{user}:{}", hash_password(password)?);
+    Ok(())
+}
+
 /// Hashes `password` as a PHC string (argon2id, a random salt, the crate's defaults).
 ///
 /// # Errors

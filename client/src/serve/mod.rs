@@ -25,8 +25,8 @@ use clap::Args;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Identity, Server, ServerTlsConfig};
 
-use crate::connect::{Cluster, connect, set_model_roots};
-use crate::hunt::store::{DEFAULT_BASE_S3_PATH, Store};
+use crate::connect::{Cluster, allow_store_models, connect};
+use crate::hunt::store::Store;
 use crate::tables::{TableSource, check_tables, register_tables};
 use auth::{Tokens, Users};
 use catalog::{FINDINGS_SCHEMA, FindingsSchema};
@@ -152,13 +152,7 @@ pub async fn run(
     }
     let tables = check_tables(sources).await?;
     let ctx = connect(cluster).await?;
-    let store_root = std::env::var("BASE_S3_PATH")
-        .ok()
-        .filter(|s| !s.trim().is_empty())
-        .unwrap_or_else(|| DEFAULT_BASE_S3_PATH.to_string());
-    let mut roots = vec![store_root.clone()];
-    roots.extend(model_roots.iter().cloned());
-    set_model_roots(&ctx, &roots)?;
+    let store_root = allow_store_models(&ctx, model_roots)?;
     // Stored strings are read as the classic Utf8 every Arrow client takes, not as
     // DataFusion's Utf8View: served rows then need no cast on their way out.
     ctx.state_ref()
