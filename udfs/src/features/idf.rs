@@ -13,23 +13,28 @@ use std::sync::{Arc, OnceLock};
 use datafusion::arrow::array::{ArrayRef, new_null_array};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::Result;
-use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, ColumnarValue, Documentation,
-    ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+    AggregateUDF, ColumnarValue, Documentation, ReturnFieldArgs, ScalarFunctionArgs,
+    ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 use huntsman_proto::{FeatureSpec, ModelEnvelope, ModelKind, TrainingStats};
 
 use super::FeatureError;
 use super::{FEATURES_SECTION, coerce_sparse, planning_str, scalar_arg};
 use crate::error::{exec_error, plan_error};
-use crate::fit::{FitAccumulator, FitPartial, fit_state_fields};
+#[cfg(test)]
+use crate::fit::FitAccumulator;
+use crate::fit::FitPartial;
 use crate::matrix::{ByteReader, ByteWriter, DecodeError, invalid};
+use crate::model_fn::{FitSpec, FitUdaf, Literals, Param};
 use crate::model_io::{ModelMeta, encode};
 use crate::scoring::{
     ModelCache, ModelFormat, check_model_type, resolve_models, score_with_models,
 };
 use crate::sparse::{SparseBuilder, SparseRows, sparse_type};
+#[cfg(test)]
+use datafusion::logical_expr::Accumulator;
+use datafusion::logical_expr::DocSection;
 
 const IDF_FIT: &str = "idf_fit";
 const TFIDF: &str = "tfidf";
@@ -342,70 +347,32 @@ impl IdfModel {
 }
 
 /// `idf_fit(tf)`: document frequencies of sparse term-frequency vectors, as a model.
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct IdfFit {
-    signature: Signature,
-}
+#[derive(Debug)]
+pub struct IdfFit;
 
-impl Default for IdfFit {
-    fn default() -> Self {
-        Self {
-            signature: Signature::user_defined(Volatility::Immutable),
-        }
-    }
-}
+impl FitSpec for IdfFit {
+    type Partial = IdfPartial;
+    const NAME: &'static str = IDF_FIT;
+    const SECTION: DocSection = FEATURES_SECTION;
+    const INPUT: (&'static str, &'static str) = (
+        "tf",
+        "Sparse vector, typically `hash_tf(tokenize(text), n)`.",
+    );
+    const PARAMS: &'static [Param] = &[];
+    const DESCRIPTION: &'static str = "Fits inverse document frequencies on sparse term-frequency vectors and \
+     returns the model (Binary) for `tfidf`. Counts, per column, the \
+     documents (non-null rows) with a non-zero entry; counts merge exactly \
+     across partitions. The weight is scikit-learn's smooth idf, \
+     ln((1 + n) / (1 + df)) + 1. Every row must have the same dimension. \
+     Null rows are skipped; returns null for no rows.";
+    const EXAMPLE: &'static str = IDF_FIT_EXAMPLE;
 
-impl AggregateUDFImpl for IdfFit {
-    fn name(&self) -> &str {
-        IDF_FIT
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        let [tf] = arg_types else {
-            return Err(plan_error(
-                IDF_FIT,
-                format!("takes (tf), got {} arguments", arg_types.len()),
-            ));
-        };
-        Ok(vec![coerce_sparse(IDF_FIT, "tf", tf)?])
+    fn coerce_input(t: &DataType) -> Result<DataType> {
+        coerce_sparse(IDF_FIT, "tf", t)
     }
 
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Binary)
-    }
-
-    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        Ok(fit_state_fields(&args))
-    }
-
-    fn accumulator(&self, _acc_args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        FitAccumulator::boxed(IdfPartial::default())
-    }
-
-    fn documentation(&self) -> Option<&Documentation> {
-        static DOC: OnceLock<Documentation> = OnceLock::new();
-        Some(DOC.get_or_init(|| {
-            Documentation::builder(
-                FEATURES_SECTION,
-                "Fits inverse document frequencies on sparse term-frequency vectors and \
-                 returns the model (Binary) for `tfidf`. Counts, per column, the \
-                 documents (non-null rows) with a non-zero entry; counts merge exactly \
-                 across partitions. The weight is scikit-learn's smooth idf, \
-                 ln((1 + n) / (1 + df)) + 1. Every row must have the same dimension. \
-                 Null rows are skipped; returns null for no rows.",
-                "idf_fit(tf)",
-            )
-            .with_argument(
-                "tf",
-                "Sparse vector, typically `hash_tf(tokenize(text), n)`.",
-            )
-            .with_sql_example(IDF_FIT_EXAMPLE)
-            .build()
-        }))
+    fn partial(_params: &Literals<'_>) -> Result<IdfPartial> {
+        Ok(IdfPartial::default())
     }
 }
 
@@ -553,7 +520,7 @@ const TFIDF_EXAMPLE: &str = "```sql\n\
 /// The `idf_fit` aggregate.
 pub fn idf_fit_udaf() -> Arc<AggregateUDF> {
     static UDAF: OnceLock<Arc<AggregateUDF>> = OnceLock::new();
-    UDAF.get_or_init(|| Arc::new(AggregateUDF::from(IdfFit::default())))
+    UDAF.get_or_init(|| Arc::new(AggregateUDF::from(FitUdaf::<IdfFit>::default())))
         .clone()
 }
 

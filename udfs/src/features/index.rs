@@ -13,25 +13,29 @@ use std::sync::{Arc, OnceLock};
 
 use datafusion::arrow::array::{Array, ArrayRef, Int64Array};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, FieldRef};
+use datafusion::arrow::datatypes::DataType;
 use datafusion::common::Result;
-use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, ColumnarValue, Documentation,
-    ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+    AggregateUDF, ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDF,
+    ScalarUDFImpl, Signature, Volatility,
 };
 use huntsman_proto::{FeatureSpec, ModelEnvelope, ModelKind, TrainingStats};
 
 use super::FeatureError;
 use super::{FEATURES_SECTION, is_string, str_values};
 use crate::error::{exec_error, plan_error};
-use crate::fit::{FitAccumulator, FitPartial, fit_state_fields};
+#[cfg(test)]
+use crate::fit::FitAccumulator;
+use crate::fit::FitPartial;
 use crate::matrix::{ByteReader, ByteWriter, DecodeError, invalid};
+use crate::model_fn::{FitSpec, FitUdaf, Literals, Param};
 use crate::model_io::{ModelMeta, encode};
 use crate::scoring::{
-    ModelCache, ModelFormat, check_integer, check_model_type, literal_i64,
-    resolve_models, score_with_models,
+    ModelCache, ModelFormat, check_model_type, resolve_models, score_with_models,
 };
+#[cfg(test)]
+use datafusion::logical_expr::Accumulator;
+use datafusion::logical_expr::DocSection;
 
 const CATEGORY_INDEX_FIT: &str = "category_index_fit";
 const CATEGORY_INDEX: &str = "category_index";
@@ -337,59 +341,35 @@ impl CategoryIndexModel {
 }
 
 /// `category_index_fit(value [, max_categories])`: learns a category index.
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct CategoryIndexFit {
-    signature: Signature,
-}
+#[derive(Debug)]
+pub struct CategoryIndexFit;
 
-impl Default for CategoryIndexFit {
-    fn default() -> Self {
-        Self {
-            signature: Signature::user_defined(Volatility::Immutable),
-        }
-    }
-}
+impl FitSpec for CategoryIndexFit {
+    type Partial = CategoryIndexPartial;
+    const NAME: &'static str = CATEGORY_INDEX_FIT;
+    const SECTION: DocSection = FEATURES_SECTION;
+    const INPUT: (&'static str, &'static str) =
+        ("value", "Utf8 (or an integer) categorical value.");
+    const PARAMS: &'static [Param] = &[Param::integer(
+        "max_categories",
+        "Keep at most this many categories, an integer literal >= 1 (default: \
+         all).",
+    )];
+    const DESCRIPTION: &'static str = "Learns an index of categorical values and returns the model (Binary) \
+     for `category_index`. Categories are ordered by descending count, then \
+     by value, so index 0 is the most frequent and the order does not depend \
+     on partitioning; with max_categories only that many most frequent are \
+     kept. Integers and booleans are indexed by their text. Every distinct \
+     value is counted exactly, so the partial state grows with the number \
+     of distinct values. Nulls are skipped; returns null for no values.";
+    const EXAMPLE: &'static str = CATEGORY_INDEX_FIT_EXAMPLE;
 
-impl AggregateUDFImpl for CategoryIndexFit {
-    fn name(&self) -> &str {
-        CATEGORY_INDEX_FIT
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        if !(1..=2).contains(&arg_types.len()) {
-            return Err(plan_error(
-                CATEGORY_INDEX_FIT,
-                format!(
-                    "takes (value [, max_categories]), got {} arguments",
-                    arg_types.len()
-                ),
-            ));
-        }
-        let mut out = vec![coerce_value(CATEGORY_INDEX_FIT, &arg_types[0])?];
-        if let Some(t) = arg_types.get(1) {
-            check_integer(CATEGORY_INDEX_FIT, "max_categories", t)?;
-            out.push(DataType::Int64);
-        }
-        Ok(out)
+    fn coerce_input(t: &DataType) -> Result<DataType> {
+        coerce_value(CATEGORY_INDEX_FIT, t)
     }
 
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Binary)
-    }
-
-    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        Ok(fit_state_fields(&args))
-    }
-
-    fn accumulator(&self, acc_args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        let max = match acc_args.exprs.get(1) {
-            Some(e) => literal_i64(CATEGORY_INDEX_FIT, "max_categories", e)?,
-            None => None,
-        };
+    fn partial(params: &Literals<'_>) -> Result<CategoryIndexPartial> {
+        let max = params.integer("max_categories")?;
         let max = match max {
             None => None,
             Some(m) => match usize::try_from(m) {
@@ -402,32 +382,7 @@ impl AggregateUDFImpl for CategoryIndexFit {
                 }
             },
         };
-        FitAccumulator::boxed(CategoryIndexPartial::new(max))
-    }
-
-    fn documentation(&self) -> Option<&Documentation> {
-        static DOC: OnceLock<Documentation> = OnceLock::new();
-        Some(DOC.get_or_init(|| {
-            Documentation::builder(
-                FEATURES_SECTION,
-                "Learns an index of categorical values and returns the model (Binary) \
-                 for `category_index`. Categories are ordered by descending count, then \
-                 by value, so index 0 is the most frequent and the order does not depend \
-                 on partitioning; with max_categories only that many most frequent are \
-                 kept. Integers and booleans are indexed by their text. Every distinct \
-                 value is counted exactly, so the partial state grows with the number \
-                 of distinct values. Nulls are skipped; returns null for no values.",
-                "category_index_fit(value [, max_categories])",
-            )
-            .with_argument("value", "Utf8 (or an integer) categorical value.")
-            .with_argument(
-                "max_categories",
-                "Keep at most this many categories, an integer literal >= 1 (default: \
-                 all).",
-            )
-            .with_sql_example(CATEGORY_INDEX_FIT_EXAMPLE)
-            .build()
-        }))
+        Ok(CategoryIndexPartial::new(max))
     }
 }
 
@@ -539,8 +494,10 @@ const CATEGORY_INDEX_EXAMPLE: &str = "```sql\n\
 /// The `category_index_fit` aggregate.
 pub fn category_index_fit_udaf() -> Arc<AggregateUDF> {
     static UDAF: OnceLock<Arc<AggregateUDF>> = OnceLock::new();
-    UDAF.get_or_init(|| Arc::new(AggregateUDF::from(CategoryIndexFit::default())))
-        .clone()
+    UDAF.get_or_init(|| {
+        Arc::new(AggregateUDF::from(FitUdaf::<CategoryIndexFit>::default()))
+    })
+    .clone()
 }
 
 /// The `category_index` scalar function.

@@ -63,7 +63,6 @@ use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::{DataType, Field, Fields};
 use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::DocSection;
-use datafusion::physical_expr::PhysicalExpr;
 
 use crate::error::plan_error;
 use crate::sparse::is_sparse;
@@ -182,26 +181,6 @@ pub(crate) fn planning_str(
             format!("{parameter} must be a string (got {other})"),
         )),
     }
-}
-
-/// Reads a string literal argument of an aggregate (`method`, …).
-///
-/// # Errors
-/// A planning error naming the function and the parameter when the argument is not a
-/// string literal.
-pub(crate) fn literal_str(
-    function: &str,
-    parameter: &str,
-    expr: &Arc<dyn PhysicalExpr>,
-) -> Result<Option<String>> {
-    use datafusion::physical_expr::expressions::Literal;
-    let Some(lit) = expr.downcast_ref::<Literal>() else {
-        return Err(plan_error(
-            function,
-            format!("{parameter} must be a literal string"),
-        ));
-    };
-    planning_str(function, parameter, Some(lit.value()))
 }
 
 /// The scalar value of a literal argument at execution.

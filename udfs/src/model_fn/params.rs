@@ -20,6 +20,8 @@ pub enum ParamKind {
     Number,
     /// A JSON object as a string literal (a family's whole option set).
     Json,
+    /// A string literal (a method's name).
+    Text,
     /// A boolean literal.
     Boolean,
 }
@@ -30,6 +32,7 @@ impl ParamKind {
             Self::Integer => "integer",
             Self::Number => "number",
             Self::Json => "JSON string",
+            Self::Text => "string",
             Self::Boolean => "boolean",
         }
     }
@@ -39,6 +42,7 @@ impl ParamKind {
             Self::Integer => "an integer",
             Self::Number => "a number",
             Self::Json => "a JSON string",
+            Self::Text => "a string",
             Self::Boolean => "a boolean",
         }
     }
@@ -60,7 +64,7 @@ impl ParamKind {
             Self::Number if t.is_numeric() || t == &DataType::Null => {
                 Ok(DataType::Float64)
             }
-            Self::Json => match t {
+            Self::Json | Self::Text => match t {
                 DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
                     Ok(t.clone())
                 }
@@ -111,6 +115,15 @@ impl Param {
         Self {
             name,
             kind: ParamKind::Json,
+            doc,
+        }
+    }
+
+    /// A string parameter.
+    pub const fn text(name: &'static str, doc: &'static str) -> Self {
+        Self {
+            name,
+            kind: ParamKind::Text,
             doc,
         }
     }
@@ -187,21 +200,21 @@ impl<'a> Literals<'a> {
         }
     }
 
-    fn arg(&self, name: &str) -> Result<&Arg> {
+    fn arg(&self, name: &str) -> Result<(&Arg, ParamKind)> {
         let i = self
             .params
             .iter()
             .position(|p| p.name == name)
             .ok_or_else(|| exec_error(self.function, format!("no parameter {name}")))?;
-        Ok(&self.values[i])
+        Ok((&self.values[i], self.params[i].kind))
     }
 
-    fn value(&self, name: &str, kind: ParamKind) -> Result<&ScalarValue> {
+    fn value(&self, name: &str) -> Result<&ScalarValue> {
         const NULL: &ScalarValue = &ScalarValue::Null;
         match self.arg(name)? {
-            Arg::Absent => Ok(NULL),
-            Arg::Literal(v) => Ok(v),
-            Arg::Expression => Err(plan_error(
+            (Arg::Absent, _) => Ok(NULL),
+            (Arg::Literal(v), _) => Ok(v),
+            (Arg::Expression, kind) => Err(plan_error(
                 self.function,
                 format!("{name} must be a literal {}", kind.bare()),
             )),
@@ -213,7 +226,7 @@ impl<'a> Literals<'a> {
     /// # Errors
     /// A name the family did not declare.
     pub fn given(&self, name: &str) -> Result<bool> {
-        Ok(!matches!(self.arg(name)?, Arg::Absent))
+        Ok(!matches!(self.arg(name)?.0, Arg::Absent))
     }
 
     /// An integer parameter; `None` when not given or null.
@@ -221,7 +234,7 @@ impl<'a> Literals<'a> {
     /// # Errors
     /// Not a literal, or not an integer.
     pub fn integer(&self, name: &str) -> Result<Option<i64>> {
-        match self.value(name, ParamKind::Integer)? {
+        match self.value(name)? {
             ScalarValue::Null => Ok(None),
             v => match v.cast_to(&DataType::Int64) {
                 Ok(ScalarValue::Int64(i)) => Ok(i),
@@ -256,7 +269,7 @@ impl<'a> Literals<'a> {
     /// # Errors
     /// Not a literal, or not a number.
     pub fn number(&self, name: &str) -> Result<Option<f64>> {
-        match self.value(name, ParamKind::Number)? {
+        match self.value(name)? {
             ScalarValue::Null => Ok(None),
             v => match v.cast_to(&DataType::Float64) {
                 Ok(ScalarValue::Float64(f)) => Ok(f),
@@ -273,14 +286,14 @@ impl<'a> Literals<'a> {
     /// # Errors
     /// Not a literal, or not a string.
     pub fn text(&self, name: &str) -> Result<Option<String>> {
-        match self.value(name, ParamKind::Json)? {
+        match self.value(name)? {
             ScalarValue::Null => Ok(None),
             ScalarValue::Utf8(v)
             | ScalarValue::LargeUtf8(v)
             | ScalarValue::Utf8View(v) => Ok(v.clone()),
             v => Err(plan_error(
                 self.function,
-                format!("{name} must be a JSON string, got {}", v.data_type()),
+                format!("{name} must be a string, got {}", v.data_type()),
             )),
         }
     }
@@ -290,7 +303,7 @@ impl<'a> Literals<'a> {
     /// # Errors
     /// Not a literal, or not a boolean.
     pub fn boolean(&self, name: &str) -> Result<Option<bool>> {
-        match self.value(name, ParamKind::Boolean)? {
+        match self.value(name)? {
             ScalarValue::Null => Ok(None),
             ScalarValue::Boolean(b) => Ok(*b),
             v => Err(plan_error(

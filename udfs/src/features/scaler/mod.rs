@@ -15,19 +15,20 @@ use std::mem::size_of;
 use std::sync::{Arc, OnceLock};
 
 use datafusion::arrow::array::{ArrayRef, Float64Builder, ListBuilder, new_null_array};
-use datafusion::arrow::datatypes::{DataType, FieldRef};
+use datafusion::arrow::datatypes::DataType;
 use datafusion::common::Result;
-use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, ColumnarValue, Documentation,
-    ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+    AggregateUDF, ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDF,
+    ScalarUDFImpl, Signature, Volatility,
 };
 use huntsman_proto::{FeatureSpec, ModelEnvelope, ModelKind, TrainingStats};
 
 use super::FeatureError;
-use super::{FEATURES_SECTION, dense_type, is_string, literal_str};
+use super::{FEATURES_SECTION, dense_type};
 use crate::error::{exec_error, plan_error};
-use crate::fit::{FitAccumulator, FitPartial, fit_state_fields};
+#[cfg(test)]
+use crate::fit::FitAccumulator;
+use crate::fit::FitPartial;
 use crate::matrix::{
     ByteReader, ByteWriter, DecodeError, FeatureMatrix, invalid, matrix_from_list,
 };
@@ -36,6 +37,8 @@ use crate::scoring::{
     ModelCache, ModelFormat, check_model_type, check_vector_type, resolve_models,
     score_with_models,
 };
+#[cfg(test)]
+use datafusion::logical_expr::Accumulator;
 
 const SCALER_FIT: &str = "scaler_fit";
 const SCALE: &str = "scale";
@@ -629,7 +632,7 @@ mod tests {
         );
         let err = error("SELECT scaler_fit(v, 3) FROM (VALUES ([1.0])) AS t(v)").await;
         assert!(
-            err.contains("scaler_fit: method must be the string"),
+            err.contains("scaler_fit: method must be a string, got Int64"),
             "{err}"
         );
         let err = error("SELECT scaler_fit('x')").await;

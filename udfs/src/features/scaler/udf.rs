@@ -1,92 +1,39 @@
 //! The SQL functions `scaler_fit` and `scale` over [`ScalerPartial`] and [`ScalerModel`].
 
 use super::*;
+use crate::model_fn::{FitSpec, FitUdaf, Literals, Param};
+use datafusion::logical_expr::DocSection;
 
 /// `scaler_fit(vec [, method])`: fits a per-column scaler, returns the model.
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct ScalerFit {
-    signature: Signature,
-}
+#[derive(Debug)]
+pub struct ScalerFit;
 
-impl Default for ScalerFit {
-    fn default() -> Self {
-        Self {
-            signature: Signature::user_defined(Volatility::Immutable),
-        }
-    }
-}
+impl FitSpec for ScalerFit {
+    type Partial = ScalerPartial;
+    const NAME: &'static str = SCALER_FIT;
+    const SECTION: DocSection = FEATURES_SECTION;
+    const INPUT: (&'static str, &'static str) =
+        ("vec", "List of Float64, the same length in every row.");
+    const PARAMS: &'static [Param] = &[Param::text(
+        "method",
+        "'standard' (default) or 'minmax', a string literal.",
+    )];
+    const DESCRIPTION: &'static str = "Fits a per-column scaler on dense feature vectors and returns the model \
+     (Binary) for `scale`. 'standard' maps x to (x - mean) / std with the \
+     population standard deviation (scikit-learn's StandardScaler); \
+     'minmax' maps the training range to [0, 1] (values outside it scale \
+     outside [0, 1]). A constant column scales to 0. Moments merge across \
+     partitions with Chan's parallel formula, so the model does not depend on \
+     the split. Null vectors are skipped; NaN, null elements or rows of \
+     different lengths are errors naming the row. Null for no rows.";
+    const EXAMPLE: &'static str = SCALER_FIT_EXAMPLE;
 
-impl AggregateUDFImpl for ScalerFit {
-    fn name(&self) -> &str {
-        SCALER_FIT
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        if !(1..=2).contains(&arg_types.len()) {
-            return Err(plan_error(
-                SCALER_FIT,
-                format!("takes (vec [, method]), got {} arguments", arg_types.len()),
-            ));
-        }
-        check_vector_type(SCALER_FIT, &arg_types[0])?;
-        if let Some(m) = arg_types.get(1)
-            && !(is_string(m) || m == &DataType::Null)
-        {
-            return Err(plan_error(
-                SCALER_FIT,
-                format!("method must be the string 'standard' or 'minmax', got {m}"),
-            ));
-        }
-        Ok(arg_types.to_vec())
-    }
-
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Binary)
-    }
-
-    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        Ok(fit_state_fields(&args))
-    }
-
-    fn accumulator(&self, acc_args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        let method = match acc_args.exprs.get(1) {
-            Some(e) => literal_str(SCALER_FIT, "method", e)?,
-            None => None,
-        };
-        let method = match method {
+    fn partial(params: &Literals<'_>) -> Result<ScalerPartial> {
+        let method = match params.text("method")? {
             Some(m) => ScalerMethod::parse(&m).map_err(|e| plan_error(SCALER_FIT, e))?,
             None => ScalerMethod::Standard,
         };
-        FitAccumulator::boxed(ScalerPartial::new(method))
-    }
-
-    fn documentation(&self) -> Option<&Documentation> {
-        static DOC: OnceLock<Documentation> = OnceLock::new();
-        Some(DOC.get_or_init(|| {
-            Documentation::builder(
-                FEATURES_SECTION,
-                "Fits a per-column scaler on dense feature vectors and returns the model \
-                 (Binary) for `scale`. 'standard' maps x to (x - mean) / std with the \
-                 population standard deviation (scikit-learn's StandardScaler); \
-                 'minmax' maps the training range to [0, 1] (values outside it scale \
-                 outside [0, 1]). A constant column scales to 0. Moments merge across \
-                 partitions with Chan's parallel formula, so the model does not depend on \
-                 the split. Null vectors are skipped; NaN, null elements or rows of \
-                 different lengths are errors naming the row. Null for no rows.",
-                "scaler_fit(vec [, method])",
-            )
-            .with_argument("vec", "List of Float64, the same length in every row.")
-            .with_argument(
-                "method",
-                "'standard' (default) or 'minmax', a string literal.",
-            )
-            .with_sql_example(SCALER_FIT_EXAMPLE)
-            .build()
-        }))
+        Ok(ScalerPartial::new(method))
     }
 }
 
@@ -197,7 +144,7 @@ pub(super) const SCALE_EXAMPLE: &str = "```sql\n\
 /// The `scaler_fit` aggregate.
 pub fn scaler_fit_udaf() -> Arc<AggregateUDF> {
     static UDAF: OnceLock<Arc<AggregateUDF>> = OnceLock::new();
-    UDAF.get_or_init(|| Arc::new(AggregateUDF::from(ScalerFit::default())))
+    UDAF.get_or_init(|| Arc::new(AggregateUDF::from(FitUdaf::<ScalerFit>::default())))
         .clone()
 }
 
