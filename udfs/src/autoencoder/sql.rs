@@ -14,7 +14,7 @@ use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::expr::AggregateFunction;
 use datafusion::logical_expr::function::AggregateFunctionSimplification;
 use datafusion::logical_expr::{AggregateUDF, DocSection, Expr, ScalarUDF};
-use huntsman_proto::{FeatureSpec, ModelKind, TrainingStats};
+use huntsman_proto::{FeatureSpec, ModelEnvelope, ModelKind, TrainingStats};
 use serde_json::Value;
 
 use super::input::{InputBatch, InputKind};
@@ -279,8 +279,8 @@ impl ScoreSpec for AutoencoderScore {
         Ok(t.clone())
     }
 
-    fn decode(payload: &[u8]) -> Result<AutoencoderModel, AutoencoderError> {
-        AutoencoderModel::from_bytes(payload)
+    fn decode(envelope: &ModelEnvelope) -> Result<AutoencoderModel, AutoencoderError> {
+        AutoencoderModel::from_bytes(&envelope.payload)
     }
 
     fn name((): ()) -> &'static str {

@@ -15,24 +15,20 @@ use datafusion::arrow::array::{Array, ArrayRef, Int64Array};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::Result;
-use datafusion::logical_expr::{
-    AggregateUDF, ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDF,
-    ScalarUDFImpl, Signature, Volatility,
-};
+use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 use huntsman_proto::{FeatureSpec, ModelEnvelope, ModelKind, TrainingStats};
 
 use super::FeatureError;
 use super::{FEATURES_SECTION, is_string, str_values};
-use crate::error::{exec_error, plan_error};
+use crate::error::plan_error;
 #[cfg(test)]
 use crate::fit::FitAccumulator;
 use crate::fit::FitPartial;
 use crate::matrix::{ByteReader, ByteWriter, DecodeError, invalid};
-use crate::model_fn::{FitSpec, FitUdaf, Literals, Param};
+use crate::model_fn::{FitSpec, FitUdaf, Literals, Param, ScoreSpec, ScoreUdf};
 use crate::model_io::{ModelMeta, encode};
-use crate::scoring::{
-    ModelCache, ModelFormat, check_model_type, resolve_models, score_with_models,
-};
+use crate::neural::Accelerator;
+use crate::scoring::ModelCache;
 #[cfg(test)]
 use datafusion::logical_expr::Accumulator;
 use datafusion::logical_expr::DocSection;
@@ -397,88 +393,60 @@ const CATEGORY_INDEX_FIT_EXAMPLE: &str = "```sql\n\
 +--------------+---+\n\
 ```";
 
-/// `category_index(value, model)`: the index of a value under a category-index model.
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct CategoryIndex {
-    signature: Signature,
-}
+/// `category_index(value, model)`: the index of each value under a category index.
+#[derive(Debug)]
+pub struct CategoryIndex;
 
-impl Default for CategoryIndex {
-    fn default() -> Self {
-        Self {
-            signature: Signature::user_defined(Volatility::Immutable),
-        }
+impl ScoreSpec for CategoryIndex {
+    type Model = CategoryIndexModel;
+    type Output = ();
+    type Error = FeatureError;
+    const KIND: ModelKind = ModelKind::CategoryIndex;
+    const VERSION: u32 = CATEGORY_INDEX_FORMAT_VERSION;
+    const SECTION: DocSection = FEATURES_SECTION;
+    const INPUT: (&'static str, &'static str) =
+        ("value", "Utf8 (or an integer) categorical value.");
+    const FIT: &'static str = CATEGORY_INDEX_FIT;
+
+    fn cache() -> &'static ModelCache<CategoryIndexModel> {
+        &CACHE
     }
-}
 
-impl ScalarUDFImpl for CategoryIndex {
-    fn name(&self) -> &str {
+    fn coerce_input(function: &str, t: &DataType) -> Result<DataType> {
+        coerce_value(function, t)
+    }
+
+    fn decode(
+        envelope: &ModelEnvelope,
+    ) -> std::result::Result<CategoryIndexModel, FeatureError> {
+        CategoryIndexModel::decode(envelope).map_err(FeatureError::Model)
+    }
+
+    fn name((): ()) -> &'static str {
         CATEGORY_INDEX
     }
 
-    fn signature(&self) -> &Signature {
-        &self.signature
+    fn return_type((): ()) -> DataType {
+        DataType::Int64
     }
 
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        let [value, model] = arg_types else {
-            return Err(plan_error(
-                CATEGORY_INDEX,
-                format!("takes (value, model), got {} arguments", arg_types.len()),
-            ));
-        };
-        check_model_type(CATEGORY_INDEX, model)?;
-        Ok(vec![coerce_value(CATEGORY_INDEX, value)?, model.clone()])
+    fn doc((): ()) -> (&'static str, &'static str) {
+        (
+            "The Int64 index of a categorical value under a model from \
+             `category_index_fit`: 0 for the most frequent training value, and one \
+             shared \"other\" index, equal to the number of categories, for any value \
+             the model does not hold. Null for a null value or model.",
+            CATEGORY_INDEX_EXAMPLE,
+        )
     }
 
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Int64)
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let [value, model] = args.args.as_slice() else {
-            return Err(exec_error(CATEGORY_INDEX, "takes (value, model)"));
-        };
-        let rows = args.number_rows;
-        let value = value.to_array(rows)?;
-        let models = resolve_models(
-            CATEGORY_INDEX,
-            model,
-            rows,
-            &CACHE,
-            &args.config_options,
-            ModelFormat {
-                kind: ModelKind::CategoryIndex,
-                supported_version: CATEGORY_INDEX_FORMAT_VERSION,
-            },
-            CategoryIndexModel::decode,
-        )?;
-        let out = score_with_models(&value, models, &DataType::Int64, |m, v| {
-            m.transform(v).map_err(|e| exec_error(CATEGORY_INDEX, e))
-        })?;
-        Ok(ColumnarValue::Array(out))
-    }
-
-    fn documentation(&self) -> Option<&Documentation> {
-        static DOC: OnceLock<Documentation> = OnceLock::new();
-        Some(DOC.get_or_init(|| {
-            Documentation::builder(
-                FEATURES_SECTION,
-                "The Int64 index of a categorical value under a model from \
-                 `category_index_fit`: 0 for the most frequent training value, and one \
-                 shared \"other\" index, equal to the number of categories, for any value \
-                 the model does not hold. Null for a null value or model.",
-                "category_index(value, model)",
-            )
-            .with_argument("value", "Utf8 (or an integer) categorical value.")
-            .with_argument(
-                "model",
-                "Binary model from category_index_fit, or a Utf8 path / file:// URI of a \
-                 stored model; decoded once per process and cached by checksum.",
-            )
-            .with_sql_example(CATEGORY_INDEX_EXAMPLE)
-            .build()
-        }))
+    fn score(
+        (): (),
+        model: &CategoryIndexModel,
+        value: &ArrayRef,
+        _accelerator: Accelerator,
+    ) -> std::result::Result<ArrayRef, FeatureError> {
+        model.transform(value).map_err(FeatureError::Input)
     }
 }
 
@@ -503,7 +471,7 @@ pub fn category_index_fit_udaf() -> Arc<AggregateUDF> {
 /// The `category_index` scalar function.
 pub fn category_index_udf() -> Arc<ScalarUDF> {
     static UDF: OnceLock<Arc<ScalarUDF>> = OnceLock::new();
-    UDF.get_or_init(|| Arc::new(ScalarUDF::from(CategoryIndex::default())))
+    UDF.get_or_init(|| Arc::new(ScalarUDF::from(ScoreUdf::<CategoryIndex>::new(()))))
         .clone()
 }
 

@@ -57,6 +57,9 @@ pub enum FeatureError {
     /// Finishing a state that saw no rows.
     #[error("no rows")]
     Empty,
+    /// A stored model this build cannot read.
+    #[error("{0}")]
+    Model(String),
 }
 
 use datafusion::arrow::array::{Array, AsArray};

@@ -12,7 +12,7 @@ use datafusion::arrow::array::{ArrayRef, new_null_array};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::Result;
 use datafusion::logical_expr::{AggregateUDF, DocSection, ScalarUDF};
-use huntsman_proto::{FeatureSpec, ModelKind, TrainingStats};
+use huntsman_proto::{FeatureSpec, ModelEnvelope, ModelKind, TrainingStats};
 
 use super::{
     IsolationForestError, IsolationForestModel, IsolationForestParams,
@@ -188,8 +188,10 @@ impl ScoreSpec for IForestScore {
         &CACHE
     }
 
-    fn decode(payload: &[u8]) -> Result<IsolationForestModel, IsolationForestError> {
-        IsolationForestModel::from_bytes(payload)
+    fn decode(
+        envelope: &ModelEnvelope,
+    ) -> Result<IsolationForestModel, IsolationForestError> {
+        IsolationForestModel::from_bytes(&envelope.payload)
     }
 
     fn name((): ()) -> &'static str {

@@ -12,7 +12,7 @@ use datafusion::arrow::array::{ArrayRef, new_null_array};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::Result;
 use datafusion::logical_expr::{AggregateUDF, DocSection, ScalarUDF};
-use huntsman_proto::{FeatureSpec, ModelKind, TrainingStats};
+use huntsman_proto::{FeatureSpec, ModelEnvelope, ModelKind, TrainingStats};
 
 use super::{KMeansError, KMeansModel, KMeansParams, KMeansPartial};
 use crate::fit::FitPartial;
@@ -189,8 +189,8 @@ impl ScoreSpec for KMeansScore {
         &CACHE
     }
 
-    fn decode(payload: &[u8]) -> Result<KMeansModel, KMeansError> {
-        KMeansModel::from_bytes(payload)
+    fn decode(envelope: &ModelEnvelope) -> Result<KMeansModel, KMeansError> {
+        KMeansModel::from_bytes(&envelope.payload)
     }
 
     fn name(output: KMeansOutput) -> &'static str {

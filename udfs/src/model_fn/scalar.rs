@@ -10,7 +10,7 @@ use datafusion::logical_expr::{
     ColumnarValue, DocSection, Documentation, ScalarFunctionArgs, ScalarUDFImpl,
     Signature, Volatility,
 };
-use huntsman_proto::ModelKind;
+use huntsman_proto::{ModelEnvelope, ModelKind};
 
 use crate::error::{exec_error, plan_error};
 use crate::neural::{Accelerator, session_use_gpu};
@@ -55,11 +55,12 @@ pub trait ScoreSpec: Send + Sync + 'static {
         Ok(t.clone())
     }
 
-    /// Decodes a model's payload (the envelope is checked already).
+    /// Decodes a model from its envelope (kind, version and checksum are checked
+    /// already).
     ///
     /// # Errors
     /// A payload this build cannot read.
-    fn decode(payload: &[u8]) -> std::result::Result<Self::Model, Self::Error>;
+    fn decode(envelope: &ModelEnvelope) -> std::result::Result<Self::Model, Self::Error>;
 
     /// The SQL name of the function returning `output`.
     fn name(output: Self::Output) -> &'static str;
@@ -199,7 +200,7 @@ impl<S: ScoreSpec> ScalarUDFImpl for ScoreUdf<S> {
                 kind: S::KIND,
                 supported_version: S::VERSION,
             },
-            |env| S::decode(&env.payload),
+            S::decode,
         )?;
         let out_type = S::return_type(self.output);
         let out = score_with_models(&input, models, &out_type, |m, batch| {

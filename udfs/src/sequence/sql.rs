@@ -18,7 +18,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Int64Type};
 use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::function::AggregateFunctionSimplification;
 use datafusion::logical_expr::{AggregateUDF, DocSection, Expr, ScalarUDF};
-use huntsman_proto::{FeatureSpec, ModelKind, TrainingStats};
+use huntsman_proto::{FeatureSpec, ModelEnvelope, ModelKind, TrainingStats};
 
 use super::{
     SequenceError, SequenceModel, SequenceParams, SequencePartial, SequenceValidParams,
@@ -340,8 +340,8 @@ impl ScoreSpec for SeqScore {
         coerce_ids(function, t)
     }
 
-    fn decode(payload: &[u8]) -> Result<SequenceModel, SequenceError> {
-        SequenceModel::from_bytes(payload)
+    fn decode(envelope: &ModelEnvelope) -> Result<SequenceModel, SequenceError> {
+        SequenceModel::from_bytes(&envelope.payload)
     }
 
     fn name((): ()) -> &'static str {

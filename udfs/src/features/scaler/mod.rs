@@ -17,15 +17,12 @@ use std::sync::{Arc, OnceLock};
 use datafusion::arrow::array::{ArrayRef, Float64Builder, ListBuilder, new_null_array};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::Result;
-use datafusion::logical_expr::{
-    AggregateUDF, ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDF,
-    ScalarUDFImpl, Signature, Volatility,
-};
+use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 use huntsman_proto::{FeatureSpec, ModelEnvelope, ModelKind, TrainingStats};
 
 use super::FeatureError;
 use super::{FEATURES_SECTION, dense_type};
-use crate::error::{exec_error, plan_error};
+use crate::error::plan_error;
 #[cfg(test)]
 use crate::fit::FitAccumulator;
 use crate::fit::FitPartial;
@@ -33,10 +30,7 @@ use crate::matrix::{
     ByteReader, ByteWriter, DecodeError, FeatureMatrix, invalid, matrix_from_list,
 };
 use crate::model_io::{ModelMeta, encode};
-use crate::scoring::{
-    ModelCache, ModelFormat, check_model_type, check_vector_type, resolve_models,
-    score_with_models,
-};
+use crate::scoring::ModelCache;
 #[cfg(test)]
 use datafusion::logical_expr::Accumulator;
 

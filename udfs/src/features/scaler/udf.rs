@@ -1,7 +1,8 @@
 //! The SQL functions `scaler_fit` and `scale` over [`ScalerPartial`] and [`ScalerModel`].
 
 use super::*;
-use crate::model_fn::{FitSpec, FitUdaf, Literals, Param};
+use crate::model_fn::{FitSpec, FitUdaf, Literals, Param, ScoreSpec, ScoreUdf};
+use crate::neural::Accelerator;
 use datafusion::logical_expr::DocSection;
 
 /// `scaler_fit(vec [, method])`: fits a per-column scaler, returns the model.
@@ -46,89 +47,56 @@ pub(super) const SCALER_FIT_EXAMPLE: &str = "```sql\n\
 +------------+\n\
 ```";
 
-/// `scale(vec, model)`: applies a scaler from `scaler_fit`.
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct Scale {
-    signature: Signature,
-}
+/// `scale(vec, model)`: the vectors scaled by a model from `scaler_fit`.
+#[derive(Debug)]
+pub struct Scale;
 
-impl Default for Scale {
-    fn default() -> Self {
-        Self {
-            signature: Signature::user_defined(Volatility::Immutable),
-        }
+impl ScoreSpec for Scale {
+    type Model = ScalerModel;
+    type Output = ();
+    type Error = FeatureError;
+    const KIND: ModelKind = ModelKind::Scaler;
+    const VERSION: u32 = SCALER_FORMAT_VERSION;
+    const SECTION: DocSection = FEATURES_SECTION;
+    const INPUT: (&'static str, &'static str) =
+        ("vec", "List of Float64 of the model's width.");
+    const FIT: &'static str = SCALER_FIT;
+
+    fn cache() -> &'static ModelCache<ScalerModel> {
+        &CACHE
     }
-}
 
-impl ScalarUDFImpl for Scale {
-    fn name(&self) -> &str {
+    fn decode(
+        envelope: &ModelEnvelope,
+    ) -> std::result::Result<ScalerModel, FeatureError> {
+        ScalerModel::decode(envelope).map_err(FeatureError::Model)
+    }
+
+    fn name((): ()) -> &'static str {
         SCALE
     }
 
-    fn signature(&self) -> &Signature {
-        &self.signature
+    fn return_type((): ()) -> DataType {
+        dense_type()
     }
 
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        let [v, model] = arg_types else {
-            return Err(plan_error(
-                SCALE,
-                format!("takes (vec, model), got {} arguments", arg_types.len()),
-            ));
-        };
-        check_vector_type(SCALE, v)?;
-        check_model_type(SCALE, model)?;
-        Ok(arg_types.to_vec())
+    fn doc((): ()) -> (&'static str, &'static str) {
+        (
+            "Scales dense feature vectors with a model from `scaler_fit` (standard or \
+             min-max, as fitted). Returns a List of Float64 of the same length; a \
+             constant training column gives 0. The vector's length must match the \
+             model's. Null for a null vector or model.",
+            SCALE_EXAMPLE,
+        )
     }
 
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(dense_type())
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let [v, model] = args.args.as_slice() else {
-            return Err(exec_error(SCALE, "takes (vec, model)"));
-        };
-        let rows = args.number_rows;
-        let v = v.to_array(rows)?;
-        let models = resolve_models(
-            SCALE,
-            model,
-            rows,
-            &CACHE,
-            &args.config_options,
-            ModelFormat {
-                kind: ModelKind::Scaler,
-                supported_version: SCALER_FORMAT_VERSION,
-            },
-            ScalerModel::decode,
-        )?;
-        let out = score_with_models(&v, models, &dense_type(), |m, f| {
-            m.transform(f).map_err(|e| exec_error(SCALE, e))
-        })?;
-        Ok(ColumnarValue::Array(out))
-    }
-
-    fn documentation(&self) -> Option<&Documentation> {
-        static DOC: OnceLock<Documentation> = OnceLock::new();
-        Some(DOC.get_or_init(|| {
-            Documentation::builder(
-                FEATURES_SECTION,
-                "Scales dense feature vectors with a model from `scaler_fit` (standard or \
-                 min-max, as fitted). Returns a List of Float64 of the same length; a \
-                 constant training column gives 0. The vector's length must match the \
-                 model's. Null for a null vector or model.",
-                "scale(vec, model)",
-            )
-            .with_argument("vec", "List of Float64 of the model's width.")
-            .with_argument(
-                "model",
-                "Binary model from scaler_fit, or a Utf8 path / file:// URI of a stored \
-                 model; decoded once per process and cached by checksum.",
-            )
-            .with_sql_example(SCALE_EXAMPLE)
-            .build()
-        }))
+    fn score(
+        (): (),
+        model: &ScalerModel,
+        vec: &ArrayRef,
+        _accelerator: Accelerator,
+    ) -> std::result::Result<ArrayRef, FeatureError> {
+        model.transform(vec).map_err(FeatureError::Input)
     }
 }
 
@@ -151,6 +119,6 @@ pub fn scaler_fit_udaf() -> Arc<AggregateUDF> {
 /// The `scale` scalar function.
 pub fn scale_udf() -> Arc<ScalarUDF> {
     static UDF: OnceLock<Arc<ScalarUDF>> = OnceLock::new();
-    UDF.get_or_init(|| Arc::new(ScalarUDF::from(Scale::default())))
+    UDF.get_or_init(|| Arc::new(ScalarUDF::from(ScoreUdf::<Scale>::new(()))))
         .clone()
 }
