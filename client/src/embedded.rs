@@ -19,7 +19,6 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use huntsman_executor::{ExecutorSettings, InProcessExecutor, start_in_process};
 use huntsman_scheduler::SchedulerSettings;
-use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 /// A running embedded cluster. Cloning shares it; the last clone dropped stops the
@@ -65,9 +64,9 @@ impl EmbeddedCluster {
             .prefix("huntsman-embedded-")
             .tempdir()
             .context("creating the embedded executor's work directory")?;
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .await
-            .context("binding the embedded scheduler to a loopback port")?;
+        let listener =
+            huntsman_scheduler::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+                .context("binding the embedded scheduler to a loopback port")?;
         let scheduler = listener.local_addr()?;
         let settings = SchedulerSettings {
             bind_host: Ipv4Addr::LOCALHOST.to_string(),

@@ -143,13 +143,30 @@ pub async fn run(
 ) -> Result<(), SchedulerError> {
     settings.check()?;
     let addr = settings.address()?;
-    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
-        SchedulerError::Server {
-            addr,
-            source: ballista_core::error::BallistaError::IoError(e),
-        }
+    let listener = bind(addr).map_err(|e| SchedulerError::Server {
+        addr,
+        source: ballista_core::error::BallistaError::IoError(e),
     })?;
     serve(settings, listener, shutdown).await
+}
+
+/// Binds the scheduler's listener with `TCP_NODELAY`, which the connections it accepts
+/// inherit (Linux). Ballista serves the scheduler through axum, which leaves Nagle's
+/// algorithm on: each small gRPC answer (a job's status, a task launch) would then wait
+/// up to 40 ms for an acknowledgement, several times per query.
+///
+/// # Errors
+/// The address cannot be bound.
+pub fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.set_nodelay(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
 }
 
 /// Runs the scheduler on a listener already bound (the binary's port, or a loopback port
