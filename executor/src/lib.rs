@@ -1,9 +1,11 @@
 //! `huntsman-executor`: a Ballista executor that decodes and runs plans naming Huntsman's
 //! functions, with Huntsman's object stores and settings.
 //!
-//! This crate owns the executor's settings, the wait for the scheduler and the health
-//! server; the binary only parses flags. Functions and sessions come from
-//! [`huntsman_udfs::session`], shared with the scheduler and the client.
+//! This crate owns the executor's settings, the wait for the scheduler, the health
+//! server, and the start-up of an executor inside another process
+//! ([`start_in_process`], the client's embedded cluster); the binary only parses flags.
+//! Functions and sessions come from [`huntsman_udfs::session`], shared with the
+//! scheduler and the client.
 //!
 //! At start-up the executor fixes where its neural models run ([`neural_backend`]): in a
 //! `cuda` build it probes the CUDA driver once and checks the GPU settings; it logs the

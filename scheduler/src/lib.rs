@@ -1,7 +1,9 @@
 //! `huntsman-scheduler`: a Ballista scheduler whose sessions carry Huntsman's functions,
 //! object stores and `huntsman.*` settings.
 //!
-//! This crate owns the scheduler's settings and start-up; the binary only parses flags.
+//! This crate owns the scheduler's settings and start-up ([`run`] for the binary,
+//! [`serve`] on a listener already bound, which the client's embedded cluster uses too);
+//! the binary only parses flags.
 //! It does not own any function or session logic: both come from
 //! [`huntsman_udfs::session`], shared with the executors and the client.
 //!
