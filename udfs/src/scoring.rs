@@ -311,64 +311,6 @@ fn per_uri<'a, M>(
     Ok(BatchModels::PerRow(out))
 }
 
-/// Reads an integer literal argument of an aggregate (`k`, `seed`, …).
-///
-/// # Errors
-/// A planning error naming the function and the parameter when the argument is not an
-/// integer literal.
-pub fn literal_i64(
-    function: &str,
-    parameter: &str,
-    expr: &std::sync::Arc<dyn datafusion::physical_expr::PhysicalExpr>,
-) -> Result<Option<i64>> {
-    use datafusion::physical_expr::expressions::Literal;
-    let Some(lit) = expr.downcast_ref::<Literal>() else {
-        return Err(crate::error::plan_error(
-            function,
-            format!("{parameter} must be a literal integer"),
-        ));
-    };
-    match lit.value() {
-        ScalarValue::Null => Ok(None),
-        v => match v.cast_to(&DataType::Int64) {
-            Ok(ScalarValue::Int64(i)) => Ok(i),
-            _ => Err(crate::error::plan_error(
-                function,
-                format!("{parameter} must be an integer (got {v})"),
-            )),
-        },
-    }
-}
-
-/// Reads a float literal argument of an aggregate (`contamination`, …).
-///
-/// # Errors
-/// A planning error naming the function and the parameter when the argument is not a
-/// numeric literal.
-pub fn literal_f64(
-    function: &str,
-    parameter: &str,
-    expr: &std::sync::Arc<dyn datafusion::physical_expr::PhysicalExpr>,
-) -> Result<Option<f64>> {
-    use datafusion::physical_expr::expressions::Literal;
-    let Some(lit) = expr.downcast_ref::<Literal>() else {
-        return Err(crate::error::plan_error(
-            function,
-            format!("{parameter} must be a literal number"),
-        ));
-    };
-    match lit.value() {
-        ScalarValue::Null => Ok(None),
-        v => match v.cast_to(&DataType::Float64) {
-            Ok(ScalarValue::Float64(f)) => Ok(f),
-            _ => Err(crate::error::plan_error(
-                function,
-                format!("{parameter} must be a number (got {v})"),
-            )),
-        },
-    }
-}
-
 /// Checks that `t` is a list of Float64 (the feature-vector type every model takes).
 pub fn check_vector_type(function: &str, t: &DataType) -> Result<()> {
     let inner = match t {
