@@ -13,6 +13,8 @@
 # Set HUNTSMAN to a built binary to skip the build; OUT keeps the labs and results;
 # TABLE_ONLY=1 prints the table of the results already in OUT; REUSE=1 keeps the labs
 # already generated in OUT (same EVENTS and seeds) and only hunts and evaluates again.
+# PACKS names a folder of hunt packs: a hunt with a pack of its name there runs from it
+# (`hunt NAME --pack PACKS/NAME`), so an edited pack is evaluated without a rebuild.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,7 +47,11 @@ for profile in $PROFILES; do
     start=$(date +%s)
     : >"$dir/hunt.txt"; : >"$dir/hunt.err"
     for hunt in $HUNTS; do
-      "$HUNTSMAN" --data "$dir/events" hunt "$hunt" --quiet \
+      pack=()
+      if [ -n "${PACKS:-}" ] && [ -f "$PACKS/$hunt/hunt.toml" ]; then
+        pack=(--pack "$PACKS/$hunt")
+      fi
+      "$HUNTSMAN" --data "$dir/events" hunt "$hunt" "${pack[@]}" --quiet \
         --set "BASE_S3_PATH=$dir/store" >>"$dir/hunt.txt" 2>>"$dir/hunt.err" || true
     done
     echo "$(( $(date +%s) - start ))" >"$dir/seconds"
