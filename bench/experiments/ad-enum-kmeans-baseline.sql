@@ -13,6 +13,9 @@
 -- account that starts enumerating after a day of ordinary work shows the enumeration's
 -- terms alone. An account seen on one day only has no baseline and keeps all its terms,
 -- so a short recording is scored on what it holds. The week's volume counts all queries.
+-- A week with no new term is hashed as the single empty term '' (one shared vector for
+-- all such weeks), not as an empty vector: the numbers in docs/evaluation.md are this
+-- SQL's.
 WITH searches AS (
   SELECT
     winlog_user_name                                                  AS user,
