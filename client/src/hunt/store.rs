@@ -276,7 +276,12 @@ impl RunDir {
         if self.committed {
             return;
         }
-        let locations = [&self.staging, &self.work, &self.models];
+        // A local run's work folder lies inside its staging folder and goes with it, so
+        // two removals never walk one tree at the same time.
+        let mut locations = vec![&self.staging, &self.models];
+        if !is_inside(&self.work, &self.staging) {
+            locations.push(&self.work);
+        }
         let removed =
             futures::future::join_all(locations.iter().map(|l| l.remove_all())).await;
         for (location, result) in locations.iter().zip(removed) {
@@ -289,6 +294,11 @@ impl RunDir {
         }
         self.committed = true;
     }
+}
+
+/// Whether `inner` is `outer` or a folder below it, both local.
+fn is_inside(inner: &Location, outer: &Location) -> bool {
+    matches!((inner, outer), (Location::Local(i), Location::Local(o)) if i.starts_with(o))
 }
 
 impl Drop for RunDir {
@@ -468,6 +478,31 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert!(left.is_empty(), "ended runs leave nothing: {left:?}");
+    }
+
+    #[tokio::test]
+    async fn a_discarded_run_leaves_no_folder_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().to_str().unwrap()).unwrap();
+        let Location::Local(root) = store.root().clone() else {
+            panic!("local")
+        };
+        let mut run = store.begin("c2-beacon", "r1").await.unwrap();
+        run.write_model("m", b"bytes").await.unwrap();
+        for table in [run.staging_table("part"), run.work_dir().join("t.parquet")] {
+            table.put(b"rows".to_vec()).await.unwrap();
+        }
+        assert!(is_inside(run.work_dir(), &run.staging));
+        run.discard().await;
+        assert!(!root.join("models/c2-beacon/r1").exists());
+        let left: Vec<_> = fs::read_dir(root.join("results/c2-beacon"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .filter(|name| !name.to_string_lossy().ends_with(".lock"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+        drop(run);
+        assert!(store.completed_runs("c2-beacon").await.unwrap().is_empty());
     }
 
     #[test]
