@@ -405,13 +405,19 @@ fn sweep_abandoned(root: &Path, hunt: &str) {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn a_run_is_invisible_until_committed_and_vanishes_on_failure() {
+    /// A store in a new temporary folder (kept while the guard lives) and its root path.
+    fn local_store() -> (tempfile::TempDir, Store, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path().to_str().unwrap()).unwrap();
         let Location::Local(root) = store.root().clone() else {
             panic!("local")
         };
+        (dir, store, root)
+    }
+
+    #[tokio::test]
+    async fn a_run_is_invisible_until_committed_and_vanishes_on_failure() {
+        let (_dir, store, root) = local_store();
         {
             let run = store.begin("c2-beacon", "r1").await.unwrap();
             run.write_model("m", b"bytes").await.unwrap();
@@ -439,11 +445,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_run_killed_before_it_could_clean_up_is_swept_by_the_next() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path().to_str().unwrap()).unwrap();
-        let Location::Local(root) = store.root().clone() else {
-            panic!("local")
-        };
+        let (_dir, store, root) = local_store();
         let results = root.join("results/c2-beacon");
         // A run still going: its lock is held (by this process, through its own file).
         let live = store.begin("c2-beacon", "live").await.unwrap();
@@ -482,11 +484,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_discarded_run_leaves_no_folder_behind() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path().to_str().unwrap()).unwrap();
-        let Location::Local(root) = store.root().clone() else {
-            panic!("local")
-        };
+        let (_dir, store, root) = local_store();
         let mut run = store.begin("c2-beacon", "r1").await.unwrap();
         run.write_model("m", b"bytes").await.unwrap();
         for table in [run.staging_table("part"), run.work_dir().join("t.parquet")] {
@@ -495,13 +493,16 @@ mod tests {
         assert!(is_inside(run.work_dir(), &run.staging));
         run.discard().await;
         assert!(!root.join("models/c2-beacon/r1").exists());
-        let left: Vec<_> = fs::read_dir(root.join("results/c2-beacon"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .filter(|name| !name.to_string_lossy().ends_with(".lock"))
-            .collect();
-        assert!(left.is_empty(), "{left:?}");
+        let left = || -> Vec<_> {
+            fs::read_dir(root.join("results/c2-beacon"))
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect()
+        };
+        // Only the run's lock, held until the run is dropped.
+        assert_eq!(left(), vec![std::ffi::OsString::from(".r1.lock")]);
         drop(run);
+        assert!(left().is_empty(), "{:?}", left());
         assert!(store.completed_runs("c2-beacon").await.unwrap().is_empty());
     }
 
