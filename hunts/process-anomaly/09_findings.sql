@@ -10,8 +10,10 @@
 --
 -- The hunt's score adds up three pieces of evidence, each in [0, 1]:
 --   pa_score = family_lineage + family_network + behaviour
--- family_lineage, family_network: how rare the lineage (parent image > image) and the
---                  destinations and DNS names are in the process's family (04, 03);
+-- family_lineage: how rare the lineage (parent image > image) is in the process's
+--                  family (03, 05);
+-- family_network: what reached the family from outside: how rare its destinations and
+--                  DNS names are (03), or a file written on its host and run (04);
 -- behaviour      = (seq_norm + iforest) / 2, the two models' anomaly scores.
 -- A rare lineage alone is the long tail of every network (installers, scheduled tasks,
 -- an administrator's one-off command); a rare destination alone is a browser's day. Each
@@ -74,7 +76,7 @@ SELECT
   array_to_string(f.sequence, ' ') AS event_sequence,
   f.destinations, f.dns_names, f.rarity, f.lineage_processes, f.lineage_hosts,
   f.image_instances, f.lineage_surprise, f.network_surprise, f.family_lineage,
-  f.family_network, f.seq_loss,
+  f.family_network, f.delivered, f.seq_loss,
   f.seq_norm, f.iforest, f.behaviour, f.rarity_boost, f.final_score,
   coalesce((f.final_score - p.mean_score) / nullif(p.sd_score, 0), 0.0) AS image_zscore,
   f.final_score > ${PROCESS_FINAL_ANOMALY_THRESHOLD}                   AS final_flag,

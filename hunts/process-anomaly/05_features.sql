@@ -10,15 +10,23 @@
 -- (services.exe starts hundreds of children; one of them is rare by chance, and its
 -- rare connection says nothing about any one of them). A process whose creation was
 -- not logged gets the lineage surprise of what it started.
+--
+-- What reached the process from outside is the larger of its network surprise (03) and
+-- its delivery (04: a file written on its host and run there), so a payload that came
+-- through a proxy, where every process reaches one address, still counts; the family's
+-- network evidence is made of it.
 WITH total AS (SELECT ln(greatest(CAST(count(*) AS DOUBLE), 2.0)) AS ln_n FROM pa_processes),
 own AS (
   SELECT
     p.processguid,
     p.parent_processguid,
     coalesce(r.lineage_surprise, 0.0) AS lineage_surprise,
-    coalesce(r.network_surprise, 0.0) AS network_surprise
+    coalesce(r.network_surprise, 0.0) AS network_surprise,
+    coalesce(d.delivered, 0.0) AS delivered,
+    greatest(coalesce(r.network_surprise, 0.0), coalesce(d.delivered, 0.0)) AS reached
   FROM pa_processes p
   LEFT JOIN pa_rarity r ON r.processguid = p.processguid
+  LEFT JOIN pa_delivered d ON d.processguid = p.processguid
 ),
 children AS (
   -- Per parent: how many children it has, and the rarest child's surprises, corrected.
@@ -27,8 +35,8 @@ children AS (
     count(*)           AS children,
     greatest(0.0, max(lineage_surprise) - ln(CAST(count(*) AS DOUBLE)) / max(total.ln_n))
       AS lineage_surprise,
-    greatest(0.0, max(network_surprise) - ln(CAST(count(*) AS DOUBLE)) / max(total.ln_n))
-      AS network_surprise
+    greatest(0.0, max(reached) - ln(CAST(count(*) AS DOUBLE)) / max(total.ln_n))
+      AS reached
   FROM own CROSS JOIN total
   WHERE parent_processguid IS NOT NULL
   GROUP BY parent_processguid
@@ -40,11 +48,12 @@ SELECT
   r.lineage_hosts,
   o.lineage_surprise,
   o.network_surprise,
+  o.delivered,
   greatest(o.lineage_surprise, coalesce(down.lineage_surprise, 0.0),
     coalesce(up.lineage_surprise - ln(CAST(siblings.children AS DOUBLE)) / t.ln_n, 0.0))
     AS family_lineage,
-  greatest(o.network_surprise, coalesce(down.network_surprise, 0.0),
-    coalesce(up.network_surprise - ln(CAST(siblings.children AS DOUBLE)) / t.ln_n, 0.0))
+  greatest(o.reached, coalesce(down.reached, 0.0),
+    coalesce(up.reached - ln(CAST(siblings.children AS DOUBLE)) / t.ln_n, 0.0))
     AS family_network,
   array_concat(
     make_array(
