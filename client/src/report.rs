@@ -183,17 +183,36 @@ fn transport_report(text: &str) -> Option<String> {
 
 /// An object store request that failed, from the `Debug` text of object_store's retry
 /// error (`RetryError(RetryErrorImpl { method: PUT, uri: Some(http://…), retries: 3, …
-/// error: "failed to lookup address information: …" … })`): `the store did not answer:
-/// PUT http://… (3 retries): failed to lookup address information: …`. `None` when the
-/// text is not such an error.
+/// error: "failed to lookup address information: …" … })`) or from its `Display` text,
+/// which a Parquet reader wraps in its own message (`Failed to fetch metadata for file …:
+/// Object Store error: … Error performing GET http://… in 13.2s, after 3 retries, …  -
+/// HTTP error: error sending request`): `the store did not answer: PUT http://… (3
+/// retries): failed to lookup address information: …`. `None` when the text is not such
+/// an error.
 pub fn store_failure(debug: &str) -> Option<String> {
     let text = debug.replace("\\\"", "\"");
+    let (method, uri, retries, reason) = match text.find("RetryError") {
+        Some(retry) => retry_debug(&text, retry)?,
+        None => retry_display(&text)?,
+    };
+    let tries = if retries.is_empty() {
+        String::new()
+    } else {
+        format!(" ({retries} retries)")
+    };
+    Some(format!(
+        "the store did not answer: {method} {uri}{tries}: {reason}"
+    ))
+}
+
+/// Method, URI, retries and reason of a retry error in `Debug` form, `retry` the offset
+/// of its `RetryError`.
+fn retry_debug(text: &str, retry: usize) -> Option<(String, String, String, String)> {
     let after = |key: &str, end: char| -> Option<String> {
         let at = text.find(key)? + key.len();
         let rest = &text[at..];
         Some(rest[..rest.find(end)?].trim().to_string())
     };
-    let retry = text.find("RetryError")?;
     let method = after("method: ", ',')?;
     let uri = after("uri: Some(", ')')?;
     let retries = after("retries: ", ',').unwrap_or_default();
@@ -204,14 +223,36 @@ pub fn store_failure(debug: &str) -> Option<String> {
         .map(|(r, _)| r.to_string())
         .or_else(|| innermost_message(&text[retry..]))
         .unwrap_or_else(|| "no answer".to_string());
-    let tries = if retries.is_empty() {
-        String::new()
-    } else {
-        format!(" ({retries} retries)")
-    };
-    Some(format!(
-        "the store did not answer: {method} {uri}{tries}: {reason}"
-    ))
+    Some((method, uri, retries, reason))
+}
+
+/// Method, URI, retries and reason of a retry error in `Display` form: `Error performing
+/// GET http://… in 13.2s, after 3 retries, max_retries: 3, retry_timeout: 20s  - HTTP
+/// error: error sending request`, possibly inside a `Debug` string (closing quotes and
+/// parentheses after it are not part of the reason).
+fn retry_display(text: &str) -> Option<(String, String, String, String)> {
+    const PERFORMING: &str = "Error performing ";
+    let rest = &text[text.find(PERFORMING)? + PERFORMING.len()..];
+    let mut words = rest.split_whitespace();
+    let method = words.next()?.to_string();
+    let uri = words.next()?.to_string();
+    if !uri.contains("://") {
+        return None;
+    }
+    let retries = rest
+        .split_once(", after ")
+        .and_then(|(_, r)| r.split_once(" retries"))
+        .map(|(n, _)| n.trim())
+        .filter(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+        .unwrap_or_default()
+        .to_string();
+    let reason = rest
+        .split_once(" - ")
+        .map(|(_, r)| r.trim_end_matches(['"', ')']).trim())
+        .filter(|r| !r.is_empty())
+        .unwrap_or("no answer")
+        .to_string();
+    Some((method, uri, retries, reason))
 }
 
 /// The innermost message of a `Debug`-formatted error such as
@@ -332,6 +373,23 @@ mod tests {
 
     /// As a compose lab's client printed it when the store was stopped mid-hunt.
     const STORE_GONE: &str = r#"c2-beacon: phase features: Task 0 in Stage 2 failed 4 times, fail the stage, most recent failure reason: "Task failed due to IO error: DataFusionError(Shared(External(DataFusionError(IoError(Custom { kind: Other, error: Generic { store: \"S3\", source: RetryError(RetryErrorImpl { method: PUT, uri: Some(http://s3:3900/lake/cut/scratch/c2-beacon/20261202T175448Z-268f38f5/c2_features.parquet), retries: 3, max_retries: 3, elapsed: 606.862699ms, retry_timeout: 20s, inner: Http(HttpError { kind: Connect, source: reqwest::Error { kind: Request, source: hyper_util::client::legacy::Error(Connect, ConnectError(\"dns error\", Custom { kind: Uncategorized, error: \"failed to lookup address information: Name or service not known\" })) } }) }) } })))))""#;
+
+    #[test]
+    fn an_input_file_the_store_stopped_serving_names_the_request() {
+        // As a compose lab's client got it when the store stopped while the executors
+        // read the events: the Parquet reader's message around object_store's retry error
+        // in its Display form.
+        let text = r#"c2-beacon: phase features: running 02_features.sql: Execution error: Job 038J3HY5GA000 failed: Job failed due to stage 1 failed: Task failed due to runtime execution error: DataFusionError(Shared(ParquetError(General("Failed to fetch metadata for file lab/events/day=2024-03-11/part-00000.parquet: Object Store error: Generic S3 error: Error performing GET http://s3:3900/lake/lab/events/day%3D2024-03-11/part-00000.parquet in 13.16828804s, after 3 retries, max_retries: 3, retry_timeout: 20s  - HTTP error: error sending request"))))"#;
+        assert_eq!(
+            error_report(text),
+            "the store did not answer: GET http://s3:3900/lake/lab/events/day%3D2024-03-11/\
+             part-00000.parquet (3 retries): HTTP error: error sending request\n  \
+             (c2-beacon: phase features: running 02_features.sql: job 038J3HY5GA000, \
+             stage 1 failed)"
+        );
+        // Words that only look like it are left alone.
+        assert_eq!(store_failure("Error performing the ritual"), None);
+    }
 
     #[test]
     fn a_stage_given_up_on_names_the_store_request_first() {
