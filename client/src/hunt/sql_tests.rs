@@ -2,7 +2,10 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{AsArray, Int32Array, RecordBatch, StringArray};
+use datafusion::arrow::array::{
+    AsArray, Int32Array, Int64Array, RecordBatch, StringArray,
+};
+use datafusion::arrow::datatypes::Float64Type;
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::prelude::SessionContext;
 
@@ -130,4 +133,212 @@ async fn hosts_are_found_by_their_outbound_addresses_and_by_dns() {
     ]
     .map(|(a, b)| (a.to_string(), b.to_string()));
     assert_eq!(found, expected.to_vec());
+}
+
+/// A process of `pa_processes` for the delivery phase: (guid, host, first seen, image,
+/// command line, parent guid).
+type Proc = (
+    &'static str,
+    &'static str,
+    i64,
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+);
+
+/// Runs process-anomaly's `04_delivered.sql` on `processes` and on file-creation events
+/// (writer guid, host, time, path); returns each process's `delivered`.
+async fn delivered(
+    processes: &[Proc],
+    writes: &[(&'static str, &'static str, i64, &'static str)],
+) -> std::collections::BTreeMap<String, f64> {
+    let processes_schema = Arc::new(Schema::new(vec![
+        Field::new("processguid", DataType::Utf8, false),
+        Field::new("host", DataType::Utf8, true),
+        Field::new("first_seen_ns", DataType::Int64, true),
+        Field::new("image", DataType::Utf8, false),
+        Field::new("commandline", DataType::Utf8, false),
+        Field::new("parent_processguid", DataType::Utf8, true),
+    ]));
+    let processes = RecordBatch::try_new(
+        processes_schema,
+        vec![
+            Arc::new(StringArray::from_iter_values(processes.iter().map(|p| p.0))),
+            Arc::new(StringArray::from_iter_values(processes.iter().map(|p| p.1))),
+            Arc::new(Int64Array::from_iter_values(processes.iter().map(|p| p.2))),
+            Arc::new(StringArray::from_iter_values(processes.iter().map(|p| p.3))),
+            Arc::new(StringArray::from_iter_values(processes.iter().map(|p| p.4))),
+            Arc::new(StringArray::from_iter(processes.iter().map(|p| p.5))),
+        ],
+    )
+    .expect("processes");
+    let events_schema = Arc::new(Schema::new(vec![
+        Field::new("winlog_channel", DataType::Utf8, true),
+        Field::new("winlog_event_id", DataType::Int32, false),
+        Field::new("winlog_computer_name", DataType::Utf8, true),
+        Field::new("winlog_event_data_processguid", DataType::Utf8, true),
+        Field::new("event_created", DataType::Int64, false),
+        Field::new("winlog_event_data_targetfilename", DataType::Utf8, true),
+    ]));
+    let events = RecordBatch::try_new(
+        events_schema,
+        vec![
+            Arc::new(StringArray::from_iter_values(
+                writes
+                    .iter()
+                    .map(|_| "Microsoft-Windows-Sysmon/Operational"),
+            )),
+            Arc::new(Int32Array::from_iter_values(writes.iter().map(|_| 11))),
+            Arc::new(StringArray::from_iter_values(writes.iter().map(|w| w.1))),
+            Arc::new(StringArray::from_iter_values(writes.iter().map(|w| w.0))),
+            Arc::new(Int64Array::from_iter_values(writes.iter().map(|w| w.2))),
+            Arc::new(StringArray::from_iter_values(writes.iter().map(|w| w.3))),
+        ],
+    )
+    .expect("events");
+    let ctx = SessionContext::new();
+    huntsman_udfs::register_all_on_context(&ctx);
+    ctx.register_batch("pa_processes", processes)
+        .expect("register");
+    ctx.register_batch("events", events).expect("register");
+    let sql = Pack::builtin_named("process-anomaly")
+        .expect("pack")
+        .file("04_delivered.sql")
+        .expect("file");
+    let batches = ctx
+        .sql(sql)
+        .await
+        .expect("plan")
+        .collect()
+        .await
+        .expect("run");
+    let mut out = std::collections::BTreeMap::new();
+    for b in &batches {
+        let guids = b.column(0).as_string::<i32>();
+        let values = b.column(1).as_primitive::<Float64Type>();
+        for i in 0..b.num_rows() {
+            out.insert(guids.value(i).to_string(), values.value(i));
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_file_written_then_run_by_another_process_is_delivery_weighed_by_prevalence() {
+    let dll = r"C:\Users\bob\AppData\Local\Temp\upd4821.dll";
+    let runner =
+        r"C:\Windows\AdminArsenal\PDQDeployRunner\service-1\PDQDeployRunner-1.exe";
+    let processes: &[Proc] = &[
+        // On A: PowerShell writes a DLL, rundll32 runs it; rundll32 starts a shell and a
+        // second child, the shell starts certutil.
+        (
+            "ps",
+            "A",
+            100,
+            r"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe",
+            "powershell -enc x",
+            None,
+        ),
+        (
+            "rundll",
+            "A",
+            200,
+            r"C:\Windows\System32\rundll32.exe",
+            r#""C:\Windows\System32\rundll32.exe" C:\Users\bob\AppData\Local\Temp\upd4821.dll,DllRegisterServer"#,
+            Some("ps"),
+        ),
+        (
+            "cmd",
+            "A",
+            300,
+            r"C:\Windows\System32\cmd.exe",
+            "cmd /c certutil",
+            Some("rundll"),
+        ),
+        (
+            "dump",
+            "A",
+            310,
+            r"C:\Windows\System32\rundll32.exe",
+            "rundll32 comsvcs.dll, MiniDump",
+            Some("rundll"),
+        ),
+        (
+            "certutil",
+            "A",
+            400,
+            r"C:\Windows\System32\certutil.exe",
+            "certutil -urlcache",
+            Some("cmd"),
+        ),
+        // Named the DLL before it was written: not a run of it.
+        (
+            "early",
+            "A",
+            50,
+            r"C:\Windows\System32\cmd.exe",
+            r"cmd /c del C:\Users\bob\AppData\Local\Temp\upd4821.dll",
+            None,
+        ),
+        // A text file written and opened: not an executable.
+        (
+            "notepad",
+            "A",
+            500,
+            r"C:\Windows\notepad.exe",
+            r"notepad C:\Users\bob\notes.txt",
+            None,
+        ),
+        // The same path on another host, where nothing wrote it.
+        (
+            "other",
+            "B",
+            600,
+            r"C:\Windows\System32\rundll32.exe",
+            r#""C:\Windows\System32\rundll32.exe" C:\Users\bob\AppData\Local\Temp\upd4821.dll,DllRegisterServer"#,
+            None,
+        ),
+        // A deployment tool System copies to every host and services.exe starts there.
+        ("system-a", "A", 0, "System", "", None),
+        ("system-b", "B", 0, "System", "", None),
+        ("system-c", "C", 0, "System", "", None),
+        ("system-d", "D", 0, "System", "", None),
+        ("pdq-a", "A", 20, runner, runner, None),
+        ("pdq-b", "B", 20, runner, runner, None),
+        ("pdq-c", "C", 20, runner, runner, None),
+        ("pdq-d", "D", 20, runner, runner, None),
+    ];
+    let writes = &[
+        ("ps", "A", 150, dll),
+        ("notepad", "A", 450, r"C:\Users\bob\notes.txt"),
+        ("system-a", "A", 10, runner),
+        ("system-b", "B", 10, runner),
+        ("system-c", "C", 10, runner),
+        ("system-d", "D", 10, runner),
+    ];
+    let got = delivered(processes, writes).await;
+    let close = |guid: &str, want: f64| {
+        let value = got.get(guid).copied();
+        assert!(
+            value.is_some_and(|v| (v - want).abs() < 1e-9),
+            "{guid}: delivered {value:?}, expected {want}: {got:?}"
+        );
+    };
+    // Run on one host of four: 1 - 0.75 / 4, for the writer and the runner.
+    let payload = 1.0 - 0.75 / 4.0;
+    close("ps", payload);
+    close("rundll", payload);
+    // The runner's two children each lose ln(2) / ln(processes); the grandchild, an
+    // only child, inherits its parent's share whole.
+    let child = payload - 2f64.ln() / (processes.len() as f64).ln();
+    close("cmd", child);
+    close("dump", child);
+    close("certutil", child);
+    // A tool run on every host weighs a quarter.
+    for guid in ["system-a", "system-b", "pdq-a", "pdq-d"] {
+        close(guid, 0.25);
+    }
+    for guid in ["early", "notepad", "other"] {
+        assert!(!got.contains_key(guid), "{guid} has no delivery: {got:?}");
+    }
 }
