@@ -146,8 +146,9 @@ type Proc = (
     Option<&'static str>,
 );
 
-/// Runs process-anomaly's `04_delivered.sql` on `processes` and on file-creation events
-/// (writer guid, host, time, path); returns each process's `delivered`.
+/// Runs process-anomaly's `04_runs.sql` and `05_delivered.sql` on `processes` and on
+/// file-creation events (writer guid, host, time, path); returns each process's
+/// `delivered`.
 async fn delivered(
     processes: &[Proc],
     writes: &[(&'static str, &'static str, i64, &'static str)],
@@ -201,12 +202,15 @@ async fn delivered(
     ctx.register_batch("pa_processes", processes)
         .expect("register");
     ctx.register_batch("events", events).expect("register");
-    let sql = Pack::builtin_named("process-anomaly")
-        .expect("pack")
-        .file("04_delivered.sql")
-        .expect("file");
+    let pack = Pack::builtin_named("process-anomaly").expect("pack");
+    let runs = ctx
+        .sql(pack.file("04_runs.sql").expect("file"))
+        .await
+        .expect("plan");
+    ctx.register_table("pa_runs", runs.into_view())
+        .expect("register");
     let batches = ctx
-        .sql(sql)
+        .sql(pack.file("05_delivered.sql").expect("file"))
         .await
         .expect("plan")
         .collect()

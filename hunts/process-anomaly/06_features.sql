@@ -12,7 +12,7 @@
 -- not logged gets the lineage surprise of what it started.
 --
 -- What reached the process from outside is the larger of its network surprise (03) and
--- its delivery (04: a file written on its host and run there), so a payload that came
+-- its delivery (04, 05: a file written on its host and run there), so a payload that came
 -- through a proxy, where every process reaches one address, still counts; the family's
 -- network evidence is made of it.
 WITH total AS (SELECT ln(greatest(CAST(count(*) AS DOUBLE), 2.0)) AS ln_n FROM pa_processes),

@@ -11,9 +11,9 @@
 -- The hunt's score adds up three pieces of evidence, each in [0, 1]:
 --   pa_score = family_lineage + family_network + behaviour
 -- family_lineage: how rare the lineage (parent image > image) is in the process's
---                  family (03, 05);
+--                  family (03, 06);
 -- family_network: what reached the family from outside: how rare its destinations and
---                  DNS names are (03), or a file written on its host and run (04);
+--                  DNS names are (03), or a file written on its host and run (04, 05);
 -- behaviour      = (seq_norm + iforest) / 2, the two models' anomaly scores.
 -- A rare lineage alone is the long tail of every network (installers, scheduled tasks,
 -- an administrator's one-off command); a rare destination alone is a browser's day. Each
