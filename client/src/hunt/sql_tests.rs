@@ -3,13 +3,14 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    AsArray, Int32Array, Int64Array, RecordBatch, StringArray,
+    ArrayRef, AsArray, Int32Array, Int64Array, RecordBatch, StringArray,
 };
 use datafusion::arrow::datatypes::Float64Type;
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::prelude::SessionContext;
 
 use super::pack::Pack;
+use super::params::Params;
 
 /// (event id, host, source ip, initiated, query name, query results)
 type Row = (
@@ -153,64 +154,75 @@ async fn delivered(
     processes: &[Proc],
     writes: &[(&'static str, &'static str, i64, &'static str)],
 ) -> std::collections::BTreeMap<String, f64> {
-    let processes_schema = Arc::new(Schema::new(vec![
-        Field::new("processguid", DataType::Utf8, false),
-        Field::new("host", DataType::Utf8, true),
-        Field::new("first_seen_ns", DataType::Int64, true),
-        Field::new("image", DataType::Utf8, false),
-        Field::new("commandline", DataType::Utf8, false),
-        Field::new("parent_processguid", DataType::Utf8, true),
-    ]));
-    let processes = RecordBatch::try_new(
-        processes_schema,
-        vec![
-            Arc::new(StringArray::from_iter_values(processes.iter().map(|p| p.0))),
-            Arc::new(StringArray::from_iter_values(processes.iter().map(|p| p.1))),
-            Arc::new(Int64Array::from_iter_values(processes.iter().map(|p| p.2))),
-            Arc::new(StringArray::from_iter_values(processes.iter().map(|p| p.3))),
-            Arc::new(StringArray::from_iter_values(processes.iter().map(|p| p.4))),
+    let strings = |f: fn(&Proc) -> &'static str| -> ArrayRef {
+        Arc::new(StringArray::from_iter_values(processes.iter().map(f)))
+    };
+    let processes = RecordBatch::try_from_iter([
+        ("processguid", strings(|p| p.0)),
+        ("host", strings(|p| p.1)),
+        (
+            "first_seen_ns",
+            Arc::new(Int64Array::from_iter_values(processes.iter().map(|p| p.2)))
+                as ArrayRef,
+        ),
+        ("image", strings(|p| p.3)),
+        ("commandline", strings(|p| p.4)),
+        (
+            "parent_processguid",
             Arc::new(StringArray::from_iter(processes.iter().map(|p| p.5))),
-        ],
-    )
+        ),
+    ])
     .expect("processes");
-    let events_schema = Arc::new(Schema::new(vec![
-        Field::new("winlog_channel", DataType::Utf8, true),
-        Field::new("winlog_event_id", DataType::Int32, false),
-        Field::new("winlog_computer_name", DataType::Utf8, true),
-        Field::new("winlog_event_data_processguid", DataType::Utf8, true),
-        Field::new("event_created", DataType::Int64, false),
-        Field::new("winlog_event_data_targetfilename", DataType::Utf8, true),
-    ]));
-    let events = RecordBatch::try_new(
-        events_schema,
-        vec![
+    let events = RecordBatch::try_from_iter([
+        (
+            "winlog_channel",
             Arc::new(StringArray::from_iter_values(
                 writes
                     .iter()
                     .map(|_| "Microsoft-Windows-Sysmon/Operational"),
-            )),
+            )) as ArrayRef,
+        ),
+        (
+            "winlog_event_id",
             Arc::new(Int32Array::from_iter_values(writes.iter().map(|_| 11))),
+        ),
+        (
+            "winlog_computer_name",
             Arc::new(StringArray::from_iter_values(writes.iter().map(|w| w.1))),
+        ),
+        (
+            "winlog_event_data_processguid",
             Arc::new(StringArray::from_iter_values(writes.iter().map(|w| w.0))),
+        ),
+        (
+            "event_created",
             Arc::new(Int64Array::from_iter_values(writes.iter().map(|w| w.2))),
+        ),
+        (
+            "winlog_event_data_targetfilename",
             Arc::new(StringArray::from_iter_values(writes.iter().map(|w| w.3))),
-        ],
-    )
+        ),
+    ])
     .expect("events");
     let ctx = SessionContext::new();
     huntsman_udfs::register_all_on_context(&ctx);
     ctx.register_batch("pa_processes", processes)
         .expect("register");
     ctx.register_batch("events", events).expect("register");
+    // The pack's SQL with its parameters' defaults, as a hunt renders it.
     let pack = Pack::builtin_named("process-anomaly").expect("pack");
-    let runs = ctx
-        .sql(pack.file("04_runs.sql").expect("file"))
-        .await
-        .expect("plan");
+    let params =
+        Params::resolve_in(pack.parameters.clone(), |_| None, &[]).expect("defaults");
+    let sql = |file: &str| {
+        params
+            .render(pack.file(file).expect("file"), &Default::default())
+            .expect("render")
+    };
+    let runs = ctx.sql(&sql("04_runs.sql")).await.expect("plan");
     ctx.register_table("pa_runs", runs.into_view())
         .expect("register");
     let batches = ctx
-        .sql(pack.file("05_delivered.sql").expect("file"))
+        .sql(&sql("05_delivered.sql"))
         .await
         .expect("plan")
         .collect()
