@@ -3,9 +3,10 @@
 //! implant family on several hosts calling one C2 address, sync and chat clients
 //! installed per user; for widespread-attack a worm and legitimate remote management; for
 //! process-anomaly a long tail of rare benign software, one intrusion on many hosts and
-//! every web connection through a proxy. A hunt must find every true entity of its
-//! profile and flag no hard negative (for process-anomaly: rank every true entity
-//! first); the thresholds are on recall, precision and ranks, never on exact scores.
+//! every web connection through a proxy; for the AD hunts administrators' audit scripts
+//! and console reviews. A hunt must find every true entity of its profile and flag no
+//! hard negative (for process-anomaly: rank every true entity first); the thresholds are
+//! on recall, precision and ranks, never on exact scores.
 
 use std::path::Path;
 use std::time::Duration;
@@ -115,6 +116,24 @@ fn widespread_attack_follows_a_worm_and_spares_legitimate_management() {
         0.9,
         1.0,
     );
+}
+
+#[test]
+fn ad_hunts_tell_an_enumeration_from_scripted_administration() {
+    let work = tempfile::tempdir().expect("tempdir");
+    // An audit script and an administrator's console review issue bursts of the same
+    // enumeration-like filters as the enumerator (privileged groups, SPNs, delegation),
+    // and a helpdesk tool looks up users and computers all day: hard negatives. What
+    // sets the enumerator apart is that its searching is new for its account.
+    for hunt in ["ad-enum-kmeans", "ad-enum-autoencoder"] {
+        let eval = hunt_profile(work.path(), "admin-activity", hunt);
+        holds(
+            &eval,
+            &format!("{hunt} beside administrators' audits"),
+            0.9,
+            2.0,
+        );
+    }
 }
 
 /// Every true entity ranks before every other entity (ties counted against it).

@@ -358,3 +358,163 @@ async fn a_file_written_then_run_by_another_process_is_delivery_weighed_by_preva
         assert!(!got.contains_key(guid), "{guid} has no delivery: {got:?}");
     }
 }
+
+/// Runs the AD hunts' `04_search_shapes.sql` and `05_novelty.sql` on LDAP searches
+/// (account, day, filter) in both packs; returns each (account, week)'s (shapes, new
+/// shapes, novel share), the same in both.
+async fn novelty(
+    searches: &[(&'static str, i64, &'static str)],
+) -> std::collections::BTreeMap<(String, i64), (i64, i64, f64)> {
+    const DAY_NS: i64 = 86_400_000_000_000;
+    let events = RecordBatch::try_from_iter([
+        (
+            "event_code",
+            Arc::new(StringArray::from_iter_values(
+                searches.iter().map(|_| "1644"),
+            )) as ArrayRef,
+        ),
+        (
+            "winlog_event_id",
+            Arc::new(Int32Array::from_iter_values(searches.iter().map(|_| 1644))),
+        ),
+        (
+            "winlog_user_name",
+            Arc::new(StringArray::from_iter_values(searches.iter().map(|s| s.0))),
+        ),
+        (
+            "event_created",
+            Arc::new(Int64Array::from_iter_values(
+                searches.iter().map(|s| s.1 * DAY_NS + 3_600_000_000_000),
+            )),
+        ),
+        (
+            "winlog_event_data_param2",
+            Arc::new(StringArray::from_iter_values(searches.iter().map(|s| s.2))),
+        ),
+    ])
+    .expect("events");
+    let mut results = Vec::new();
+    for name in ["ad-enum-kmeans", "ad-enum-autoencoder"] {
+        let ctx = SessionContext::new();
+        huntsman_udfs::register_all_on_context(&ctx);
+        ctx.register_batch("events", events.clone())
+            .expect("register");
+        let pack = Pack::builtin_named(name).expect("pack");
+        let params =
+            Params::resolve_in(pack.parameters.clone(), |_| None, &[]).expect("defaults");
+        let extra = [("EARLIEST_NS".to_string(), "0".to_string())].into();
+        let sql = |file: &str| {
+            params
+                .render(pack.file(file).expect("file"), &extra)
+                .expect("render")
+        };
+        let shapes = ctx.sql(&sql("04_search_shapes.sql")).await.expect("plan");
+        ctx.register_table("ad_search_shapes", shapes.into_view())
+            .expect("register");
+        let batches = ctx
+            .sql(&sql("05_novelty.sql"))
+            .await
+            .expect("plan")
+            .collect()
+            .await
+            .expect("run");
+        let mut out = std::collections::BTreeMap::new();
+        for b in &batches {
+            let col = |name: &str| b.column_by_name(name).expect(name);
+            let users = col("user").as_string::<i32>();
+            let weeks =
+                col("week").as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+            let shapes =
+                col("shapes").as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+            let new = col("new_shapes")
+                .as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+            let share = col("novel_share").as_primitive::<Float64Type>();
+            for i in 0..b.num_rows() {
+                out.insert(
+                    (users.value(i).to_string(), weeks.value(i)),
+                    (shapes.value(i), new.value(i), share.value(i)),
+                );
+            }
+        }
+        results.push(out);
+    }
+    assert_eq!(results[0], results[1], "the two AD packs' novelty differs");
+    results.swap_remove(0)
+}
+
+#[tokio::test]
+async fn ldap_novelty_compares_an_accounts_query_shapes_with_its_first_day() {
+    let lookup = "(&(objectClass=user)(sAMAccountName=alice))";
+    let searches = &[
+        // A service account looks up a different user each day and expands a different
+        // group: one shape each, both on its first day, so nothing is new in either week.
+        ("svc", 0, lookup),
+        (
+            "svc",
+            0,
+            "(memberOf:1.2.840.113556.1.4.1941:=CN=Domain Admins,CN=Users,DC=x)",
+        ),
+        ("svc", 1, "(&(objectClass=user)(sAMAccountName=bob))"),
+        (
+            "svc",
+            1,
+            "(memberOf:1.2.840.113556.1.4.1941:=CN=Backup Operators,CN=Users,DC=x)",
+        ),
+        ("svc", 8, "(&(objectClass=User)(sAMAccountName=carol))"),
+        // An account that looks itself up on day 0 and asks for SPNs and adminCount on
+        // day 3: two new shapes, weighted by rarity against the routine lookup.
+        ("eve", 0, "(&(objectClass=user)(sAMAccountName=eve))"),
+        ("eve", 3, "(servicePrincipalName=*)"),
+        ("eve", 3, "(adminCount=1)"),
+        ("eve", 4, "(adminCount=0)"),
+        // The kind of object sought is part of the shape: two new shapes.
+        ("bob", 0, "(&(objectClass=user)(sAMAccountName=bob))"),
+        ("bob", 2, "(objectCategory=computer)"),
+        ("bob", 2, "(objectCategory=person)"),
+        // Seen on one day only: no baseline, everything counts as new.
+        ("once", 5, "(adminCount=1)"),
+        // Anonymous pings are not an account's searching and do not count as accounts.
+        (
+            "ANONYMOUS LOGON",
+            0,
+            "(&(DnsDomain=x)(NtVer=\\06\\00\\00\\00))",
+        ),
+        ("ANONYMOUS LOGON", 6, "(adminCount=1)"),
+    ];
+    let got = novelty(searches).await;
+    let weeks: Vec<_> = got.keys().cloned().collect();
+    let key = |u: &str, w: i64| (u.to_string(), w);
+    assert_eq!(
+        weeks,
+        vec![
+            key("bob", 0),
+            key("eve", 0),
+            key("once", 0),
+            key("svc", 0),
+            key("svc", 1)
+        ]
+    );
+    // Rarity over the 4 accounts: the lookup is used by 3 of them, adminCount by 2, the
+    // SPN, object-category and memberOf shapes by 1.
+    let ln4 = 4f64.ln();
+    let lookup_w = (4.0f64 / 3.0).ln() / ln4;
+    let admin_count_w = 2f64.ln() / ln4;
+    let close = |k: (String, i64), shapes: i64, new: i64, share: f64| {
+        let (s, n, v) = got[&k];
+        assert_eq!((s, n), (shapes, new), "{k:?}: {got:?}");
+        assert!(
+            (v - share).abs() < 1e-9,
+            "{k:?}: share {v}, expected {share}"
+        );
+    };
+    close(key("svc", 0), 2, 0, 0.0);
+    close(key("svc", 1), 1, 0, 0.0);
+    close(
+        key("eve", 0),
+        3,
+        2,
+        (1.0 + admin_count_w) / (lookup_w + 1.0 + admin_count_w),
+    );
+    close(key("bob", 0), 3, 2, 2.0 / (lookup_w + 2.0));
+    close(key("once", 0), 1, 1, 1.0);
+}

@@ -4,12 +4,15 @@
 -- enumerator's weeks often form a small cluster of their own, where the plain distance
 -- is near zero; the outlier score measures how far they are from the bulk instead.
 --
--- ad_score is the robust z-score of the outlier score, (score - median) / (1.4826 * MAD),
--- and an (account, week) is flagged above AD_OUTLIER_Z: a property of this data's own
--- score distribution, the same for every data set (3.5 is Iglewicz and Hoaglin's usual
--- outlier cut). The original's anomaly cluster (the smallest) is kept as evidence
--- (in_smallest_cluster); accounts flagged in AD_PERSISTENT_MIN_WEEKS weeks or more are
--- persistent.
+-- outlier_z is the robust z-score of the outlier score, (score - median) / (1.4826 *
+-- MAD), a property of this data's own score distribution (3.5 is Iglewicz and Hoaglin's
+-- usual outlier cut). The model cannot tell an enumerator from an account whose
+-- searching is odd every day (an audit script, a busy service account): ad_score is the
+-- z-score times the baseline modifier 1 - AD_ROUTINE_WEIGHT x (1 - novel_share), bounded
+-- in [1 - AD_ROUTINE_WEIGHT, 1], from 05_novelty.sql: an account doing what it did on its
+-- first day keeps a quarter of its score. Flagged when ad_score > AD_OUTLIER_Z. The
+-- original's anomaly cluster (the smallest) is kept as evidence (in_smallest_cluster);
+-- accounts flagged in AD_PERSISTENT_MIN_WEEKS weeks or more are persistent.
 WITH scored AS (
   SELECT
     user, week, queries, distinct_queries, first_seen_ns, last_seen_ns,
@@ -17,6 +20,11 @@ WITH scored AS (
     kmeans_distance(scale(vec, ${SCALER_MODEL}), ${KMEANS_MODEL}) AS distance,
     kmeans_outlier(scale(vec, ${SCALER_MODEL}), ${KMEANS_MODEL})  AS outlier
   FROM ad_features
+),
+baseline AS (
+  SELECT user, week, new_shapes, novel_share,
+         1.0 - ${AD_ROUTINE_WEIGHT} * (1.0 - novel_share) AS routine_modifier
+  FROM ad_novelty
 ),
 sized AS (
   SELECT *, count(*) OVER (PARTITION BY cluster) AS cluster_size FROM scored
@@ -29,12 +37,21 @@ centre AS (SELECT median(outlier) AS med FROM scored),
 spread AS (
   SELECT median(abs(s.outlier - c.med)) AS mad FROM scored s CROSS JOIN centre c
 ),
-flagged AS (
+standardised AS (
   SELECT
     s.*,
     s.cluster = a.anomaly_cluster                                          AS in_smallest_cluster,
-    coalesce((s.outlier - c.med) / nullif(1.4826 * p.mad, 0), 0.0)        AS ad_score
+    coalesce((s.outlier - c.med) / nullif(1.4826 * p.mad, 0), 0.0)        AS outlier_z
   FROM sized s CROSS JOIN smallest a CROSS JOIN centre c CROSS JOIN spread p
+),
+flagged AS (
+  SELECT
+    z.*,
+    b.new_shapes,
+    b.novel_share,
+    z.outlier_z * coalesce(b.routine_modifier, 1.0)                        AS ad_score
+  FROM standardised z
+  LEFT JOIN baseline b ON b.user = z.user AND b.week = z.week
 )
 SELECT
   f.*,
