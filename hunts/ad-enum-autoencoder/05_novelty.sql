@@ -9,7 +9,8 @@
 -- user's first printer lookup) adds little, one only this account uses counts fully.
 -- novel_share is the weighted share of the week's shapes that are new, in [0, 1]: 0 for
 -- a script or service account repeating what it did on its first day, near 1 for an
--- account that took up a new kind of searching. An account seen on a single day has no
+-- account that took up a new kind of searching; the plain share when every shape of the
+-- week is used by every account (one account in the data, say), which has no rarity. An account seen on a single day has no
 -- baseline: all its shapes count as new, so a short recording is scored on what it holds.
 WITH account_shapes AS (
   SELECT user, shape, min(day) AS first_day FROM ad_search_shapes GROUP BY 1, 2
@@ -34,7 +35,9 @@ SELECT
   coalesce(
     sum(CASE WHEN s.first_day > a.first_day OR NOT a.has_baseline THEN r.w ELSE 0.0 END)
       / nullif(sum(r.w), 0.0),
-    0.0)                                                                        AS novel_share
+    -- every shape of the week is used by every account: no rarity to weigh by
+    CAST(sum(CASE WHEN s.first_day > a.first_day OR NOT a.has_baseline THEN 1 ELSE 0 END)
+      AS DOUBLE) / CAST(count(*) AS DOUBLE))                                   AS novel_share
 FROM week_shapes ws
 JOIN account_shapes s ON s.user = ws.user AND s.shape = ws.shape
 JOIN accounts a ON a.user = ws.user

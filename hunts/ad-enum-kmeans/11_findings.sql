@@ -7,8 +7,8 @@
 -- outlier_z is the robust z-score of the outlier score, (score - median) / (1.4826 *
 -- MAD), a property of this data's own score distribution (3.5 is Iglewicz and Hoaglin's
 -- usual outlier cut). The model cannot tell an enumerator from an account whose
--- searching is odd every day (an audit script, a busy service account): ad_score is the
--- z-score times the baseline modifier 1 - AD_ROUTINE_WEIGHT x (1 - novel_share), bounded
+-- searching is odd every day (an audit script, a busy service account): ad_score is a
+-- positive z-score times the baseline modifier 1 - AD_ROUTINE_WEIGHT x (1 - novel_share), bounded
 -- in [1 - AD_ROUTINE_WEIGHT, 1], from 05_novelty.sql: an account doing what it did on its
 -- first day keeps a quarter of its score. Flagged when ad_score > AD_OUTLIER_Z. The
 -- original's anomaly cluster (the smallest) is kept as evidence (in_smallest_cluster);
@@ -49,7 +49,9 @@ flagged AS (
     z.*,
     b.new_shapes,
     b.novel_share,
-    z.outlier_z * coalesce(b.routine_modifier, 1.0)                        AS ad_score
+    -- routine lowers a score: a week below the median keeps its z-score
+    CASE WHEN z.outlier_z > 0 THEN z.outlier_z * coalesce(b.routine_modifier, 1.0)
+         ELSE z.outlier_z END                                              AS ad_score
   FROM standardised z
   LEFT JOIN baseline b ON b.user = z.user AND b.week = z.week
 )

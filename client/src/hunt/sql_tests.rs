@@ -518,3 +518,20 @@ async fn ldap_novelty_compares_an_accounts_query_shapes_with_its_first_day() {
     close(key("bob", 0), 3, 2, 2.0 / (lookup_w + 2.0));
     close(key("once", 0), 1, 1, 1.0);
 }
+
+#[tokio::test]
+async fn ldap_novelty_without_rarity_is_the_plain_share_of_new_shapes() {
+    // One account: every shape is used by every account, so no shape is rarer than
+    // another; the week's share is the plain share of its new shapes.
+    let got = novelty(&[
+        ("solo", 0, "(&(objectClass=user)(sAMAccountName=solo))"),
+        ("solo", 2, "(servicePrincipalName=*)"),
+        ("solo", 9, "(adminCount=1)"),
+    ])
+    .await;
+    assert_eq!(got[&("solo".to_string(), 0)], (2, 1, 0.5), "{got:?}");
+    assert_eq!(got[&("solo".to_string(), 1)], (1, 1, 1.0), "{got:?}");
+    // Seen on one day only: no baseline, everything is new.
+    let got = novelty(&[("once", 4, "(objectClass=*)")]).await;
+    assert_eq!(got[&("once".to_string(), 0)], (1, 1, 1.0), "{got:?}");
+}
