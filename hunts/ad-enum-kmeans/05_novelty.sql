@@ -26,20 +26,23 @@ rarity AS (
 ),
 week_shapes AS (
   SELECT DISTINCT user, day / ${AD_WEEK_BUCKET_SIZE_DAYS} AS week, shape FROM ad_search_shapes
+),
+marked AS (
+  SELECT ws.user, ws.week, r.w,
+         CASE WHEN s.first_day > a.first_day OR NOT a.has_baseline THEN 1.0 ELSE 0.0 END AS is_new
+  FROM week_shapes ws
+  JOIN account_shapes s ON s.user = ws.user AND s.shape = ws.shape
+  JOIN accounts a ON a.user = ws.user
+  JOIN rarity r ON r.shape = ws.shape
 )
 SELECT
-  ws.user,
-  ws.week,
-  count(*)                                                                      AS shapes,
-  sum(CASE WHEN s.first_day > a.first_day OR NOT a.has_baseline THEN 1 ELSE 0 END) AS new_shapes,
+  user,
+  week,
+  count(*)                                                  AS shapes,
+  CAST(sum(is_new) AS BIGINT)                               AS new_shapes,
   coalesce(
-    sum(CASE WHEN s.first_day > a.first_day OR NOT a.has_baseline THEN r.w ELSE 0.0 END)
-      / nullif(sum(r.w), 0.0),
+    sum(is_new * w) / nullif(sum(w), 0.0),
     -- every shape of the week is used by every account: no rarity to weigh by
-    CAST(sum(CASE WHEN s.first_day > a.first_day OR NOT a.has_baseline THEN 1 ELSE 0 END)
-      AS DOUBLE) / CAST(count(*) AS DOUBLE))                                   AS novel_share
-FROM week_shapes ws
-JOIN account_shapes s ON s.user = ws.user AND s.shape = ws.shape
-JOIN accounts a ON a.user = ws.user
-JOIN rarity r ON r.shape = ws.shape
+    avg(is_new))                                            AS novel_share
+FROM marked
 GROUP BY 1, 2

@@ -147,6 +147,38 @@ type Proc = (
     Option<&'static str>,
 );
 
+/// Runs files of a built-in pack in order, rendered with the parameters' defaults and
+/// `extra` placeholders as a hunt renders them: each of `tables` becomes the table it
+/// names (a view, read by the files after it), then `last` is collected.
+async fn run_phases(
+    ctx: &SessionContext,
+    pack: &str,
+    extra: &std::collections::BTreeMap<String, String>,
+    tables: &[(&str, &str)],
+    last: &str,
+) -> Vec<RecordBatch> {
+    let pack = Pack::builtin_named(pack).expect("pack");
+    let params =
+        Params::resolve_in(pack.parameters.clone(), |_| None, &[]).expect("defaults");
+    for (file, table) in tables {
+        let sql = params
+            .render(pack.file(file).expect("file"), extra)
+            .expect("render");
+        let frame = ctx.sql(&sql).await.expect("plan");
+        ctx.register_table(*table, frame.into_view())
+            .expect("register");
+    }
+    let sql = params
+        .render(pack.file(last).expect("file"), extra)
+        .expect("render");
+    ctx.sql(&sql)
+        .await
+        .expect("plan")
+        .collect()
+        .await
+        .expect("run")
+}
+
 /// Runs process-anomaly's `04_runs.sql` and `05_delivered.sql` on `processes` and on
 /// file-creation events (writer guid, host, time, path); returns each process's
 /// `delivered`.
@@ -209,25 +241,14 @@ async fn delivered(
     ctx.register_batch("pa_processes", processes)
         .expect("register");
     ctx.register_batch("events", events).expect("register");
-    // The pack's SQL with its parameters' defaults, as a hunt renders it.
-    let pack = Pack::builtin_named("process-anomaly").expect("pack");
-    let params =
-        Params::resolve_in(pack.parameters.clone(), |_| None, &[]).expect("defaults");
-    let sql = |file: &str| {
-        params
-            .render(pack.file(file).expect("file"), &Default::default())
-            .expect("render")
-    };
-    let runs = ctx.sql(&sql("04_runs.sql")).await.expect("plan");
-    ctx.register_table("pa_runs", runs.into_view())
-        .expect("register");
-    let batches = ctx
-        .sql(&sql("05_delivered.sql"))
-        .await
-        .expect("plan")
-        .collect()
-        .await
-        .expect("run");
+    let batches = run_phases(
+        &ctx,
+        "process-anomaly",
+        &Default::default(),
+        &[("04_runs.sql", "pa_runs")],
+        "05_delivered.sql",
+    )
+    .await;
     let mut out = std::collections::BTreeMap::new();
     for b in &batches {
         let guids = b.column(0).as_string::<i32>();
@@ -399,25 +420,9 @@ async fn novelty(
         huntsman_udfs::register_all_on_context(&ctx);
         ctx.register_batch("events", events.clone())
             .expect("register");
-        let pack = Pack::builtin_named(name).expect("pack");
-        let params =
-            Params::resolve_in(pack.parameters.clone(), |_| None, &[]).expect("defaults");
         let extra = [("EARLIEST_NS".to_string(), "0".to_string())].into();
-        let sql = |file: &str| {
-            params
-                .render(pack.file(file).expect("file"), &extra)
-                .expect("render")
-        };
-        let shapes = ctx.sql(&sql("04_search_shapes.sql")).await.expect("plan");
-        ctx.register_table("ad_search_shapes", shapes.into_view())
-            .expect("register");
-        let batches = ctx
-            .sql(&sql("05_novelty.sql"))
-            .await
-            .expect("plan")
-            .collect()
-            .await
-            .expect("run");
+        let tables = [("04_search_shapes.sql", "ad_search_shapes")];
+        let batches = run_phases(&ctx, name, &extra, &tables, "05_novelty.sql").await;
         let mut out = std::collections::BTreeMap::new();
         for b in &batches {
             let col = |name: &str| b.column_by_name(name).expect(name);
