@@ -6,7 +6,8 @@
 -- in [0, 2]; beacon_flag keeps the original's flag (beacon_score > threshold).
 --
 -- Beyond the original, the hypothesis itself is scored and weighted by the models:
--- c2_score = regularity * support * prevalence_modifier * (0.5 + beacon_score / 4), where
+-- c2_score = regularity * support * prevalence_modifier * first_seen_modifier
+--            * (0.5 + beacon_score / 4), where
 --   regularity          = 1 - min(1, MAD / median) of the gaps (RITA's robust dispersion:
 --                         1 for a metronome, 0 for gaps as spread as their median),
 --   support             = max(0, 1 - 4 / gaps): a rhythm needs more than four gaps to be
@@ -31,9 +32,33 @@
 --                         reach it over the network and is not counted among those that
 --                         could: a collector that every other host forwards to is a pair
 --                         of every host that can have it.
+--   first_seen_modifier = 1 - C2_ESTABLISHED_WEIGHT when the pair is established: the
+--                         fleet already ran the program to the destination and port in
+--                         the data's first C2_BASELINE_HOURS (first seen, as RITA's
+--                         first-seen modifier, from the entities' first connections).
+--                         Software installed before the data began polls its vendor from
+--                         the first hour; an intrusion starts somewhere inside the data.
+--                         It applies only when the data has connections in at least two
+--                         baselines' worth of distinct hours: a recording of minutes or
+--                         hours has no history and keeps 1, even when a stray event
+--                         stamped days earlier stretches its time span (a clock that
+--                         was wrong, a cached event). Its
+--                         cost: an implant that was already running when the data begins
+--                         keeps half its score, so only a clear rhythm (regularity *
+--                         support above 0.6 with the top model score) is still flagged.
+-- A rhythm must also be one that chance does not explain: rhythm_q is the chance that
+-- memoryless traffic (a Poisson process) puts as many gaps as close around their median
+-- (rhythm_p_value, counting the gaps as support does), times the number of entities
+-- scored (Bonferroni: among thousands of short-lived processes, a dozen connections
+-- that look regular happen by chance). An entity is flagged only when rhythm_q is under
+-- C2_RHYTHM_ALPHA, the family-wise error rate. An agent's dozen check-ins a few seconds
+-- apart in a recording of minutes pass it by many orders of magnitude (its gaps vary by
+-- milliseconds); a browser's 14 connections at gaps within 15 % of their median, one of
+-- 17,664 entities (a 200-host lab), do not.
 -- The models move the score by at most a factor of two and cannot veto it: min-max
 -- normalisation puts some entity at exactly 0 however anomalous it is on small data.
--- An entity is flagged when c2_score > C2_SCORE_THRESHOLD. The default weight is derived
+-- An entity is flagged when c2_score > C2_SCORE_THRESHOLD (and its rhythm passes the
+-- test above). The default weight is derived
 -- from the threshold, not fitted: at weight 0.75 a pair on every host scores at most
 -- 0.25 (a perfect metronome with the highest model score), under the 0.3 threshold, so
 -- fleet-wide behaviour is never flagged by its rhythm alone; a host-unique rhythm with
@@ -55,7 +80,9 @@ normalised AS (
   FROM scored
 ),
 population AS (
-  SELECT CAST(count(DISTINCT winlog_computer_name) AS DOUBLE) AS hosts
+  SELECT CAST(count(DISTINCT winlog_computer_name) AS DOUBLE) AS hosts,
+         min(event_created)                                AS start_ns,
+         count(DISTINCT event_created / 3600000000000)     AS active_hours
   FROM events
   WHERE winlog_event_id = 3 AND lower(winlog_event_data_initiated) = 'true'
 ),
@@ -79,7 +106,7 @@ destination AS (
 ),
 pair AS (
   SELECT normalize_path(image) AS program, destinationip, destinationport,
-         count(DISTINCT host) AS pair_hosts
+         count(DISTINCT host) AS pair_hosts, min(first_seen_ns) AS pair_first_seen_ns
   FROM c2_entities
   GROUP BY 1, 2, 3
 ),
@@ -90,7 +117,14 @@ fused AS (
     n.shallow_n * (1 + n.deep_n)                                   AS beacon_score,
     1 - least(1.0, coalesce(n.mad_s / nullif(n.median_s, 0), 1.0)) AS regularity,
     greatest(0.0, 1 - 4 / least(n.connections - 1, n.duration_s)) AS support,
+    least(1.0, rhythm_p_value(least(n.connections - 1, n.duration_s),
+                              coalesce(n.mad_s / nullif(n.median_s, 0), 1.0))
+               * count(*) OVER ())                                 AS rhythm_q,
     q.pair_hosts,
+    q.pair_first_seen_ns,
+    h.active_hours >= 2 * ${C2_BASELINE_HOURS}
+      AND q.pair_first_seen_ns < h.start_ns + ${C2_BASELINE_HOURS} * 3600000000000
+                                                                   AS established,
     coalesce(least(1.0, CAST(q.pair_hosts - 1 AS DOUBLE)
       / nullif(h.hosts - 1 - CASE WHEN a.owner IS NOT NULL AND a.owner <> n.host
                                   THEN 1 ELSE 0 END, 0)), 0.0)    AS fleet_share
@@ -104,7 +138,9 @@ fused AS (
   LEFT JOIN host_address a ON a.ip = n.destinationip
 ),
 modified AS (
-  SELECT *, 1 - ${C2_PREVALENCE_WEIGHT} * fleet_share AS prevalence_modifier
+  SELECT *,
+         1 - ${C2_PREVALENCE_WEIGHT} * fleet_share                  AS prevalence_modifier,
+         1 - ${C2_ESTABLISHED_WEIGHT} * CAST(established AS DOUBLE) AS first_seen_modifier
   FROM fused
 )
 SELECT
@@ -113,8 +149,13 @@ SELECT
   last_seen_ns, connections, duration_s, mean_s, stddev_s, cv, median_s, mad_s,
   shallow, deep, shallow_n, deep_n, beacon_score,
   beacon_score > ${C2_BEACON_SCORE_THRESHOLD}                      AS beacon_flag,
-  regularity, support, destination_hosts, pair_hosts, fleet_share, prevalence_modifier,
-  regularity * support * prevalence_modifier * (0.5 + beacon_score / 4) AS c2_score,
-  regularity * support * prevalence_modifier * (0.5 + beacon_score / 4)
-    > ${C2_SCORE_THRESHOLD}                                        AS flagged
+  regularity, support, destination_hosts, pair_hosts, fleet_share, pair_first_seen_ns,
+  established, prevalence_modifier, first_seen_modifier,
+  regularity * support * prevalence_modifier * first_seen_modifier
+    * (0.5 + beacon_score / 4)                                     AS c2_score,
+  rhythm_q,
+  regularity * support * prevalence_modifier * first_seen_modifier
+    * (0.5 + beacon_score / 4)
+    > ${C2_SCORE_THRESHOLD}
+    AND rhythm_q < ${C2_RHYTHM_ALPHA}                              AS flagged
 FROM modified

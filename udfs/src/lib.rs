@@ -36,6 +36,7 @@ pub mod normalize;
 pub mod objstore;
 mod parallel;
 pub mod probe;
+pub mod rhythm;
 pub mod scoring;
 pub mod sequence;
 pub mod session;
@@ -58,6 +59,7 @@ pub use session::{
 pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
     vec![
         net::is_private_ip_udf(),
+        rhythm::rhythm_p_value_udf(),
         normalize::normalize_path_udf(),
         features::tokenize_udf(),
         features::hash_tf_udf(),
