@@ -7,7 +7,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Result;
-use datafusion::arrow::array::{Int64Array, RecordBatch, StringArray};
+use datafusion::arrow::array::{
+    ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray,
+};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use parquet::arrow::ArrowWriter;
 use rand::{Rng, SeedableRng};
@@ -154,4 +156,75 @@ pub fn write_connections(dir: &Path, rows: &[Connection], files: usize) -> Resul
 /// Relative float comparison used by every end-to-end check.
 pub fn close(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
+}
+
+/// One outbound connection as Sysmon logs it (event 3, initiated by the host).
+#[derive(Debug, Clone)]
+pub struct NetworkEvent {
+    /// Event time, epoch nanoseconds.
+    pub ts: i64,
+    /// Host name.
+    pub host: String,
+    /// Process GUID.
+    pub processguid: String,
+    /// Process image path.
+    pub image: String,
+    /// Source address (the host's own).
+    pub sourceip: String,
+    /// Destination address.
+    pub destinationip: String,
+    /// Destination port.
+    pub destinationport: String,
+}
+
+/// Writes `rows` as one lake-shaped Parquet file at `path`: the columns the `c2-beacon`
+/// hunt reads, `event_created` Int64 and `winlog_event_id` Int32, the others Utf8 (null
+/// where a connection event has no value).
+///
+/// # Errors
+/// IO or Parquet errors.
+pub fn write_network_events(path: &Path, rows: &[NetworkEvent]) -> Result<()> {
+    type Column = (&'static str, fn(&NetworkEvent) -> Option<&str>);
+    const TEXT: [Column; 13] = [
+        ("winlog_computer_name", |r| Some(r.host.as_str())),
+        ("winlog_event_data_processguid", |r| {
+            Some(r.processguid.as_str())
+        }),
+        ("winlog_event_data_image", |r| Some(r.image.as_str())),
+        ("winlog_event_data_parentimage", |_| None),
+        ("winlog_event_data_commandline", |_| None),
+        ("winlog_event_data_parentcommandline", |_| None),
+        ("winlog_event_data_sourceip", |r| Some(r.sourceip.as_str())),
+        ("winlog_event_data_destinationip", |r| {
+            Some(r.destinationip.as_str())
+        }),
+        ("winlog_event_data_destinationport", |r| {
+            Some(r.destinationport.as_str())
+        }),
+        ("winlog_event_data_destinationportname", |_| None),
+        ("winlog_event_data_destinationhostname", |_| None),
+        ("winlog_event_data_initiated", |_| Some("true")),
+        ("winlog_event_data_queryname", |_| None),
+    ];
+    let mut fields = vec![
+        Field::new("event_created", DataType::Int64, false),
+        Field::new("winlog_event_id", DataType::Int32, false),
+    ];
+    fields.extend(
+        TEXT.iter()
+            .map(|(name, _)| Field::new(*name, DataType::Utf8, true)),
+    );
+    let schema = Arc::new(Schema::new(fields));
+    let mut columns: Vec<ArrayRef> = vec![
+        Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.ts))),
+        Arc::new(Int32Array::from_iter_values(rows.iter().map(|_| 3))),
+    ];
+    columns.extend(TEXT.iter().map(|(_, value)| {
+        Arc::new(StringArray::from_iter(rows.iter().map(value))) as ArrayRef
+    }));
+    let batch = RecordBatch::try_new(schema.clone(), columns)?;
+    let mut writer = ArrowWriter::try_new(File::create(path)?, schema, None)?;
+    writer.write(&batch)?;
+    writer.close()?;
+    Ok(())
 }

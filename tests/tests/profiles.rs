@@ -21,22 +21,23 @@ fn hunt_profile(work: &Path, profile: &str, hunt: &str) -> Value {
 }
 
 fn hunt_profile_seed(work: &Path, profile: &str, hunt: &str, seed: &str) -> Value {
-    let lab = work.join(format!("{profile}-{seed}"));
+    hunt_lab(
+        work,
+        &format!("{profile}-{seed}"),
+        &["--seed", seed, "--profile", profile],
+        hunt,
+    )
+}
+
+/// Generates a one-week lab named `name` with `lab_args` (seed, profile or topology),
+/// unless an earlier call did, and runs `hunt` on it; returns the hunt's evaluation.
+fn hunt_lab(work: &Path, name: &str, lab_args: &[&str], hunt: &str) -> Value {
+    let lab = work.join(name);
     let out = lab.display().to_string();
-    let args = [
-        "lab",
-        "generate",
-        "--out",
-        &out,
-        "--days",
-        "7",
-        "--events",
-        "150000",
-        "--seed",
-        seed,
-        "--profile",
-        profile,
+    let mut args = vec![
+        "lab", "generate", "--out", &out, "--days", "7", "--events", "150000",
     ];
+    args.extend(lab_args);
     if !lab.join("labels").join("ground_truth.json").is_file() {
         ok(
             &run_client(&args, work, Duration::from_secs(300)).expect("lab ran"),
@@ -48,7 +49,7 @@ fn hunt_profile_seed(work: &Path, profile: &str, hunt: &str, seed: &str) -> Valu
     let mut args = vec!["--data", &data, "hunt", hunt, "--quiet", "--set", &base];
     args.extend(SMALL_MODELS);
     let run = run_client(&args, work, Duration::from_secs(900)).expect("hunt ran");
-    ok(&run, &format!("huntsman hunt {hunt} on {profile}"));
+    ok(&run, &format!("huntsman hunt {hunt} on {name}"));
     let labels = lab.join("labels").display().to_string();
     let args = [
         "eval", "--labels", &labels, "--format", "json", "--set", &base,
@@ -99,6 +100,28 @@ fn c2_beacon_holds_behind_a_proxy_and_with_an_implant_family() {
     // has such a burst long enough to be flagged when every gap counts).
     let per_user = hunt_profile_seed(work.path(), "per-user-installs", "c2-beacon", "3");
     holds(&per_user, "c2-beacon beside per-user installs", 0.9, 3.0);
+}
+
+#[test]
+fn c2_beacon_spares_fleet_software_on_five_hosts() {
+    let work = tempfile::tempdir().expect("tempdir");
+    // Five hosts: an updater on the three workstations is a pair of half the other
+    // hosts, with a near-perfect rhythm; it has polled its vendor since the data began,
+    // the implants start inside the week.
+    let small = hunt_lab(
+        work.path(),
+        "small-11",
+        &[
+            "--seed",
+            "11",
+            "--hosts",
+            "5",
+            "--scenarios",
+            "ad-enum,c2-beacon,process-anomaly",
+        ],
+        "c2-beacon",
+    );
+    holds(&small, "c2-beacon on five hosts", 0.9, 3.0);
 }
 
 #[test]

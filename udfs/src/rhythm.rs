@@ -178,7 +178,7 @@ impl ScalarUDFImpl for RhythmPValue {
             .with_argument("dispersion", "Median absolute deviation of the gaps / their median.")
             .with_sql_example(
                 "```sql\n> SELECT rhythm_p_value(13, 0.145) < 0.001 AS a, \
-                 rhythm_p_value(13, 0.6) > 0.5 AS b;\n\
+                 rhythm_p_value(13, 0.7) > 0.5 AS b;\n\
                  +------+------+\n\
                  | a    | b    |\n\
                  +------+------+\n\
@@ -301,7 +301,7 @@ mod tests {
         ctx.register_udf(rhythm_p_value_udf().as_ref().clone());
         let batches = ctx
             .sql(
-                "SELECT rhythm_p_value(13, 0.145) AS a, rhythm_p_value(13, 0.6) AS b, \
+                "SELECT rhythm_p_value(13, 0.145) AS a, rhythm_p_value(13, 0.7) AS b, \
                  rhythm_p_value(x, 0.145) AS c, rhythm_p_value(NULL, 0.1) AS d \
                  FROM (VALUES (CAST(13 AS BIGINT)), (NULL)) AS t(x)",
             )
