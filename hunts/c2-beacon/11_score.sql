@@ -42,10 +42,10 @@
 --                         baselines' worth of distinct hours: a recording of minutes or
 --                         hours has no history and keeps 1, even when a stray event
 --                         stamped days earlier stretches its time span (a clock that
---                         was wrong, a cached event). Its
---                         cost: an implant that was already running when the data begins
---                         keeps half its score, so only a clear rhythm (regularity *
---                         support above 0.6 with the top model score) is still flagged.
+--                         was wrong, a cached event). Its cost: an implant that was
+--                         already running when the data begins keeps half its score, so
+--                         only a clear rhythm (regularity * support above 0.6 with the
+--                         top model score) is still flagged.
 -- A rhythm must also be one that chance does not explain: rhythm_q is the chance that
 -- memoryless traffic (a Poisson process) puts as many gaps as close around their median
 -- (rhythm_p_value, counting the gaps as support does), times the number of entities
@@ -57,12 +57,12 @@
 -- 17,664 entities (a 200-host lab), do not.
 -- The models move the score by at most a factor of two and cannot veto it: min-max
 -- normalisation puts some entity at exactly 0 however anomalous it is on small data.
--- An entity is flagged when c2_score > C2_SCORE_THRESHOLD (and its rhythm passes the
--- test above). The default weight is derived
--- from the threshold, not fitted: at weight 0.75 a pair on every host scores at most
--- 0.25 (a perfect metronome with the highest model score), under the 0.3 threshold, so
--- fleet-wide behaviour is never flagged by its rhythm alone; a host-unique rhythm with
--- regularity * support above 0.6 is flagged whatever the models say.
+-- An entity is flagged when c2_score > C2_SCORE_THRESHOLD and its rhythm passes the
+-- test above. The default prevalence weight is derived from the threshold, not fitted:
+-- at weight 0.75 a pair on every host scores at most 0.25 (a perfect metronome with the
+-- highest model score), under the 0.3 threshold, so fleet-wide behaviour is never
+-- flagged by its rhythm alone; a new host-unique rhythm with regularity * support above
+-- 0.6 is flagged whatever the models say.
 WITH scored AS (
   SELECT
     *,
@@ -76,7 +76,9 @@ normalised AS (
     coalesce((shallow - min(shallow) OVER ())
       / nullif(max(shallow) OVER () - min(shallow) OVER (), 0), 0.0) AS shallow_n,
     coalesce((deep - min(deep) OVER ())
-      / nullif(max(deep) OVER () - min(deep) OVER (), 0), 0.0)       AS deep_n
+      / nullif(max(deep) OVER () - min(deep) OVER (), 0), 0.0)       AS deep_n,
+    least(connections - 1, duration_s)                               AS counted_gaps,
+    coalesce(mad_s / nullif(median_s, 0), 1.0)                       AS dispersion
   FROM scored
 ),
 population AS (
@@ -115,11 +117,10 @@ fused AS (
     n.*,
     p.destination_hosts,
     n.shallow_n * (1 + n.deep_n)                                   AS beacon_score,
-    1 - least(1.0, coalesce(n.mad_s / nullif(n.median_s, 0), 1.0)) AS regularity,
-    greatest(0.0, 1 - 4 / least(n.connections - 1, n.duration_s)) AS support,
-    least(1.0, rhythm_p_value(least(n.connections - 1, n.duration_s),
-                              coalesce(n.mad_s / nullif(n.median_s, 0), 1.0))
-               * count(*) OVER ())                                 AS rhythm_q,
+    1 - least(1.0, n.dispersion)                                   AS regularity,
+    greatest(0.0, 1 - 4 / n.counted_gaps)                          AS support,
+    least(1.0, rhythm_p_value(n.counted_gaps, n.dispersion) * count(*) OVER ())
+                                                                   AS rhythm_q,
     q.pair_hosts,
     q.pair_first_seen_ns,
     h.active_hours >= 2 * ${C2_BASELINE_HOURS}
@@ -142,6 +143,12 @@ modified AS (
          1 - ${C2_PREVALENCE_WEIGHT} * fleet_share                  AS prevalence_modifier,
          1 - ${C2_ESTABLISHED_WEIGHT} * CAST(established AS DOUBLE) AS first_seen_modifier
   FROM fused
+),
+weighed AS (
+  SELECT *,
+         regularity * support * prevalence_modifier * first_seen_modifier
+           * (0.5 + beacon_score / 4)                               AS c2_score
+  FROM modified
 )
 SELECT
   processguid, destinationip, destinationport, host, image, parent_image, commandline,
@@ -151,11 +158,6 @@ SELECT
   beacon_score > ${C2_BEACON_SCORE_THRESHOLD}                      AS beacon_flag,
   regularity, support, destination_hosts, pair_hosts, fleet_share, pair_first_seen_ns,
   established, prevalence_modifier, first_seen_modifier,
-  regularity * support * prevalence_modifier * first_seen_modifier
-    * (0.5 + beacon_score / 4)                                     AS c2_score,
-  rhythm_q,
-  regularity * support * prevalence_modifier * first_seen_modifier
-    * (0.5 + beacon_score / 4)
-    > ${C2_SCORE_THRESHOLD}
-    AND rhythm_q < ${C2_RHYTHM_ALPHA}                              AS flagged
-FROM modified
+  c2_score, rhythm_q,
+  c2_score > ${C2_SCORE_THRESHOLD} AND rhythm_q < ${C2_RHYTHM_ALPHA} AS flagged
+FROM weighed

@@ -50,45 +50,44 @@ pub fn rhythm_p_value(gaps: f64, dispersion: f64) -> f64 {
     binomial_tail(trials, needed, near)
 }
 
-/// P(X >= k) for X ~ Binomial(n, p), summed in log space from k outwards while the terms
-/// matter (the terms fall away from the mode on either side, so summing away from it
-/// converges in a few dozen terms even for millions of trials).
+/// P(X >= k) for X ~ Binomial(n, p). The terms fall away from the mode on either side,
+/// so the sum starts at k and runs away from the mode (upwards for the upper tail when k
+/// is above the mode, downwards for the lower tail, 1 - P(X <= k-1), otherwise), each
+/// term from the one before, until the terms no longer matter: a few dozen terms for a
+/// clear rhythm, even of millions of gaps. Only the first term needs ln Γ.
 fn binomial_tail(n: f64, k: f64, p: f64) -> f64 {
-    if k <= 0.0 {
+    if k <= 0.0 || (p >= 1.0 && k <= n) {
         return 1.0;
     }
-    if p <= 0.0 {
+    if p <= 0.0 || k > n {
         return 0.0;
     }
-    if p >= 1.0 || k > n {
-        return if k > n { 0.0 } else { 1.0 };
-    }
-    let (lp, lq) = (p.ln(), (-p).ln_1p());
-    let ln_term = |j: f64| {
-        libm::lgamma(n + 1.0) - libm::lgamma(j + 1.0) - libm::lgamma(n - j + 1.0)
-            + j * lp
-            + (n - j) * lq
-    };
-    let mode = ((n + 1.0) * p).floor();
-    // Sum from `start` away from the mode: upwards for the upper tail when k is above the
-    // mode, downwards for the lower tail (1 - P(X <= k-1)) otherwise.
-    let (start, step, upper) = if k > mode {
-        (k, 1.0, true)
-    } else {
-        (k - 1.0, -1.0, false)
-    };
-    let first = ln_term(start);
-    let mut sum = 0.0;
-    let mut j = start;
-    while (0.0..=n).contains(&j) {
-        let term = (ln_term(j) - first).exp();
+    let upper = k > ((n + 1.0) * p).floor();
+    let start = if upper { k } else { k - 1.0 };
+    let ln_first =
+        libm::lgamma(n + 1.0) - libm::lgamma(start + 1.0) - libm::lgamma(n - start + 1.0)
+            + start * p.ln()
+            + (n - start) * (-p).ln_1p();
+    let odds = p / (1.0 - p);
+    let (mut j, mut term, mut sum) = (start, 1.0_f64, 0.0_f64);
+    loop {
         sum += term;
+        let next = if upper { j + 1.0 } else { j - 1.0 };
+        if !(0.0..=n).contains(&next) {
+            break;
+        }
+        // t(j+1) / t(j) = (n-j) / (j+1) * p/q, and t(j-1) / t(j) its inverse at j-1.
+        term *= if upper {
+            (n - j) / (j + 1.0) * odds
+        } else {
+            j / (n - j + 1.0) / odds
+        };
+        j = next;
         if term < sum * 1e-17 {
             break;
         }
-        j += step;
     }
-    let tail = (first.exp() * sum).min(1.0);
+    let tail = (ln_first.exp() * sum).min(1.0);
     if upper { tail } else { (1.0 - tail).max(0.0) }
 }
 
@@ -320,18 +319,13 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn text_is_rejected_at_planning_or_run() {
+    async fn text_is_rejected_at_planning() {
         let ctx = SessionContext::new();
         ctx.register_udf(rhythm_p_value_udf().as_ref().clone());
-        let result = match ctx.sql("SELECT rhythm_p_value('x', 0.1)").await {
-            Ok(frame) => frame.collect().await.map(|_| ()),
-            Err(e) => Err(e),
-        };
-        let err = result.expect_err("text must be rejected");
-        assert!(
-            err.to_string().contains("rhythm_p_value")
-                || err.to_string().contains("Float64"),
-            "{err}"
-        );
+        let err = ctx
+            .sql("SELECT rhythm_p_value('x', 0.1)")
+            .await
+            .expect_err("text must be rejected");
+        assert!(err.to_string().contains("rhythm_p_value"), "{err}");
     }
 }
