@@ -10,8 +10,9 @@
 -- novel_share is the weighted share of the week's shapes that are new, in [0, 1]: 0 for
 -- a script or service account repeating what it did on its first day, near 1 for an
 -- account that took up a new kind of searching; the plain share when every shape of the
--- week is used by every account (one account in the data, say), which has no rarity. An account seen on a single day has no
--- baseline: all its shapes count as new, so a short recording is scored on what it holds.
+-- week is used by every account (one account in the data, say), which has no rarity. An
+-- account seen on a single day has no baseline: all its shapes count as new, so a short
+-- recording is scored on what it holds.
 WITH account_shapes AS (
   SELECT user, shape, min(day) AS first_day FROM ad_search_shapes GROUP BY 1, 2
 ),

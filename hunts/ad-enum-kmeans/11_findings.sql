@@ -8,11 +8,12 @@
 -- MAD), a property of this data's own score distribution (3.5 is Iglewicz and Hoaglin's
 -- usual outlier cut). The model cannot tell an enumerator from an account whose
 -- searching is odd every day (an audit script, a busy service account): ad_score is a
--- positive z-score times the baseline modifier 1 - AD_ROUTINE_WEIGHT x (1 - novel_share), bounded
--- in [1 - AD_ROUTINE_WEIGHT, 1], from 05_novelty.sql: an account doing what it did on its
--- first day keeps a quarter of its score. Flagged when ad_score > AD_OUTLIER_Z. The
--- original's anomaly cluster (the smallest) is kept as evidence (in_smallest_cluster);
--- accounts flagged in AD_PERSISTENT_MIN_WEEKS weeks or more are persistent.
+-- positive z-score times the baseline modifier 1 - AD_ROUTINE_WEIGHT x (1 - novel_share),
+-- bounded in [1 - AD_ROUTINE_WEIGHT, 1], from 05_novelty.sql: an account doing what it
+-- did on its first day keeps a quarter of its score. Flagged when ad_score > AD_OUTLIER_Z.
+-- The original's anomaly cluster (the smallest) is kept as evidence
+-- (in_smallest_cluster); accounts flagged in AD_PERSISTENT_MIN_WEEKS weeks or more are
+-- persistent.
 WITH scored AS (
   SELECT
     user, week, queries, distinct_queries, first_seen_ns, last_seen_ns,

@@ -83,8 +83,9 @@ normalised AS (
 ),
 population AS (
   SELECT CAST(count(DISTINCT winlog_computer_name) AS DOUBLE) AS hosts,
-         min(event_created)                                AS start_ns,
-         count(DISTINCT event_created / 3600000000000)     AS active_hours
+         -- an hour is 3,600,000,000,000 ns
+         min(event_created) + ${C2_BASELINE_HOURS} * 3600000000000 AS baseline_end_ns,
+         count(DISTINCT event_created / 3600000000000)           AS active_hours
   FROM events
   WHERE winlog_event_id = 3 AND lower(winlog_event_data_initiated) = 'true'
 ),
@@ -124,7 +125,7 @@ fused AS (
     q.pair_hosts,
     q.pair_first_seen_ns,
     h.active_hours >= 2 * ${C2_BASELINE_HOURS}
-      AND q.pair_first_seen_ns < h.start_ns + ${C2_BASELINE_HOURS} * 3600000000000
+      AND q.pair_first_seen_ns < h.baseline_end_ns
                                                                    AS established,
     coalesce(least(1.0, CAST(q.pair_hosts - 1 AS DOUBLE)
       / nullif(h.hosts - 1 - CASE WHEN a.owner IS NOT NULL AND a.owner <> n.host

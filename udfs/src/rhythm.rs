@@ -14,8 +14,9 @@
 
 use std::sync::{Arc, OnceLock};
 
-use datafusion::arrow::array::{Array, Float64Array};
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::array::{AsArray, Float64Array};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Float64Type};
 use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::{
     ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl,
@@ -109,17 +110,6 @@ impl Default for RhythmPValue {
     }
 }
 
-fn as_f64(value: &ScalarValue) -> Result<Option<f64>> {
-    match value {
-        ScalarValue::Float64(v) => Ok(*v),
-        ScalarValue::Null => Ok(None),
-        other => Err(exec_error(
-            RHYTHM_P_VALUE,
-            format!("expects numbers, got {}", other.data_type()),
-        )),
-    }
-}
-
 impl ScalarUDFImpl for RhythmPValue {
     fn name(&self) -> &str {
         RHYTHM_P_VALUE
@@ -137,28 +127,27 @@ impl ScalarUDFImpl for RhythmPValue {
         let [gaps, dispersion] = args.args.as_slice() else {
             return Err(exec_error(RHYTHM_P_VALUE, "expects two arguments"));
         };
-        if let (ColumnarValue::Scalar(g), ColumnarValue::Scalar(d)) = (gaps, dispersion) {
-            let out = match (as_f64(g)?, as_f64(d)?) {
-                (Some(g), Some(d)) => Some(rhythm_p_value(g, d)),
-                _ => None,
-            };
-            return Ok(ColumnarValue::Scalar(ScalarValue::Float64(out)));
-        }
-        let rows = args.number_rows;
-        let gaps = gaps.to_array(rows)?;
-        let dispersion = dispersion.to_array(rows)?;
-        let (Some(gaps), Some(dispersion)) = (
-            gaps.as_any().downcast_ref::<Float64Array>(),
-            dispersion.as_any().downcast_ref::<Float64Array>(),
-        ) else {
-            return Err(exec_error(RHYTHM_P_VALUE, "expects Float64 columns"));
+        // Scalars (a constant being folded) are computed as one row and given back as one.
+        let scalars = matches!(
+            (gaps, dispersion),
+            (ColumnarValue::Scalar(_), ColumnarValue::Scalar(_))
+        );
+        let rows = if scalars { 1 } else { args.number_rows };
+        let column = |value: &ColumnarValue| -> Result<Float64Array> {
+            let array = cast(&value.to_array(rows)?, &DataType::Float64)?;
+            Ok(array.as_primitive::<Float64Type>().clone())
         };
+        let (gaps, dispersion) = (column(gaps)?, column(dispersion)?);
         let out: Float64Array = gaps
             .iter()
             .zip(dispersion.iter())
             .map(|(g, d)| Some(rhythm_p_value(g?, d?)))
             .collect();
-        Ok(ColumnarValue::Array(Arc::new(out)))
+        Ok(if scalars {
+            ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?)
+        } else {
+            ColumnarValue::Array(Arc::new(out))
+        })
     }
 
     fn documentation(&self) -> Option<&Documentation> {
@@ -199,8 +188,7 @@ pub fn rhythm_p_value_udf() -> Arc<ScalarUDF> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::arrow::array::AsArray;
-    use datafusion::arrow::datatypes::Float64Type;
+    use datafusion::arrow::array::Array;
     use datafusion::prelude::SessionContext;
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
