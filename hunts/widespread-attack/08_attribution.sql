@@ -4,6 +4,15 @@
 -- payload started) acts within seconds to minutes of the connection, so a deployment
 -- server that touched the host half an hour earlier does not inherit an attacker's
 -- actions, nor the attacker host's own commands.
+--
+-- Only an action that can have come over the network is attributed. Remote execution
+-- arrives through the service manager, WMI, WinRM, the task scheduler or a file written
+-- over SMB; an action started by the logged-on user's desktop shell (explorer.exe),
+-- already running when the connection was made, is the user's own, whatever connected
+-- just before. The action's process is traced up to four generations through the
+-- process creations on its host; a shell whose creation was not logged started before
+-- the data, and one started after the connection (a remote desktop session's shell) is
+-- the network's.
 WITH links AS (
   SELECT
     winlog_event_data_sourceip AS sourceip,
@@ -16,6 +25,38 @@ WITH links AS (
     AND is_private_ip(winlog_event_data_sourceip)
     AND winlog_event_data_sourceip <> winlog_event_data_destinationip
     AND h.host IN (SELECT DISTINCT host FROM ws_anomalous)
+),
+-- Process creations on the hosts acted on: the parent of each process and when it started.
+spawned AS (
+  SELECT winlog_event_data_processguid       AS guid,
+         winlog_event_data_parentprocessguid AS parent_guid,
+         winlog_event_data_parentimage       AS parent_image,
+         min(event_created)                  AS created_ns
+  FROM events
+  WHERE winlog_event_id = 1
+    AND winlog_event_data_processguid IS NOT NULL
+    AND winlog_computer_name IN (SELECT DISTINCT host FROM ws_anomalous)
+  GROUP BY winlog_event_data_processguid, winlog_event_data_parentprocessguid,
+           winlog_event_data_parentimage
+),
+-- The start of the nearest desktop shell among the action's process and its four
+-- ancestors: NULL when there is none, 0 (before any connection) when its creation was not
+-- logged.
+shells AS (
+  SELECT a.processguid, min(CASE
+      WHEN ends_with(lower(a.image), '\explorer.exe') THEN coalesce(p0.created_ns, 0)
+      WHEN ends_with(lower(p0.parent_image), '\explorer.exe') THEN coalesce(p1.created_ns, 0)
+      WHEN ends_with(lower(p1.parent_image), '\explorer.exe') THEN coalesce(p2.created_ns, 0)
+      WHEN ends_with(lower(p2.parent_image), '\explorer.exe') THEN coalesce(p3.created_ns, 0)
+      WHEN ends_with(lower(p3.parent_image), '\explorer.exe') THEN coalesce(p4.created_ns, 0)
+    END) AS shell_ns
+  FROM ws_anomalous a
+  LEFT JOIN spawned p0 ON p0.guid = a.processguid
+  LEFT JOIN spawned p1 ON p1.guid = p0.parent_guid
+  LEFT JOIN spawned p2 ON p2.guid = p1.parent_guid
+  LEFT JOIN spawned p3 ON p3.guid = p2.parent_guid
+  LEFT JOIN spawned p4 ON p4.guid = p3.parent_guid
+  GROUP BY a.processguid
 ),
 -- Each action looks in its own time bucket and the one before (buckets are one
 -- attribution interval long), so the join is an equi-join on (host, bucket) instead of
@@ -41,6 +82,8 @@ candidates AS (
    AND l.bucket = a.bucket
    AND l.connected_ns <= a.event_created
    AND l.connected_ns > a.event_created - ${WS_ATTRIBUTION_MINUTES} * 60000000000
+  LEFT JOIN shells s ON s.processguid = a.processguid
+  WHERE s.shell_ns IS NULL OR s.shell_ns > l.connected_ns
 )
 SELECT host, event_created, event_id, processguid, text, error, sourceip, connected_ns
 FROM candidates

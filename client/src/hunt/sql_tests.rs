@@ -540,3 +540,347 @@ async fn ldap_novelty_without_rarity_is_the_plain_share_of_new_shapes() {
     let got = novelty(&[("once", 4, "(objectClass=*)")]).await;
     assert_eq!(got[&("once".to_string(), 0)], (1, 1, 1.0), "{got:?}");
 }
+
+const SEC_NS: i64 = 1_000_000_000;
+
+/// A string column from optional values.
+fn text_column<'a>(values: impl Iterator<Item = Option<&'a str>>) -> ArrayRef {
+    Arc::new(StringArray::from_iter(values))
+}
+
+/// A Sysmon event for widespread-attack's attribution: (event id, host, time in seconds,
+/// source ip, destination ip, process guid, parent guid, parent image).
+type Sysmon = (
+    i32,
+    &'static str,
+    i64,
+    Option<&'static str>,
+    Option<&'static str>,
+    Option<&'static str>,
+    Option<&'static str>,
+    Option<&'static str>,
+);
+
+/// An anomalous action: (host, time in seconds, event id, process guid, image, text).
+type Action = (
+    &'static str,
+    i64,
+    i32,
+    &'static str,
+    &'static str,
+    &'static str,
+);
+
+/// Runs widespread-attack's `08_attribution.sql` on `events`, the hosts' addresses and
+/// the anomalous `actions`; returns each attributed action's text and its source.
+async fn attributed(
+    events: &[Sysmon],
+    hosts: &[(&'static str, &'static str)],
+    actions: &[Action],
+) -> std::collections::BTreeMap<String, String> {
+    let events = RecordBatch::try_from_iter([
+        (
+            "winlog_event_id",
+            Arc::new(Int32Array::from_iter_values(events.iter().map(|e| e.0)))
+                as ArrayRef,
+        ),
+        (
+            "winlog_computer_name",
+            text_column(events.iter().map(|e| Some(e.1))),
+        ),
+        (
+            "event_created",
+            Arc::new(Int64Array::from_iter_values(
+                events.iter().map(|e| e.2 * SEC_NS),
+            )),
+        ),
+        (
+            "winlog_event_data_sourceip",
+            text_column(events.iter().map(|e| e.3)),
+        ),
+        (
+            "winlog_event_data_destinationip",
+            text_column(events.iter().map(|e| e.4)),
+        ),
+        (
+            "winlog_event_data_processguid",
+            text_column(events.iter().map(|e| e.5)),
+        ),
+        (
+            "winlog_event_data_parentprocessguid",
+            text_column(events.iter().map(|e| e.6)),
+        ),
+        (
+            "winlog_event_data_parentimage",
+            text_column(events.iter().map(|e| e.7)),
+        ),
+    ])
+    .expect("events");
+    let hosts = RecordBatch::try_from_iter([
+        ("ip", text_column(hosts.iter().map(|h| Some(h.0)))),
+        ("host", text_column(hosts.iter().map(|h| Some(h.1)))),
+    ])
+    .expect("hosts");
+    let anomalous = RecordBatch::try_from_iter([
+        ("host", text_column(actions.iter().map(|a| Some(a.0)))),
+        (
+            "event_created",
+            Arc::new(Int64Array::from_iter_values(
+                actions.iter().map(|a| a.1 * SEC_NS),
+            )) as ArrayRef,
+        ),
+        (
+            "event_id",
+            Arc::new(Int32Array::from_iter_values(actions.iter().map(|a| a.2))),
+        ),
+        (
+            "processguid",
+            text_column(actions.iter().map(|a| Some(a.3))),
+        ),
+        ("image", text_column(actions.iter().map(|a| Some(a.4)))),
+        ("text", text_column(actions.iter().map(|a| Some(a.5)))),
+        (
+            "error",
+            Arc::new(datafusion::arrow::array::Float64Array::from_iter_values(
+                actions.iter().map(|_| 20.0),
+            )),
+        ),
+    ])
+    .expect("actions");
+    let ctx = SessionContext::new();
+    huntsman_udfs::register_all_on_context(&ctx);
+    for (name, batch) in [
+        ("events", events),
+        ("ws_hosts", hosts),
+        ("ws_anomalous", anomalous),
+    ] {
+        ctx.register_batch(name, batch).expect("register");
+    }
+    let batches = run_phases(
+        &ctx,
+        "widespread-attack",
+        &Default::default(),
+        &[],
+        "08_attribution.sql",
+    )
+    .await;
+    let mut out = std::collections::BTreeMap::new();
+    for b in &batches {
+        let col = |name: &str| b.column_by_name(name).expect(name).as_string::<i32>();
+        let (texts, sources) = (col("text"), col("sourceip"));
+        for i in 0..b.num_rows() {
+            out.insert(texts.value(i).to_string(), sources.value(i).to_string());
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn only_an_action_that_can_have_come_over_the_network_is_attributed() {
+    const EXPLORER: &str = r"C:\Windows\Explorer.EXE";
+    let (admin, deployer, victim) = ("10.0.0.21", "10.0.0.30", "10.0.0.5");
+    let connect = |t: i64, from: &'static str| -> Sysmon {
+        (3, "V", t, Some(from), Some(victim), Some("net"), None, None)
+    };
+    let spawn = |t: i64,
+                 guid: &'static str,
+                 parent: &'static str,
+                 parent_image: &'static str|
+     -> Sysmon {
+        (
+            1,
+            "V",
+            t,
+            None,
+            None,
+            Some(guid),
+            Some(parent),
+            Some(parent_image),
+        )
+    };
+    let events = [
+        connect(90, admin),
+        connect(100, deployer),
+        // The logged-on user's shell started before the data: its creation is not logged.
+        spawn(130, "psexec", "shell", EXPLORER),
+        spawn(135, "cmd", "shell", EXPLORER),
+        spawn(140, "whoami", "cmd", r"C:\Windows\System32\cmd.exe"),
+        // The service manager starts PsExec's service, which starts a shell.
+        spawn(
+            145,
+            "psexesvc",
+            "services",
+            r"C:\Windows\System32\services.exe",
+        ),
+        spawn(150, "svc-cmd", "psexesvc", r"C:\Windows\PSEXESVC.exe"),
+        // A remote desktop session: its shell starts after the connection.
+        connect(1000, admin),
+        spawn(
+            1010,
+            "rdp-shell",
+            "userinit",
+            r"C:\Windows\System32\userinit.exe",
+        ),
+        spawn(1100, "rdp-cmd", "rdp-shell", EXPLORER),
+    ];
+    let actions: &[Action] = &[
+        (
+            "V",
+            130,
+            1,
+            "psexec",
+            r"C:\Tools\PsExec64.exe",
+            "user's psexec",
+        ),
+        (
+            "V",
+            140,
+            1,
+            "whoami",
+            r"C:\Windows\System32\whoami.exe",
+            "user's grandchild",
+        ),
+        (
+            "V",
+            150,
+            1,
+            "svc-cmd",
+            r"C:\Windows\System32\cmd.exe",
+            "service's shell",
+        ),
+        ("V", 160, 11, "system", "System", "file written over SMB"),
+        ("V", 170, 11, "shell", EXPLORER, "file the shell wrote"),
+        (
+            "V",
+            1100,
+            1,
+            "rdp-cmd",
+            r"C:\Windows\System32\cmd.exe",
+            "remote desktop's shell",
+        ),
+    ];
+    let hosts = [(admin, "A"), (deployer, "D"), (victim, "V")];
+    let got = attributed(&events, &hosts, actions).await;
+    let expected: std::collections::BTreeMap<String, String> = [
+        ("service's shell", deployer),
+        ("file written over SMB", deployer),
+        ("remote desktop's shell", admin),
+    ]
+    .into_iter()
+    .map(|(t, s)| (t.to_string(), s.to_string()))
+    .collect();
+    assert_eq!(got, expected);
+}
+
+#[tokio::test]
+async fn a_campaign_is_a_burst_within_one_window_not_commands_added_up_over_days() {
+    const MIN_NS: i64 = 60 * SEC_NS;
+    const DAY_NS: i64 = 1440 * MIN_NS;
+    // Two sources each act on three hosts with three distinct commands. The intruder does
+    // it within twenty minutes; the administrator on days 0, 4 and 8, one host a day.
+    let acts: &[(&str, i64, &str, &str)] = &[
+        ("10.0.0.66", 10 * MIN_NS, "B", "whoami"),
+        ("10.0.0.66", 20 * MIN_NS, "C", "vssadmin delete shadows"),
+        ("10.0.0.66", 30 * MIN_NS, "D", "payload.exe"),
+        ("10.0.0.21", 10 * MIN_NS, "B", "gpupdate /force"),
+        ("10.0.0.21", 4 * DAY_NS + 10 * MIN_NS, "C", "shutdown /r"),
+        (
+            "10.0.0.21",
+            8 * DAY_NS + 10 * MIN_NS,
+            "D",
+            "ipconfig /flushdns",
+        ),
+    ];
+    // Every source's windows: the hour starting ten minutes before each action and the
+    // one starting at it, so each action lies in two windows.
+    let windows: Vec<(&str, i64)> = acts
+        .iter()
+        .flat_map(|a| [(a.0, a.1 - 10 * MIN_NS), (a.0, a.1)])
+        .collect();
+    let int64 = |v: Vec<i64>| -> ArrayRef { Arc::new(Int64Array::from(v)) };
+    let attributed = RecordBatch::try_from_iter([
+        ("host", text_column(acts.iter().map(|a| Some(a.2)))),
+        ("event_created", int64(acts.iter().map(|a| a.1).collect())),
+        (
+            "event_id",
+            Arc::new(Int32Array::from_iter_values(acts.iter().map(|_| 1))) as ArrayRef,
+        ),
+        ("processguid", text_column(acts.iter().map(|a| Some(a.3)))),
+        ("text", text_column(acts.iter().map(|a| Some(a.3)))),
+        (
+            "error",
+            Arc::new(datafusion::arrow::array::Float64Array::from_iter_values(
+                acts.iter().map(|_| 20.0),
+            )),
+        ),
+        ("sourceip", text_column(acts.iter().map(|a| Some(a.0)))),
+        (
+            "connected_ns",
+            int64(acts.iter().map(|a| a.1 - SEC_NS).collect()),
+        ),
+    ])
+    .expect("attributed");
+    let windows = RecordBatch::try_from_iter([
+        ("sourceip", text_column(windows.iter().map(|w| Some(w.0)))),
+        ("window_start", int64(windows.iter().map(|w| w.1).collect())),
+        (
+            "window_end",
+            int64(windows.iter().map(|w| w.1 + 60 * MIN_NS).collect()),
+        ),
+        ("victims", int64(windows.iter().map(|_| 2).collect())),
+    ])
+    .expect("windows");
+    let replicated = RecordBatch::try_from_iter([
+        ("sourceip", text_column(std::iter::empty())),
+        ("source_host", text_column(std::iter::empty())),
+        ("target_host", text_column(std::iter::empty())),
+        ("cmd", text_column(std::iter::empty())),
+        ("first_ns", int64(vec![])),
+    ])
+    .expect("replicated");
+    let hosts = RecordBatch::try_from_iter([
+        (
+            "ip",
+            text_column([Some("10.0.0.66"), Some("10.0.0.21")].into_iter()),
+        ),
+        ("host", text_column([Some("X"), Some("ADM")].into_iter())),
+    ])
+    .expect("hosts");
+    let ctx = SessionContext::new();
+    huntsman_udfs::register_all_on_context(&ctx);
+    for (name, batch) in [
+        ("ws_attributed", attributed),
+        ("ws_windows", windows),
+        ("ws_replicated", replicated),
+        ("ws_hosts", hosts),
+    ] {
+        ctx.register_batch(name, batch).expect("register");
+    }
+    let batches = run_phases(
+        &ctx,
+        "widespread-attack",
+        &Default::default(),
+        &[],
+        "12_findings.sql",
+    )
+    .await;
+    let mut got = std::collections::BTreeMap::new();
+    for b in &batches {
+        let col = |name: &str| b.column_by_name(name).expect(name);
+        let sources = col("sourceip").as_string::<i32>();
+        let flagged = col("flagged").as_boolean();
+        let targets =
+            col("targets").as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+        let burst = col("burst_commands")
+            .as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+        for i in 0..b.num_rows() {
+            got.insert(
+                sources.value(i).to_string(),
+                (flagged.value(i), targets.value(i), burst.value(i)),
+            );
+        }
+    }
+    // Both acted on three hosts; only the intruder did it within one window.
+    assert_eq!(got["10.0.0.66"], (true, 3, 3), "{got:?}");
+    assert_eq!(got["10.0.0.21"], (false, 3, 1), "{got:?}");
+}
