@@ -1,6 +1,7 @@
 -- Phase 3, the actions to judge: process creations and file creations (Sysmon 1, 11)
 -- on hosts that were some source's victim in some window, each scored once. The text of
--- an action is parent command line + command line + target file name; sample_key, a
+-- an action is parent command line + command line + target file name; the parent's GUID
+-- and image trace a process's ancestry for attribution; sample_key, a
 -- deterministic hash of the process GUID and time in [0, 1000000), draws the
 -- normal-activity training sample (the next phase sets its size).
 WITH victim_hosts AS (
@@ -14,6 +15,8 @@ SELECT
   e.winlog_event_id                          AS event_id,
   e.winlog_event_data_processguid            AS processguid,
   e.winlog_event_data_image                  AS image,
+  e.winlog_event_data_parentprocessguid      AS parent_guid,
+  e.winlog_event_data_parentimage            AS parent_image,
   concat_ws(' ',
     coalesce(e.winlog_event_data_parentcommandline, ''),
     coalesce(e.winlog_event_data_commandline, ''),

@@ -10,7 +10,7 @@
 -- over SMB; an action started by the logged-on user's desktop shell (explorer.exe),
 -- already running when the connection was made, is the user's own, whatever connected
 -- just before. The action's process is traced up to four generations through the
--- process creations on its host; a shell whose creation was not logged started before
+-- process creations on its host (kept in ws_actions); a shell whose creation was not logged started before
 -- the data, and one started after the connection (a remote desktop session's shell) is
 -- the network's.
 WITH links AS (
@@ -26,18 +26,12 @@ WITH links AS (
     AND winlog_event_data_sourceip <> winlog_event_data_destinationip
     AND h.host IN (SELECT DISTINCT host FROM ws_anomalous)
 ),
--- Process creations on the hosts acted on: the parent of each process and when it started.
+-- Process creations on the victims (ws_actions): the parent of each process and when it
+-- started.
 spawned AS (
-  SELECT winlog_event_data_processguid       AS guid,
-         winlog_event_data_parentprocessguid AS parent_guid,
-         winlog_event_data_parentimage       AS parent_image,
-         min(event_created)                  AS created_ns
-  FROM events
-  WHERE winlog_event_id = 1
-    AND winlog_event_data_processguid IS NOT NULL
-    AND winlog_computer_name IN (SELECT DISTINCT host FROM ws_anomalous)
-  GROUP BY winlog_event_data_processguid, winlog_event_data_parentprocessguid,
-           winlog_event_data_parentimage
+  SELECT processguid AS guid, parent_guid, parent_image, event_created AS created_ns
+  FROM ws_actions
+  WHERE event_id = 1 AND processguid IS NOT NULL
 ),
 -- The start of the nearest desktop shell among the action's process and its four
 -- ancestors: NULL when there is none, 0 (before any connection) when its creation was not

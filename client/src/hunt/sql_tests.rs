@@ -548,18 +548,13 @@ fn text_column<'a>(values: impl Iterator<Item = Option<&'a str>>) -> ArrayRef {
     Arc::new(StringArray::from_iter(values))
 }
 
-/// A Sysmon event for widespread-attack's attribution: (event id, host, time in seconds,
-/// source ip, destination ip, process guid, parent guid, parent image).
-type Sysmon = (
-    i32,
-    &'static str,
-    i64,
-    Option<&'static str>,
-    Option<&'static str>,
-    Option<&'static str>,
-    Option<&'static str>,
-    Option<&'static str>,
-);
+/// A connection for widespread-attack's attribution (Sysmon 3): (host, time in seconds,
+/// source ip, destination ip).
+type Connection = (&'static str, i64, &'static str, &'static str);
+
+/// A process creation on a victim, as `ws_actions` keeps it: (host, time in seconds,
+/// guid, parent guid, parent image).
+type Spawn = (&'static str, i64, &'static str, &'static str, &'static str);
 
 /// An anomalous action: (host, time in seconds, event id, process guid, image, text).
 type Action = (
@@ -571,48 +566,37 @@ type Action = (
     &'static str,
 );
 
-/// Runs widespread-attack's `08_attribution.sql` on `events`, the hosts' addresses and
-/// the anomalous `actions`; returns each attributed action's text and its source.
+fn seconds(values: impl Iterator<Item = i64>) -> ArrayRef {
+    Arc::new(Int64Array::from_iter_values(values.map(|t| t * SEC_NS)))
+}
+
+/// Runs widespread-attack's `08_attribution.sql` on the connections, the hosts'
+/// addresses, the victims' process creations and the anomalous `actions`; returns each
+/// attributed action's text and its source.
 async fn attributed(
-    events: &[Sysmon],
+    connections: &[Connection],
     hosts: &[(&'static str, &'static str)],
+    spawns: &[Spawn],
     actions: &[Action],
 ) -> std::collections::BTreeMap<String, String> {
     let events = RecordBatch::try_from_iter([
         (
             "winlog_event_id",
-            Arc::new(Int32Array::from_iter_values(events.iter().map(|e| e.0)))
+            Arc::new(Int32Array::from_iter_values(connections.iter().map(|_| 3)))
                 as ArrayRef,
         ),
         (
             "winlog_computer_name",
-            text_column(events.iter().map(|e| Some(e.1))),
+            text_column(connections.iter().map(|c| Some(c.0))),
         ),
-        (
-            "event_created",
-            Arc::new(Int64Array::from_iter_values(
-                events.iter().map(|e| e.2 * SEC_NS),
-            )),
-        ),
+        ("event_created", seconds(connections.iter().map(|c| c.1))),
         (
             "winlog_event_data_sourceip",
-            text_column(events.iter().map(|e| e.3)),
+            text_column(connections.iter().map(|c| Some(c.2))),
         ),
         (
             "winlog_event_data_destinationip",
-            text_column(events.iter().map(|e| e.4)),
-        ),
-        (
-            "winlog_event_data_processguid",
-            text_column(events.iter().map(|e| e.5)),
-        ),
-        (
-            "winlog_event_data_parentprocessguid",
-            text_column(events.iter().map(|e| e.6)),
-        ),
-        (
-            "winlog_event_data_parentimage",
-            text_column(events.iter().map(|e| e.7)),
+            text_column(connections.iter().map(|c| Some(c.3))),
         ),
     ])
     .expect("events");
@@ -621,14 +605,24 @@ async fn attributed(
         ("host", text_column(hosts.iter().map(|h| Some(h.1)))),
     ])
     .expect("hosts");
+    let created = RecordBatch::try_from_iter([
+        ("host", text_column(spawns.iter().map(|p| Some(p.0)))),
+        ("event_created", seconds(spawns.iter().map(|p| p.1))),
+        (
+            "event_id",
+            Arc::new(Int32Array::from_iter_values(spawns.iter().map(|_| 1))) as ArrayRef,
+        ),
+        ("processguid", text_column(spawns.iter().map(|p| Some(p.2)))),
+        ("parent_guid", text_column(spawns.iter().map(|p| Some(p.3)))),
+        (
+            "parent_image",
+            text_column(spawns.iter().map(|p| Some(p.4))),
+        ),
+    ])
+    .expect("process creations");
     let anomalous = RecordBatch::try_from_iter([
         ("host", text_column(actions.iter().map(|a| Some(a.0)))),
-        (
-            "event_created",
-            Arc::new(Int64Array::from_iter_values(
-                actions.iter().map(|a| a.1 * SEC_NS),
-            )) as ArrayRef,
-        ),
+        ("event_created", seconds(actions.iter().map(|a| a.1))),
         (
             "event_id",
             Arc::new(Int32Array::from_iter_values(actions.iter().map(|a| a.2))),
@@ -652,6 +646,7 @@ async fn attributed(
     for (name, batch) in [
         ("events", events),
         ("ws_hosts", hosts),
+        ("ws_actions", created),
         ("ws_anomalous", anomalous),
     ] {
         ctx.register_batch(name, batch).expect("register");
@@ -679,28 +674,16 @@ async fn attributed(
 async fn only_an_action_that_can_have_come_over_the_network_is_attributed() {
     const EXPLORER: &str = r"C:\Windows\Explorer.EXE";
     let (admin, deployer, victim) = ("10.0.0.21", "10.0.0.30", "10.0.0.5");
-    let connect = |t: i64, from: &'static str| -> Sysmon {
-        (3, "V", t, Some(from), Some(victim), Some("net"), None, None)
+    let connect = |t: i64, from: &'static str| -> Connection { ("V", t, from, victim) };
+    let spawn = |t: i64, guid, parent, parent_image| -> Spawn {
+        ("V", t, guid, parent, parent_image)
     };
-    let spawn = |t: i64,
-                 guid: &'static str,
-                 parent: &'static str,
-                 parent_image: &'static str|
-     -> Sysmon {
-        (
-            1,
-            "V",
-            t,
-            None,
-            None,
-            Some(guid),
-            Some(parent),
-            Some(parent_image),
-        )
-    };
-    let events = [
+    let connections = [
         connect(90, admin),
         connect(100, deployer),
+        connect(1000, admin),
+    ];
+    let spawns = [
         // The logged-on user's shell started before the data: its creation is not logged.
         spawn(130, "psexec", "shell", EXPLORER),
         spawn(135, "cmd", "shell", EXPLORER),
@@ -713,8 +696,7 @@ async fn only_an_action_that_can_have_come_over_the_network_is_attributed() {
             r"C:\Windows\System32\services.exe",
         ),
         spawn(150, "svc-cmd", "psexesvc", r"C:\Windows\PSEXESVC.exe"),
-        // A remote desktop session: its shell starts after the connection.
-        connect(1000, admin),
+        // A remote desktop session (the connection at 1000 s): its shell starts after it.
         spawn(
             1010,
             "rdp-shell",
@@ -760,7 +742,7 @@ async fn only_an_action_that_can_have_come_over_the_network_is_attributed() {
         ),
     ];
     let hosts = [(admin, "A"), (deployer, "D"), (victim, "V")];
-    let got = attributed(&events, &hosts, actions).await;
+    let got = attributed(&connections, &hosts, &spawns, actions).await;
     let expected: std::collections::BTreeMap<String, String> = [
         ("service's shell", deployer),
         ("file written over SMB", deployer),
