@@ -26,10 +26,11 @@ WITH links AS (
     AND winlog_event_data_sourceip <> winlog_event_data_destinationip
     AND h.host IN (SELECT DISTINCT host FROM ws_anomalous)
 ),
--- Process creations on the victims (ws_actions): the parent of each process and when it
--- started.
+-- Process creations on the victims (ws_actions): the parent of each process, whether it
+-- is a desktop shell, and when the process started.
 spawned AS (
-  SELECT processguid AS guid, parent_guid, parent_image, event_created AS created_ns
+  SELECT processguid AS guid, parent_guid, event_created AS created_ns,
+         ends_with(lower(parent_image), '\explorer.exe') AS parent_is_shell
   FROM ws_actions
   WHERE event_id = 1 AND processguid IS NOT NULL
 ),
@@ -39,10 +40,10 @@ spawned AS (
 shells AS (
   SELECT a.processguid, min(CASE
       WHEN ends_with(lower(a.image), '\explorer.exe') THEN coalesce(p0.created_ns, 0)
-      WHEN ends_with(lower(p0.parent_image), '\explorer.exe') THEN coalesce(p1.created_ns, 0)
-      WHEN ends_with(lower(p1.parent_image), '\explorer.exe') THEN coalesce(p2.created_ns, 0)
-      WHEN ends_with(lower(p2.parent_image), '\explorer.exe') THEN coalesce(p3.created_ns, 0)
-      WHEN ends_with(lower(p3.parent_image), '\explorer.exe') THEN coalesce(p4.created_ns, 0)
+      WHEN p0.parent_is_shell THEN coalesce(p1.created_ns, 0)
+      WHEN p1.parent_is_shell THEN coalesce(p2.created_ns, 0)
+      WHEN p2.parent_is_shell THEN coalesce(p3.created_ns, 0)
+      WHEN p3.parent_is_shell THEN coalesce(p4.created_ns, 0)
     END) AS shell_ns
   FROM ws_anomalous a
   LEFT JOIN spawned p0 ON p0.guid = a.processguid
