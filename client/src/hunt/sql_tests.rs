@@ -179,6 +179,21 @@ async fn run_phases(
         .expect("run")
 }
 
+/// Registers `tables` (name, batch) on a fresh context with the UDFs and runs `last` of
+/// the built-in `pack` on them, rendered with its defaults.
+async fn run_on(
+    pack: &str,
+    tables: Vec<(&str, RecordBatch)>,
+    last: &str,
+) -> Vec<RecordBatch> {
+    let ctx = SessionContext::new();
+    huntsman_udfs::register_all_on_context(&ctx);
+    for (name, batch) in tables {
+        ctx.register_batch(name, batch).expect("register");
+    }
+    run_phases(&ctx, pack, &Default::default(), &[], last).await
+}
+
 /// Runs process-anomaly's `04_runs.sql` and `05_delivered.sql` on `processes` and on
 /// file-creation events (writer guid, host, time, path); returns each process's
 /// `delivered`.
@@ -641,21 +656,14 @@ async fn attributed(
         ),
     ])
     .expect("actions");
-    let ctx = SessionContext::new();
-    huntsman_udfs::register_all_on_context(&ctx);
-    for (name, batch) in [
-        ("events", events),
-        ("ws_hosts", hosts),
-        ("ws_actions", created),
-        ("ws_anomalous", anomalous),
-    ] {
-        ctx.register_batch(name, batch).expect("register");
-    }
-    let batches = run_phases(
-        &ctx,
+    let batches = run_on(
         "widespread-attack",
-        &Default::default(),
-        &[],
+        vec![
+            ("events", events),
+            ("ws_hosts", hosts),
+            ("ws_actions", created),
+            ("ws_anomalous", anomalous),
+        ],
         "08_attribution.sql",
     )
     .await;
@@ -828,21 +836,14 @@ async fn a_campaign_is_a_burst_within_one_window_not_commands_added_up_over_days
         ("host", text_column([Some("X"), Some("ADM")].into_iter())),
     ])
     .expect("hosts");
-    let ctx = SessionContext::new();
-    huntsman_udfs::register_all_on_context(&ctx);
-    for (name, batch) in [
-        ("ws_attributed", attributed),
-        ("ws_windows", windows),
-        ("ws_replicated", replicated),
-        ("ws_hosts", hosts),
-    ] {
-        ctx.register_batch(name, batch).expect("register");
-    }
-    let batches = run_phases(
-        &ctx,
+    let batches = run_on(
         "widespread-attack",
-        &Default::default(),
-        &[],
+        vec![
+            ("ws_attributed", attributed),
+            ("ws_windows", windows),
+            ("ws_replicated", replicated),
+            ("ws_hosts", hosts),
+        ],
         "12_findings.sql",
     )
     .await;
