@@ -473,6 +473,23 @@ pub fn succeeded(out: &Output, what: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The folder of the latest completed run of `hunt` in the results of `store` (visible,
+/// with its manifest; run ids sort by time).
+///
+/// # Panics
+/// When the store holds no completed run of the hunt.
+pub fn latest_run(store: &Path, hunt: &str) -> PathBuf {
+    let runs = store.join("results").join(hunt);
+    let mut ids: Vec<_> = std::fs::read_dir(&runs)
+        .unwrap_or_else(|e| panic!("results folder {}: {e}", runs.display()))
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.') && runs.join(n).join("manifest.json").is_file())
+        .collect();
+    ids.sort();
+    runs.join(ids.last().expect("a completed run"))
+}
+
 /// The CSV rows (header dropped) of `sql` over one Parquet file (as table `events`), run
 /// by `huntsman sql` from `cwd`.
 ///

@@ -102,18 +102,14 @@ fn clients(mode: &str, uri: &str, extra: &[String]) -> Value {
     serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"))
 }
 
-/// The newest completed run of `hunt`.
+/// The newest completed run of `hunt`: its id and folder.
 fn latest_run(store: &Path, hunt: &str) -> (String, PathBuf) {
-    let runs = store.join("results").join(hunt);
-    let mut ids: Vec<String> = std::fs::read_dir(&runs)
-        .expect("results folder")
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| !n.starts_with('.') && runs.join(n).join("manifest.json").is_file())
-        .collect();
-    ids.sort();
-    let id = ids.pop().expect("a completed run");
-    let dir = runs.join(&id);
+    let dir = huntsman_tests::latest_run(store, hunt);
+    let id = dir
+        .file_name()
+        .expect("a run folder")
+        .to_string_lossy()
+        .into_owned();
     (id, dir)
 }
 

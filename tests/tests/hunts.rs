@@ -7,8 +7,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use huntsman_tests::{
-    HUNTS, SMALL_MODELS, TestCluster, generate_lab, query_parquet, run_client,
-    succeeded as ok,
+    HUNTS, SMALL_MODELS, TestCluster, generate_lab, latest_run, query_parquet,
+    run_client, succeeded as ok,
 };
 use serde_json::Value;
 
@@ -43,24 +43,11 @@ fn evaluate(work: &Path, labels: &str, store: &str) -> Value {
     serde_json::from_str(&ok(&out, "huntsman eval")).expect("eval prints JSON")
 }
 
-/// The newest completed run of `hunt` in `store`.
-fn latest_run(store: &str, hunt: &str) -> std::path::PathBuf {
-    let runs = Path::new(store).join("results").join(hunt);
-    let mut ids: Vec<_> = std::fs::read_dir(&runs)
-        .expect("results folder")
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| !n.starts_with('.'))
-        .collect();
-    ids.sort();
-    runs.join(ids.last().expect("a completed run"))
-}
-
 /// Flagged entity keys per hunt, read back from the stored findings with `huntsman sql`.
 fn flagged(work: &Path, store: &str) -> BTreeMap<String, Vec<String>> {
     let mut out = BTreeMap::new();
     for hunt in HUNTS {
-        let run = latest_run(store, hunt);
+        let run = latest_run(Path::new(store), hunt);
         assert!(run.join("manifest.json").is_file(), "manifest in {run:?}");
         let manifest: Value = serde_json::from_str(
             &std::fs::read_to_string(run.join("manifest.json")).expect("manifest"),
@@ -148,7 +135,7 @@ fn five_hunts_on_a_cluster_and_embedded_agree_and_meet_the_thresholds() {
     // browsers and services connect out and query DNS.
     let evidence = query_parquet(
         work.path(),
-        &latest_run(&remote_store, "process-anomaly").join("findings.parquet"),
+        &latest_run(Path::new(&remote_store), "process-anomaly").join("findings.parquet"),
         "SELECT count(*) FILTER (WHERE cardinality(destinations) > 0) > 100 \
            AND count(*) FILTER (WHERE cardinality(dns_names) > 0) > 100 FROM events",
     );

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use huntsman_tests::data::{NetworkEvent, write_network_events};
-use huntsman_tests::{query_parquet, run_client, succeeded as ok};
+use huntsman_tests::{latest_run, query_parquet, run_client, succeeded as ok};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -74,14 +74,7 @@ fn c2_beacon_flags_a_rhythm_only_when_chance_does_not_explain_it() {
     )
     .expect("hunt ran");
     ok(&run, "huntsman hunt c2-beacon");
-    let runs = store.join("results").join("c2-beacon");
-    let run_dir = std::fs::read_dir(&runs)
-        .expect("results")
-        .filter_map(|e| e.ok())
-        .find(|e| !e.file_name().to_string_lossy().starts_with('.'))
-        .expect("one completed run")
-        .path();
-    let findings = run_dir.join("findings.parquet");
+    let findings = latest_run(&store, "c2-beacon").join("findings.parquet");
     let count = |sql: &str| -> u64 {
         query_parquet(work.path(), &findings, sql)[0]
             .parse()

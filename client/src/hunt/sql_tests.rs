@@ -43,20 +43,8 @@ async fn host_addresses(rows: &[Row]) -> Vec<(String, String)> {
         ],
     )
     .expect("batch");
-    let ctx = SessionContext::new();
-    huntsman_udfs::register_all_on_context(&ctx);
-    ctx.register_batch("events", batch).expect("register");
-    let sql = Pack::builtin_named("widespread-attack")
-        .expect("pack")
-        .file("02_hosts.sql")
-        .expect("file");
-    let batches = ctx
-        .sql(sql)
-        .await
-        .expect("plan")
-        .collect()
-        .await
-        .expect("run");
+    let batches =
+        run_on("widespread-attack", vec![("events", batch)], "02_hosts.sql").await;
     let mut pairs = Vec::new();
     for b in &batches {
         let ips = b.column(0).as_string::<i32>();
@@ -147,43 +135,15 @@ type Proc = (
     Option<&'static str>,
 );
 
-/// Runs files of a built-in pack in order, rendered with the parameters' defaults and
-/// `extra` placeholders as a hunt renders them: each of `tables` becomes the table it
-/// names (a view, read by the files after it), then `last` is collected.
-async fn run_phases(
-    ctx: &SessionContext,
+/// Registers `tables` (name, batch) on a fresh context with the UDFs and runs files of
+/// the built-in `pack` on them in order, rendered with the parameters' defaults and
+/// `extra` placeholders as a hunt renders them: each of `phases` (file, table) becomes
+/// the table it names (a view, read by the files after it), then `last` is collected.
+async fn run_phases_on(
     pack: &str,
     extra: &std::collections::BTreeMap<String, String>,
-    tables: &[(&str, &str)],
-    last: &str,
-) -> Vec<RecordBatch> {
-    let pack = Pack::builtin_named(pack).expect("pack");
-    let params =
-        Params::resolve_in(pack.parameters.clone(), |_| None, &[]).expect("defaults");
-    for (file, table) in tables {
-        let sql = params
-            .render(pack.file(file).expect("file"), extra)
-            .expect("render");
-        let frame = ctx.sql(&sql).await.expect("plan");
-        ctx.register_table(*table, frame.into_view())
-            .expect("register");
-    }
-    let sql = params
-        .render(pack.file(last).expect("file"), extra)
-        .expect("render");
-    ctx.sql(&sql)
-        .await
-        .expect("plan")
-        .collect()
-        .await
-        .expect("run")
-}
-
-/// Registers `tables` (name, batch) on a fresh context with the UDFs and runs `last` of
-/// the built-in `pack` on them, rendered with its defaults.
-async fn run_on(
-    pack: &str,
     tables: Vec<(&str, RecordBatch)>,
+    phases: &[(&str, &str)],
     last: &str,
 ) -> Vec<RecordBatch> {
     let ctx = SessionContext::new();
@@ -191,7 +151,34 @@ async fn run_on(
     for (name, batch) in tables {
         ctx.register_batch(name, batch).expect("register");
     }
-    run_phases(&ctx, pack, &Default::default(), &[], last).await
+    let pack = Pack::builtin_named(pack).expect("pack");
+    let params =
+        Params::resolve_in(pack.parameters.clone(), |_| None, &[]).expect("defaults");
+    let render = |file: &str| {
+        params
+            .render(pack.file(file).expect("file"), extra)
+            .expect("render")
+    };
+    for (file, table) in phases {
+        let frame = ctx.sql(&render(file)).await.expect("plan");
+        ctx.register_table(*table, frame.into_view())
+            .expect("register");
+    }
+    ctx.sql(&render(last))
+        .await
+        .expect("plan")
+        .collect()
+        .await
+        .expect("run")
+}
+
+/// [`run_phases_on`] with the defaults alone and no intermediate phase.
+async fn run_on(
+    pack: &str,
+    tables: Vec<(&str, RecordBatch)>,
+    last: &str,
+) -> Vec<RecordBatch> {
+    run_phases_on(pack, &Default::default(), tables, &[], last).await
 }
 
 /// Runs process-anomaly's `04_runs.sql` and `05_delivered.sql` on `processes` and on
@@ -251,15 +238,10 @@ async fn delivered(
         ),
     ])
     .expect("events");
-    let ctx = SessionContext::new();
-    huntsman_udfs::register_all_on_context(&ctx);
-    ctx.register_batch("pa_processes", processes)
-        .expect("register");
-    ctx.register_batch("events", events).expect("register");
-    let batches = run_phases(
-        &ctx,
+    let batches = run_phases_on(
         "process-anomaly",
         &Default::default(),
+        vec![("pa_processes", processes), ("events", events)],
         &[("04_runs.sql", "pa_runs")],
         "05_delivered.sql",
     )
@@ -431,13 +413,15 @@ async fn novelty(
     .expect("events");
     let mut results = Vec::new();
     for name in ["ad-enum-kmeans", "ad-enum-autoencoder"] {
-        let ctx = SessionContext::new();
-        huntsman_udfs::register_all_on_context(&ctx);
-        ctx.register_batch("events", events.clone())
-            .expect("register");
         let extra = [("EARLIEST_NS".to_string(), "0".to_string())].into();
-        let tables = [("04_search_shapes.sql", "ad_search_shapes")];
-        let batches = run_phases(&ctx, name, &extra, &tables, "05_novelty.sql").await;
+        let batches = run_phases_on(
+            name,
+            &extra,
+            vec![("events", events.clone())],
+            &[("04_search_shapes.sql", "ad_search_shapes")],
+            "05_novelty.sql",
+        )
+        .await;
         let mut out = std::collections::BTreeMap::new();
         for b in &batches {
             let col = |name: &str| b.column_by_name(name).expect(name);
