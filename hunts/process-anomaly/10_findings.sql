@@ -15,6 +15,10 @@
 -- family_network: what reached the family from outside: how rare its destinations and
 --                  DNS names are (03), or a file written on its host and run (04, 05);
 -- behaviour      = (seq_norm + iforest) / 2, the two models' anomaly scores.
+-- seq_norm is the sequence loss min-max normalised over the data set, over a span of at
+-- least PROCESS_SEQ_MIN_SPREAD nats: a model that learned nothing (too few processes or
+-- steps) gives every sequence about ln(vocabulary), and stretching that noise to [0, 1]
+-- would rank processes by chance.
 -- A rare lineage alone is the long tail of every network (installers, scheduled tasks,
 -- an administrator's one-off command); a rare destination alone is a browser's day. Each
 -- piece is on a scale that means the same on every data set (log rarity over ln of the
@@ -43,7 +47,8 @@ normalised AS (
   SELECT
     s.*,
     i.image_instances,
-    coalesce((s.seq_loss - span.lo) / nullif(span.hi - span.lo, 0), 0.0)   AS seq_norm,
+    coalesce((s.seq_loss - span.lo)
+      / greatest(span.hi - span.lo, ${PROCESS_SEQ_MIN_SPREAD}), 0.0)        AS seq_norm,
     1.0 / (1.0 + 0.0001 * CAST(i.image_instances AS DOUBLE))               AS rarity_boost
   FROM scored s
   JOIN instances i ON i.image = s.image
