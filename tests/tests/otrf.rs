@@ -136,8 +136,9 @@ fn real_recordings_rank_the_agents_first_and_never_flag_event_forwarding() {
             best.is_some_and(|r| r <= 3),
             "{name}: no attacker process in the process hunt's top 3: {process}"
         );
-        // The tests' sequence model (one epoch, 16 units) learns next to nothing on a
-        // recording of minutes: its losses span a fraction of a nat around ln(vocabulary).
+        // The tests' sequence model (16 units) learns little from a recording of minutes
+        // (each epoch draws as many sequences as there are processes): its losses span a
+        // fraction of a nat.
         // The hunt does not stretch that noise to [0, 1] (PROCESS_SEQ_MIN_SPREAD, one
         // nat), so the ranks above come from lineage, network and the isolation forest.
         let store = work.path().join(format!("store-{name}"));
