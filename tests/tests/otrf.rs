@@ -2,8 +2,8 @@
 //! the shared datasets folder), against the labels in `tests/labels/otrf/` written from
 //! each recording's metadata: every labelled C2 agent ranks in the top 3 of its recording
 //! and is flagged, Windows Event Forwarding is never flagged, an attacker process ranks in
-//! the process hunt's top 3 without help from an untrained sequence model, and a hunt with nothing to score in a recording of minutes
-//! says so and exits 0.
+//! the process hunt's top 3 without help from an untrained sequence model, and a hunt
+//! with nothing to score in a recording of minutes says so and exits 0.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -38,8 +38,9 @@ fn labels(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Ingests one recording, runs every hunt on it and evaluates the runs.
-fn hunt_recording(work: &Path, name: &str) -> (String, Value) {
+/// Ingests one recording, runs every hunt on it and evaluates the runs; returns what
+/// `hunt all` printed, the evaluation and the store the runs are in.
+fn hunt_recording(work: &Path, name: &str) -> (String, Value, PathBuf) {
     let lake = work.join(name);
     let lake_arg = lake.to_str().expect("utf8");
     let source = recording(name);
@@ -87,14 +88,14 @@ fn hunt_recording(work: &Path, name: &str) -> (String, Value) {
     )
     .expect("eval ran");
     let eval = serde_json::from_str(&ok(&eval, "eval")).expect("eval prints JSON");
-    (stdout, eval)
+    (stdout, eval, store)
 }
 
 #[test]
 fn real_recordings_rank_the_agents_first_and_never_flag_event_forwarding() {
     let work = tempfile::tempdir().expect("tempdir");
     for name in RECORDINGS {
-        let (stdout, eval) = hunt_recording(work.path(), name);
+        let (stdout, eval, store) = hunt_recording(work.path(), name);
         // No recording holds Directory Service 1644 events: the AD hunts say so and the
         // run still succeeds.
         for hunt in ["ad-enum-kmeans", "ad-enum-autoencoder"] {
@@ -138,10 +139,9 @@ fn real_recordings_rank_the_agents_first_and_never_flag_event_forwarding() {
         );
         // The tests' sequence model (16 units) learns little from a recording of minutes
         // (each epoch draws as many sequences as there are processes): its losses span a
-        // fraction of a nat.
-        // The hunt does not stretch that noise to [0, 1] (PROCESS_SEQ_MIN_SPREAD, one
-        // nat), so the ranks above come from lineage, network and the isolation forest.
-        let store = work.path().join(format!("store-{name}"));
+        // fraction of a nat. The hunt does not stretch that noise to [0, 1]
+        // (PROCESS_SEQ_MIN_SPREAD, one nat), so the ranks above come from lineage,
+        // network and the isolation forest.
         let findings = latest_run(&store, "process-anomaly").join("findings.parquet");
         let row = query_parquet(
             work.path(),
