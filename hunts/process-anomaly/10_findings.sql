@@ -15,15 +15,10 @@
 -- family_network: what reached the family from outside: how rare its destinations and
 --                  DNS names are (03), or a file written on its host and run (04, 05);
 -- behaviour      = (seq_norm + iforest) / 2, the two models' anomaly scores.
--- seq_residual is the sequence loss against the median loss of the processes whose
--- sequences have about its length (the same power of two of events): the loss is a mean
--- per event and the first event is predicted from nothing, so a process of one event
--- scores about ln(vocabulary) and a long repetitive one almost nothing, whatever they
--- did. seq_norm is that residual min-max normalised over the data set, over a span of
--- at least PROCESS_SEQ_MIN_SPREAD nats: a model that learned nothing (too few processes
--- or steps) gives every sequence about ln(vocabulary), and stretching that noise to
--- [0, 1] would rank processes by chance. A length with one process has no baseline but
--- itself (residual 0).
+-- seq_norm is the sequence loss min-max normalised over the data set, over a span of at
+-- least PROCESS_SEQ_MIN_SPREAD nats: a model that learned nothing (too few processes or
+-- steps) gives every sequence about ln(vocabulary), and stretching that noise to [0, 1]
+-- would rank processes by chance.
 -- A rare lineage alone is the long tail of every network (installers, scheduled tasks,
 -- an administrator's one-off command); a rare destination alone is a browser's day. Each
 -- piece is on a scale that means the same on every data set (log rarity over ln of the
@@ -33,52 +28,30 @@
 -- absolute deviation), says how far out the score is in this data set's distribution.
 --
 -- Per-image and global statistics are grouped aggregates joined back (not window
--- functions), so the plan distributes cleanly; the length baseline's running sums are
--- windows over the distinct sequences, a small table.
-WITH ranked AS (
-  -- The median of a length class counts each process: per distinct sequence, how many
-  -- processes of its class have a loss up to its own.
+-- functions), so the plan distributes cleanly.
+WITH scored AS (
   SELECT
-    length_class, seq_loss,
-    sum(processes) OVER (PARTITION BY length_class ORDER BY seq_loss
-      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)                    AS cumulative,
-    sum(processes) OVER (PARTITION BY length_class)                        AS total
-  FROM pa_sequence_scores
-  WHERE seq_loss IS NOT NULL
-),
-length_baseline AS (
-  -- The middle process's loss, or the mean of the middle two.
-  SELECT
-    length_class,
-    (min(seq_loss) FILTER (WHERE cumulative >= (total + 1) / 2)
-      + min(seq_loss) FILTER (WHERE cumulative >= total / 2 + 1)) / 2.0    AS seq_baseline
-  FROM ranked
-  GROUP BY length_class
-),
-residual AS (
-  SELECT q.sequence, q.seq_loss, q.seq_loss - b.seq_baseline AS seq_residual
-  FROM pa_sequence_scores q
-  LEFT JOIN length_baseline b ON b.length_class = q.length_class
+    f.*,
+    q.seq_loss,
+    iforest_score(f.vec, ${IFOREST_MODEL}) AS iforest
+  FROM pa_features f
+  LEFT JOIN pa_sequence_scores q ON q.sequence = f.sequence
 ),
 instances AS (
   SELECT image, count(*) AS image_instances FROM pa_features GROUP BY image
 ),
 span AS (
-  SELECT min(seq_residual) AS lo, max(seq_residual) AS hi FROM residual
+  SELECT min(seq_loss) AS lo, max(seq_loss) AS hi FROM pa_sequence_scores
 ),
 normalised AS (
   SELECT
-    f.*,
-    r.seq_loss,
-    r.seq_residual,
-    iforest_score(f.vec, ${IFOREST_MODEL}) AS iforest,
+    s.*,
     i.image_instances,
-    coalesce((r.seq_residual - span.lo)
+    coalesce((s.seq_loss - span.lo)
       / greatest(span.hi - span.lo, ${PROCESS_SEQ_MIN_SPREAD}), 0.0)        AS seq_norm,
     1.0 / (1.0 + 0.0001 * CAST(i.image_instances AS DOUBLE))               AS rarity_boost
-  FROM pa_features f
-  LEFT JOIN residual r ON r.sequence = f.sequence
-  JOIN instances i ON i.image = f.image
+  FROM scored s
+  JOIN instances i ON i.image = s.image
   CROSS JOIN span
 ),
 fused AS (
@@ -108,7 +81,7 @@ SELECT
   array_to_string(f.sequence, ' ') AS event_sequence,
   f.destinations, f.dns_names, f.rarity, f.lineage_processes, f.lineage_hosts,
   f.image_instances, f.lineage_surprise, f.network_surprise, f.family_lineage,
-  f.family_network, f.delivered, f.seq_loss, f.seq_residual,
+  f.family_network, f.delivered, f.seq_loss,
   f.seq_norm, f.iforest, f.behaviour, f.rarity_boost, f.final_score,
   coalesce((f.final_score - p.mean_score) / nullif(p.sd_score, 0), 0.0) AS image_zscore,
   f.final_score > ${PROCESS_FINAL_ANOMALY_THRESHOLD}                   AS final_flag,
