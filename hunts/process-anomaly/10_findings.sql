@@ -24,8 +24,24 @@
 -- piece is on a scale that means the same on every data set (log rarity over ln of the
 -- population, Good-Turing discounted; the models min-max normalised), so the flag is a
 -- fixed share of the evidence: pa_score above PROCESS_SCORE_THRESHOLD (2.0, two thirds of
--- the most the three can give). pa_zscore, (pa_score - median) / (1.4826 * median
--- absolute deviation), says how far out the score is in this data set's distribution.
+-- the most the three can give).
+--
+-- Where the image runs from bounds what rarity alone can do. Lineage and network can give
+-- 2.0 between them, so a process the models find ordinary can pass the threshold on
+-- rarity alone. That is right for an image in a folder its user can write (the profile,
+-- Temp, ProgramData, another drive): a phishing attachment or a dropped implant runs
+-- from there, and behaves like any process. An image in a folder only administrators and
+-- installers can write (admin_folder: the Windows folder, less the subfolders of it that
+-- users can write, and Program Files) is a vendor's updater or a system tool, and is as
+-- rare as an intrusion wherever a few hosts run it; it is flagged only if the models see
+-- it as unusual too: its behaviour above the data set's median by more than
+-- PROCESS_BEHAVIOUR_MIN_Z robust standard deviations (1.4826 * median absolute deviation;
+-- behaviour_zscore). Living off the land (System32 tools driven by an intruder) is caught
+-- by what the tools do; an intruder with administrator rights who writes into Program
+-- Files must be caught by the models as well.
+--
+-- pa_zscore, (pa_score - median) / (1.4826 * median absolute deviation), says how far out
+-- the score is in this data set's distribution.
 --
 -- Per-image and global statistics are grouped aggregates joined back (not window
 -- functions), so the plan distributes cleanly.
@@ -63,11 +79,29 @@ fused AS (
   FROM normalised
 ),
 evidence AS (
-  SELECT *, family_lineage + family_network + behaviour AS pa_score FROM fused
+  SELECT
+    *,
+    family_lineage + family_network + behaviour AS pa_score,
+    -- Folders only administrators can write (drive letter, or the kernel's \SystemRoot
+    -- form), less the subfolders of the Windows folder that users can write (public
+    -- lists of AppLocker bypass paths). Case-insensitive, as Windows paths are.
+    regexp_like(lower(image),
+      '^([a-z]:\\(windows|program files|program files \(x86\))|\\systemroot)\\')
+    AND NOT regexp_like(lower(image),
+      '^([a-z]:\\windows|\\systemroot)\\(temp|tasks|tracing|registration\\crmlog|debug\\wia|(system32|syswow64)\\(tasks|tasks_migrated|com\\dmp|fxstmp|spool\\(drivers\\color|printers|servers)|microsoft\\crypto\\rsa\\machinekeys))\\')
+      AS admin_folder
+  FROM fused
 ),
-centre AS (SELECT median(pa_score) AS median_score FROM evidence),
+centre AS (
+  SELECT median(pa_score) AS median_score, median(behaviour) AS median_behaviour
+  FROM evidence
+),
 spread AS (
-  SELECT max(c.median_score) AS median_score, 1.4826 * median(abs(f.pa_score - c.median_score)) AS mad
+  SELECT
+    max(c.median_score) AS median_score,
+    1.4826 * median(abs(f.pa_score - c.median_score)) AS mad,
+    max(c.median_behaviour) AS median_behaviour,
+    1.4826 * median(abs(f.behaviour - c.median_behaviour)) AS mad_behaviour
   FROM evidence f CROSS JOIN centre c
 ),
 per_image AS (
@@ -87,7 +121,13 @@ SELECT
   f.final_score > ${PROCESS_FINAL_ANOMALY_THRESHOLD}                   AS final_flag,
   f.pa_score,
   coalesce((f.pa_score - d.median_score) / nullif(d.mad, 0), 0.0)     AS pa_zscore,
-  f.pa_score > ${PROCESS_SCORE_THRESHOLD}                              AS flagged
+  coalesce((f.behaviour - d.median_behaviour) / nullif(d.mad_behaviour, 0), 0.0)
+                                                                       AS behaviour_zscore,
+  f.admin_folder,
+  f.pa_score > ${PROCESS_SCORE_THRESHOLD}
+    AND (NOT f.admin_folder
+      OR f.behaviour - d.median_behaviour > ${PROCESS_BEHAVIOUR_MIN_Z} * d.mad_behaviour)
+                                                                       AS flagged
 FROM evidence f
 JOIN per_image p ON p.image = f.image
 CROSS JOIN spread d
