@@ -82,14 +82,8 @@ evidence AS (
   SELECT
     *,
     family_lineage + family_network + behaviour AS pa_score,
-    -- Folders only administrators can write (drive letter, or the kernel's \SystemRoot
-    -- form), less the subfolders of the Windows folder that users can write (public
-    -- lists of AppLocker bypass paths). Case-insensitive, as Windows paths are.
-    regexp_like(lower(image),
-      '^([a-z]:\\(windows|program files|program files \(x86\))|\\systemroot)\\')
-    AND NOT regexp_like(lower(image),
-      '^([a-z]:\\windows|\\systemroot)\\(temp|tasks|tracing|registration\\crmlog|debug\\wia|(system32|syswow64)\\(tasks|tasks_migrated|com\\dmp|fxstmp|spool\\(drivers\\color|printers|servers)|microsoft\\crypto\\rsa\\machinekeys))\\')
-      AS admin_folder
+    -- Windows less its user-writable subfolders, and Program Files (docs/functions.md)
+    coalesce(admin_folder(image), false) AS admin_folder
   FROM fused
 ),
 centre AS (

@@ -177,14 +177,22 @@ fn process_anomaly_ranks_the_intrusion_first_in_a_long_tail_and_on_a_worm() {
     // Installers and updaters with versioned or GUID-named paths, scheduled tasks,
     // developer tools and administrators' one-off commands: each as rare as the
     // intrusion's lineages, but without its rare destinations in the same family. The
-    // flag still takes a few of the rarest updaters (a lineage and a destination seen once
-    // in the lab): the rank is what holds.
+    // rarest updaters (a lineage and a destination seen on a few hosts) reach the flag's
+    // score on rarity alone; they run from Program Files, which only administrators can
+    // write, so they are flagged only if the models also see them as unusual. Precision
+    // was 0.44 on this lab with rarity alone; with the shipped models it is 1.00, and the
+    // tests' small models leave two flags (an updater's helper and an administrator's
+    // cmd.exe) that they find unusual.
     let long_tail = hunt_profile(work.path(), "long-tail", "process-anomaly");
     ranks_first(&long_tail, "process-anomaly in a long tail");
     assert_eq!(
         number(&long_tail, "recall"),
         1.0,
         "process-anomaly in a long tail recall: {long_tail}"
+    );
+    assert!(
+        number(&long_tail, "precision") >= 0.6,
+        "process-anomaly in a long tail flags updaters on rarity alone: {long_tail}"
     );
     // The same intrusion chain on several hosts on one day: its lineages are no longer
     // seen once, and they still rank first; no hard negative is flagged.

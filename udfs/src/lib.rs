@@ -61,6 +61,7 @@ pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
         net::is_private_ip_udf(),
         rhythm::rhythm_p_value_udf(),
         normalize::normalize_path_udf(),
+        normalize::admin_folder_udf(),
         features::tokenize_udf(),
         features::hash_tf_udf(),
         features::to_dense_udf(),

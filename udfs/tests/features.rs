@@ -75,7 +75,7 @@ async fn every_documented_example_gives_its_documented_output() {
         checked += 1;
     }
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n\n"));
-    assert_eq!(checked, 10, "every feature function has a checked example");
+    assert_eq!(checked, 11, "every feature function has a checked example");
 }
 
 /// LDAP queries of a few accounts, in `partitions` partitions of uneven size.
